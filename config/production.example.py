@@ -1,0 +1,14 @@
+"""Example production settings: copy, edit, and point QUEUE_APP_CONFIG at it.
+
+    QUEUE_APP_CONFIG=/etc/guichet/settings.py gunicorn ...
+
+Secrets may instead come from the environment (QUEUE_APP_SECRET_KEY, ...).
+"""
+
+SECRET_KEY = "change-me: python -c 'import secrets; print(secrets.token_urlsafe(48))'"  # noqa: S105
+DATABASE_URL = "postgresql://guichet:change-me@127.0.0.1:5432/guichet"
+DATABASE_POOL_SIZE = 20
+REDIS_URL = "redis://127.0.0.1:6379/0"
+PUBLIC_URL = "https://guichet.example.sn"
+SESSION_COOKIE_SECURE = True
+SCHEDULER_IN_PROCESS = False  # run `queue-app worker` once beside the web processes

@@ -1,0 +1,77 @@
+"""Guichet: queue and appointment system for public front offices."""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import Any
+
+from flask import Flask
+
+
+def create_app(test_config: dict[str, Any] | None = None) -> Flask:
+    """Build the application: settings, extensions, blueprints, realtime, errors."""
+    from . import events
+    from .api import init_api
+    from .api.errors import register_error_handlers
+    from .config import load_config
+    from .database import configure_engine
+    from .extensions import babel, csrf, db, limiter, login_manager, socketio
+    from .i18n import select_locale
+
+    instance_path = (test_config or {}).get("INSTANCE_PATH") or os.environ.get(
+        "QUEUE_APP_INSTANCE_PATH"
+    )
+    app = Flask(__name__, instance_path=instance_path)
+    load_config(app, test_config)
+    _configure_logging(app)
+
+    db.init_app(app)
+    configure_engine(app)
+    events.install(db.session)
+    babel.init_app(app, locale_selector=select_locale)
+    login_manager.init_app(app)
+    csrf.init_app(app)
+    limiter.init_app(app)
+
+    redis_url = app.config.get("REDIS_URL") or None
+    if app.config.get("SOCKETIO_WRITE_ONLY"):
+        # The worker pushes through Redis to the server processes' clients.
+        from flask_socketio import SocketIO
+
+        emitter = (
+            SocketIO(message_queue=redis_url, channel=app.config["SOCKETIO_CHANNEL"])
+            if redis_url
+            else None
+        )
+        events.set_emitter(app, emitter)
+    else:
+        socketio.init_app(
+            app,
+            async_mode="threading",
+            message_queue=redis_url,
+            channel=app.config["SOCKETIO_CHANNEL"],
+            logger=False,
+            engineio_logger=False,
+        )
+        events.set_emitter(app, socketio)
+        from . import sockets  # noqa: F401  (registers the Socket.IO handlers)
+
+    from .health import bp as health_bp
+    from .web import init_web
+
+    app.register_blueprint(health_bp)
+    init_api(app)
+    init_web(app)
+    register_error_handlers(app)
+    return app
+
+
+def _configure_logging(app: Flask) -> None:
+    level = str(app.config.get("LOG_LEVEL", "INFO")).upper()
+    root = logging.getLogger()
+    if not root.handlers:
+        logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("queue_app").setLevel(level)
+    for noisy in ("apscheduler", "alembic.runtime.migration"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)

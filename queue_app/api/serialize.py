@@ -1,0 +1,112 @@
+"""Models → plain dicts of the API's answers (dumped by the schemas)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import current_app
+
+from ..models import Counter, Device, Service, Site, Ticket, User
+from ..queue.publish import iso
+
+
+def service_json(service: Service) -> dict[str, Any]:
+    return {
+        "code": service.code,
+        "name": service.name,
+        "names": service.names,
+        "prefix": service.prefix,
+        "target_wait_minutes": service.target_wait_minutes,
+        "avg_service_minutes": round(service.avg_service_seconds / 60, 2),
+        "is_active": service.is_active,
+        "position": service.position,
+    }
+
+
+def counter_json(counter: Counter, current_label: str | None = None) -> dict[str, Any]:
+    return {
+        "id": counter.id,
+        "site": counter.site.slug,
+        "name": counter.name,
+        "state": counter.state.value,
+        "pause_reason": counter.pause_reason,
+        "services": [link.service.code for link in counter.service_links],
+        "weights": {link.service.code: link.weight for link in counter.service_links},
+        "agent": (
+            {"id": counter.agent.id, "name": counter.agent.display_name}
+            if counter.agent is not None
+            else None
+        ),
+        "current_ticket": current_label,
+    }
+
+
+def site_json(site: Site, *, detail: bool = True) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "id": site.id,
+        "slug": site.slug,
+        "name": site.name,
+        "timezone": site.timezone,
+        "languages": site.languages,
+        "hours": site.hours,
+        "closures": [closure.day for closure in site.closures],
+    }
+    if detail:
+        data["services"] = [service_json(s) for s in site.services]
+        data["counters"] = [counter_json(c) for c in site.counters]
+    return data
+
+
+def device_json(device: Device, token: str | None = None) -> dict[str, Any]:
+    data = {
+        "id": device.id,
+        "site": device.site.slug,
+        "kind": device.kind.value,
+        "name": device.name,
+        "created_at": iso(device.created_at),
+        "revoked": device.revoked_at is not None,
+    }
+    if token is not None:
+        data["token"] = token
+    return data
+
+
+def user_json(user: User) -> dict[str, Any]:
+    return {
+        "id": user.id,
+        "email": user.email,
+        "full_name": user.full_name,
+        "role": user.role.value,
+        "sites": [site.slug for site in user.sites],
+        "is_active": user.is_active,
+    }
+
+
+def track_url(code: str) -> str:
+    return f"{current_app.config['PUBLIC_URL']}/t/{code}"
+
+
+def ticket_json(ticket: Ticket, position: int | None, wait: int | None) -> dict[str, Any]:
+    counter = ticket.counter
+    return {
+        "id": ticket.id,
+        "code": ticket.code,
+        "number": ticket.number,
+        "label": ticket.label,
+        "service": ticket.service.code,
+        "service_name": ticket.service.name,
+        "status": ticket.status.value,
+        "priority": ticket.priority_rank == 0,
+        "source": ticket.source.value,
+        "position": position,
+        "estimated_wait_minutes": wait,
+        "counter": {"id": counter.id, "name": counter.name} if counter is not None else None,
+        "service_day": ticket.service_day.isoformat(),
+        "issued_at": iso(ticket.issued_at),
+        "called_at": iso(ticket.called_at),
+        "started_at": iso(ticket.started_at),
+        "finished_at": iso(ticket.finished_at),
+        "recall_count": ticket.recall_count,
+        "transfer_count": ticket.transfer_count,
+        "track_url": track_url(ticket.code),
+    }

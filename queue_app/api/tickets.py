@@ -1,0 +1,170 @@
+"""Tickets: issue, read, every state change, public tracking."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+
+from flask import current_app, request
+from flask.views import MethodView
+
+from ..extensions import db
+from ..models import Device, Ticket, TicketSource, User
+from ..permissions import require_ticket_issuer, require_ticket_operator, require_ticket_reader
+from ..phones import normalize_phone
+from ..queue import (
+    Actor,
+    cancel,
+    errors,
+    estimate_wait,
+    finish,
+    get_ticket,
+    get_ticket_by_code,
+    issue_ticket,
+    mark_no_show,
+    position_of,
+    recall,
+    start,
+    transfer,
+)
+from ..queue.sites import get_service, get_site
+from . import ApiBlueprint, principal
+from .schemas import TicketCreateSchema, TicketSchema, TrackSchema, TransferSchema
+from .serialize import ticket_json
+
+blp = ApiBlueprint("api_tickets", __name__, description="Tickets and their life")
+
+IDEMPOTENCY_KEY_RE = re.compile(r"^[\x21-\x7e]{1,128}$")
+
+
+def _actor(who: User | Device) -> Actor:
+    return Actor(user=who) if isinstance(who, User) else Actor(device=who)
+
+
+def _answer(ticket: Ticket, position: int | None = None, *, known: bool = False) -> dict:
+    if not known:
+        position = position_of(db.session, ticket)
+    return ticket_json(ticket, position, estimate_wait(db.session, ticket.service, position))
+
+
+@blp.route("/sites/<slug>/tickets")
+class TicketsView(MethodView):
+    @blp.arguments(TicketCreateSchema)
+    @blp.response(201, TicketSchema)
+    @blp.alt_response(409, description="The office is closed, or the Idempotency-Key was reused")
+    @blp.doc(
+        parameters=[
+            {
+                "in": "header",
+                "name": "Idempotency-Key",
+                "required": False,
+                "schema": {"type": "string", "maxLength": 128},
+                "description": "A retried request with the same key returns the same ticket.",
+            }
+        ]
+    )
+    def post(self, body: dict, slug: str) -> Any:
+        """Issue a ticket for a service (a kiosk of the site, or staff)."""
+        site = get_site(db.session, slug)
+        who = require_ticket_issuer(principal(), site)
+        service = get_service(db.session, site, body["service"])
+        key = request.headers.get("Idempotency-Key")
+        if key is not None and not IDEMPOTENCY_KEY_RE.match(key):
+            raise errors.InvalidInput(field="Idempotency-Key", max_length=128)
+        phone = None
+        if body.get("phone"):
+            phone = normalize_phone(body["phone"], current_app.config["DEFAULT_PHONE_REGION"])
+        is_kiosk = isinstance(who, Device)
+        issued = issue_ticket(
+            db.session,
+            site,
+            service,
+            actor=_actor(who),
+            source=TicketSource.KIOSK if is_kiosk else TicketSource.STAFF,
+            priority=body["priority"],
+            phone=phone,
+            idempotency_key=key,
+            # Staff may still let a late citizen in; kiosks stop at closing time.
+            enforce_hours=is_kiosk,
+        )
+        db.session.commit()
+        answer = _answer(issued.ticket, issued.position, known=True)
+        headers = {} if issued.created else {"Idempotent-Replayed": "true"}
+        return answer, 201, headers
+
+
+@blp.route("/tickets/<int:ticket_id>")
+@blp.response(200, TicketSchema)
+def get_one(ticket_id: int) -> dict:
+    """A ticket with its current position (staff of its site, or the kiosk that issued it)."""
+    ticket = get_ticket(db.session, ticket_id)
+    require_ticket_reader(principal(), ticket)
+    return _answer(ticket)
+
+
+def _transition(ticket_id: int, operation: Callable[..., Ticket], **kwargs: Any) -> dict:
+    ticket = get_ticket(db.session, ticket_id, lock=True)
+    user = require_ticket_operator(principal(), ticket)
+    operation(db.session, ticket, actor=Actor(user=user), **kwargs)
+    db.session.commit()
+    return _answer(ticket)
+
+
+def _register(action: str, operation: Callable[..., Ticket], doc: str) -> None:
+    def view(ticket_id: int) -> dict:
+        return _transition(ticket_id, operation)
+
+    view.__name__ = f"ticket_{action.replace('-', '_')}"
+    view.__doc__ = doc
+    blp.route(f"/tickets/<int:ticket_id>/{action}", methods=["POST"])(
+        blp.alt_response(422, description="Not allowed in the ticket's current state")(
+            blp.response(200, TicketSchema)(view)
+        )
+    )
+
+
+_register("recall", recall, "Announce a called ticket again.")
+_register("start", start, "The citizen is at the counter: called → serving.")
+_register("finish", finish, "Service is over: called or serving → done.")
+_register("no-show", mark_no_show, "The citizen did not come: called → no_show.")
+_register("cancel", cancel, "The citizen gave up: waiting or called → cancelled.")
+
+
+@blp.route("/tickets/<int:ticket_id>/transfer", methods=["POST"])
+@blp.arguments(TransferSchema)
+@blp.response(200, TicketSchema)
+@blp.alt_response(422, description="Not allowed in the ticket's current state")
+def transfer_view(body: dict, ticket_id: int) -> dict:
+    """Send the ticket to another service: same label, waiting again there."""
+    ticket = get_ticket(db.session, ticket_id, lock=True)
+    user = require_ticket_operator(principal(), ticket)
+    service = get_service(db.session, ticket.site, body["service"])
+    transfer(db.session, ticket, service, actor=Actor(user=user))
+    db.session.commit()
+    return _answer(ticket)
+
+
+@blp.route("/track/<code>")
+@blp.doc(security=[])
+@blp.response(200, TrackSchema)
+def track(code: str) -> dict:
+    """Public: follow a ticket by its tracking code (no personal data)."""
+    ticket = get_ticket_by_code(db.session, code)
+    return track_json(ticket)
+
+
+def track_json(ticket: Ticket) -> dict:
+    """A ticket as its tracking page shows it."""
+    position = position_of(db.session, ticket)
+    return {
+        "label": ticket.label,
+        "status": ticket.status.value,
+        "position": position,
+        "estimated_wait_minutes": estimate_wait(db.session, ticket.service, position),
+        "counter": ticket.counter.name if ticket.counter is not None else None,
+        "service": ticket.service.code,
+        "service_name": ticket.service.name,
+        "site": ticket.site.slug,
+        "site_name": ticket.site.name,
+    }

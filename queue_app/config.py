@@ -1,0 +1,83 @@
+"""Settings: config/defaults.py, then $QUEUE_APP_CONFIG, then QUEUE_APP_* env."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULTS_FILE = PROJECT_ROOT / "config" / "defaults.py"
+ENV_PREFIX = "QUEUE_APP"
+
+
+def load_config(app: Flask, test_config: dict[str, Any] | None = None) -> None:
+    """Fill app.config from the three layers and derive the SQLAlchemy settings."""
+    app.config.from_pyfile(str(DEFAULTS_FILE))
+    config_file = os.environ.get(f"{ENV_PREFIX}_CONFIG")
+    if config_file:
+        app.config.from_pyfile(os.path.abspath(config_file))
+    app.config.from_prefixed_env(ENV_PREFIX)
+    if test_config:
+        app.config.update(test_config)
+
+    os.makedirs(app.instance_path, exist_ok=True)
+    if not app.config.get("SECRET_KEY"):
+        app.config["SECRET_KEY"] = _instance_secret(Path(app.instance_path))
+
+    url = app.config.get("DATABASE_URL") or (f"sqlite:///{Path(app.instance_path) / 'guichet.db'}")
+    url = normalize_database_url(url)
+    app.config["DATABASE_URL"] = url
+    app.config["SQLALCHEMY_DATABASE_URI"] = url
+    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = engine_options(app.config)
+    app.config["PUBLIC_URL"] = str(app.config["PUBLIC_URL"]).rstrip("/")
+    app.config.setdefault("WTF_CSRF_TIME_LIMIT", None)
+    app.config["WTF_CSRF_SSL_STRICT"] = app.config.get("SESSION_COOKIE_SECURE", False)
+    app.config["BABEL_DEFAULT_LOCALE"] = app.config["LANGUAGES"][0]
+    app.config["BABEL_TRANSLATION_DIRECTORIES"] = str(Path(__file__).parent / "translations")
+    if app.config.get("REDIS_URL"):
+        app.config.setdefault("RATELIMIT_STORAGE_URI", app.config["REDIS_URL"])
+    else:
+        app.config.setdefault("RATELIMIT_STORAGE_URI", "memory://")
+    app.config.setdefault("RATELIMIT_HEADERS_ENABLED", True)
+
+
+def normalize_database_url(url: str) -> str:
+    """Use the psycopg 3 driver for plain postgresql:// URLs."""
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def engine_options(config: Any) -> dict[str, Any]:
+    """Engine options fitting the database: a pool for PostgreSQL, a busy wait for SQLite."""
+    url = config["SQLALCHEMY_DATABASE_URI"]
+    if url.startswith("sqlite"):
+        # Writers queue on SQLite's lock instead of failing at once.
+        return {"connect_args": {"timeout": 30, "check_same_thread": False}}
+    return {
+        "pool_size": int(config["DATABASE_POOL_SIZE"]),
+        "max_overflow": int(config["DATABASE_MAX_OVERFLOW"]),
+        "pool_pre_ping": True,
+        "pool_recycle": 1800,
+    }
+
+
+def _instance_secret(instance: Path) -> str:
+    """Return the generated secret key kept in the instance folder, creating it once."""
+    path = instance / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    key = secrets.token_urlsafe(48)
+    # O_EXCL: when two processes start at once, one writes and the other reads.
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_text().strip()
+    with os.fdopen(fd, "w") as handle:
+        handle.write(key)
+    return key

@@ -1,0 +1,28 @@
+"""Language of each request: French by default, English available."""
+
+from __future__ import annotations
+
+from flask import current_app, request
+from flask_login import current_user
+
+LANG_COOKIE = "lang"
+
+
+def supported() -> list[str]:
+    return list(current_app.config["LANGUAGES"])
+
+
+def select_locale() -> str:
+    """?lang=, then the lang cookie, then the user's choice; the API also reads Accept-Language."""
+    languages = supported()
+    asked = request.args.get("lang") or request.cookies.get(LANG_COOKIE)
+    if asked in languages:
+        return asked
+    user = current_user
+    if getattr(user, "is_authenticated", False) and getattr(user, "locale", None) in languages:
+        return str(user.locale)
+    if request.path.startswith("/api/"):
+        best = request.accept_languages.best_match(languages)
+        if best:
+            return best
+    return languages[0]

@@ -1,0 +1,76 @@
+"""Site-local days and opening hours (times are stored in UTC, days are local)."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time, timedelta
+from functools import lru_cache
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from ..models import WEEKDAYS, Site
+
+
+@lru_cache(maxsize=256)
+def zone(name: str) -> ZoneInfo:
+    """The ZoneInfo for a site's time zone name (cached: looked up on every ticket)."""
+    return ZoneInfo(name)
+
+
+def is_valid_timezone(name: str) -> bool:
+    """True when the IANA time zone name exists."""
+    try:
+        zone(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return False
+    return True
+
+
+def local_now(site: Site, now: datetime) -> datetime:
+    """The aware site-local time for an aware UTC instant."""
+    return now.astimezone(zone(site.timezone))
+
+
+def service_day(site: Site, now: datetime) -> date:
+    """The site-local date that numbers tickets issued at ``now``."""
+    return local_now(site, now).date()
+
+
+def day_intervals(site: Site, day: date) -> list[tuple[time, time]]:
+    """Opening intervals of a site-local day; empty when closed that day."""
+    if any(closure.day == day for closure in site.closures):
+        return []
+    raw = site.hours.get(WEEKDAYS[day.weekday()], []) if site.hours else []
+    return [(parse_hhmm(start), parse_hhmm(end)) for start, end in raw]
+
+
+def parse_hhmm(value: str) -> time:
+    """Parse "08:30" into a time; raises ValueError otherwise."""
+    hours, _, minutes = value.partition(":")
+    if len(hours) != 2 or len(minutes) != 2 or not (hours + minutes).isdigit():
+        raise ValueError(f"expected HH:MM, got {value!r}")
+    return time(int(hours), int(minutes))
+
+
+def closing_time(site: Site, day: date) -> datetime:
+    """UTC instant the site's day ends: last closing time, or next local midnight."""
+    tz = zone(site.timezone)
+    intervals = day_intervals(site, day) if site.hours else []
+    if intervals:
+        end = max(end for _, end in intervals)
+        return datetime.combine(day, end, tzinfo=tz).astimezone(UTC)
+    # Midnight is computed from the next date so DST days keep their length.
+    return datetime.combine(day + timedelta(days=1), time(0), tzinfo=tz).astimezone(UTC)
+
+
+def accepts_tickets(site: Site, now: datetime) -> bool:
+    """Whether a kiosk may still issue tickets now: not after today's closing time.
+
+    Tickets before opening are fine (citizens queue early). A site without hours
+    is always open; a day with no interval or a closure day is closed.
+    """
+    if not site.hours:
+        return True
+    today = service_day(site, now)
+    intervals = day_intervals(site, today)
+    if not intervals:
+        return False
+    return now < closing_time(site, today)

@@ -1,0 +1,96 @@
+"""Positions in the queue, waiting counts and a first estimate of waiting time."""
+
+from __future__ import annotations
+
+import math
+from datetime import date
+
+from sqlalchemy import func, select, tuple_
+from sqlalchemy.orm import Session
+
+from ..models import Counter, CounterService, CounterState, Service, Site, Ticket, TicketStatus
+
+# Bounds for one learned service duration: outliers (a ticket left open over
+# lunch, a mis-click) would otherwise swing the average.
+MIN_SERVICE_SECONDS = 15
+MAX_SERVICE_SECONDS = 2 * 3600
+LEARNING_RATE = 0.2
+
+
+def queue_order():  # type: ignore[no-untyped-def]
+    """The order in which a service's waiting tickets are called."""
+    return (Ticket.priority_rank, Ticket.queued_at, Ticket.id)
+
+
+def position_of(session: Session, ticket: Ticket) -> int | None:
+    """People ahead of a waiting ticket in its service queue (0 = next), else None."""
+    if ticket.status != TicketStatus.WAITING:
+        return None
+    ahead = session.scalar(
+        select(func.count(Ticket.id)).where(
+            Ticket.service_id == ticket.service_id,
+            Ticket.service_day == ticket.service_day,
+            Ticket.status == TicketStatus.WAITING,
+            tuple_(*queue_order()) < tuple_(ticket.priority_rank, ticket.queued_at, ticket.id),
+        )
+    )
+    return int(ahead or 0)
+
+
+def open_counters_serving(session: Session, service_id: int) -> int:
+    """How many open counters serve a service now."""
+    count = session.scalar(
+        select(func.count(Counter.id))
+        .join(CounterService, CounterService.counter_id == Counter.id)
+        .where(CounterService.service_id == service_id, Counter.state == CounterState.OPEN)
+    )
+    return int(count or 0)
+
+
+def estimate_wait(session: Session, service: Service, position: int | None) -> int | None:
+    """Estimated minutes before a ticket at ``position`` is called.
+
+    People ahead times the service's learned average duration, shared among the
+    counters open for it (at least one: before opening, one is assumed).
+    """
+    if position is None:
+        return None
+    if position <= 0:
+        return 0
+    return wait_minutes(
+        position, service.avg_service_seconds, open_counters_serving(session, service.id)
+    )
+
+
+def wait_minutes(position: int, avg_service_seconds: int, open_counters: int) -> int:
+    """Minutes for ``position`` people ahead, served by ``open_counters`` (at least one)."""
+    if position <= 0:
+        return 0
+    return math.ceil(position * avg_service_seconds / max(open_counters, 1) / 60)
+
+
+def waiting_counts(session: Session, site: Site, day: date) -> dict[str, int]:
+    """Waiting tickets per service code of a site for one day (zeros included)."""
+    rows = session.execute(
+        select(Service.code, func.count(Ticket.id))
+        .select_from(Service)
+        .outerjoin(
+            Ticket,
+            (Ticket.service_id == Service.id)
+            & (Ticket.status == TicketStatus.WAITING)
+            & (Ticket.service_day == day),
+        )
+        .where(Service.site_id == site.id)
+        .group_by(Service.id, Service.code)
+        .having(Service.is_active | (func.count(Ticket.id) > 0))
+        .order_by(Service.position, Service.id)
+    ).all()
+    return {code: int(count) for code, count in rows}
+
+
+def learn_service_duration(service: Service, seconds: float) -> None:
+    """Fold one finished ticket's duration into the service's moving average."""
+    if not MIN_SERVICE_SECONDS <= seconds <= MAX_SERVICE_SECONDS:
+        return
+    learned = (1 - LEARNING_RATE) * service.avg_service_seconds + LEARNING_RATE * seconds
+    service.avg_service_seconds = max(int(round(learned)), 1)

@@ -1,0 +1,349 @@
+"""Ticket operations: issue, and every state change after the call."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from typing import Any, NamedTuple
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from .. import events
+from ..models import (
+    ACTIVE_STATUSES,
+    PRIORITY_RANK,
+    EventKind,
+    PriorityClass,
+    Service,
+    Site,
+    Ticket,
+    TicketEvent,
+    TicketSource,
+    TicketStatus,
+    utcnow,
+)
+from . import errors
+from .actors import Actor
+from .days import accepts_tickets, service_day
+from .estimates import learn_service_duration, position_of
+from .numbering import format_label, new_tracking_code, next_number
+from .publish import publish_call, publish_positions, publish_queue_changed, publish_ticket
+
+log = logging.getLogger(__name__)
+
+
+class Issued(NamedTuple):
+    ticket: Ticket
+    # False when an Idempotency-Key replay returned the ticket issued earlier.
+    created: bool
+    position: int | None
+
+
+def record(
+    session: Session,
+    ticket: Ticket,
+    kind: EventKind,
+    from_status: TicketStatus | None,
+    actor: Actor,
+    now: datetime,
+    data: dict[str, Any] | None = None,
+) -> TicketEvent:
+    """Append one event to the ticket's log (invariant 6)."""
+    entry = TicketEvent(
+        ticket_id=ticket.id,
+        site_id=ticket.site_id,
+        service_id=ticket.service_id,
+        kind=kind,
+        from_status=from_status,
+        to_status=ticket.status,
+        counter_id=ticket.counter_id,
+        user_id=actor.user_id,
+        device_id=actor.device_id,
+        at=now,
+        data=data,
+    )
+    session.add(entry)
+    return entry
+
+
+def issue_ticket(
+    session: Session,
+    site: Site,
+    service: Service,
+    *,
+    actor: Actor,
+    source: TicketSource,
+    priority: bool = False,
+    phone: str | None = None,
+    idempotency_key: str | None = None,
+    enforce_hours: bool = True,
+    now: datetime | None = None,
+) -> Issued:
+    """Issue the next numbered ticket of a service; locks the day's sequence row.
+
+    Queues ``queue_changed`` (and positions when a priority ticket moves others
+    back). With ``idempotency_key``, a repeated request returns the first ticket.
+    """
+    now = now or utcnow()
+    if service.site_id != site.id:
+        raise errors.NotFound(service=service.code)
+    if idempotency_key:
+        existing = _by_idempotency_key(session, site, idempotency_key)
+        if existing is not None:
+            return _replay(session, existing, service)
+    if not service.is_active:
+        raise errors.ServiceInactive(service=service.code)
+    if enforce_hours and not accepts_tickets(site, now):
+        raise errors.SiteClosed()
+    if not idempotency_key:
+        return _issue(session, site, service, actor, source, priority, phone, None, now)
+    queued = events.pending_events(session)
+    try:
+        # A savepoint, so a concurrent request with the same key that won the race
+        # costs only this insert (and gives its number back).
+        with session.begin_nested():
+            return _issue(
+                session, site, service, actor, source, priority, phone, idempotency_key, now
+            )
+    except IntegrityError:
+        events.restore_pending(session, queued)
+        existing = _by_idempotency_key(session, site, idempotency_key)
+        if existing is None:
+            raise
+        return _replay(session, existing, service)
+
+
+def _issue(
+    session: Session,
+    site: Site,
+    service: Service,
+    actor: Actor,
+    source: TicketSource,
+    priority: bool,
+    phone: str | None,
+    idempotency_key: str | None,
+    now: datetime,
+) -> Issued:
+    day = service_day(site, now)
+    number = next_number(session, service.id, day)
+    priority_class = PriorityClass.PRIORITY if priority else PriorityClass.NORMAL
+    ticket = Ticket(
+        site=site,
+        service=service,
+        issued_service_id=service.id,
+        service_day=day,
+        number=number,
+        label=format_label(service.prefix, number),
+        code=new_tracking_code(),
+        priority_class=priority_class,
+        priority_rank=PRIORITY_RANK[priority_class],
+        source=source,
+        status=TicketStatus.WAITING,
+        phone=phone,
+        device_id=actor.device_id,
+        idempotency_key=idempotency_key,
+        issued_at=now,
+        queued_at=now,
+    )
+    session.add(ticket)
+    session.flush()
+    record(session, ticket, EventKind.ISSUED, None, actor, now, {"number": number})
+    counts = publish_queue_changed(session, site, day)
+    if priority:
+        position = position_of(session, ticket)
+        publish_positions(session, [service.id], day)
+    else:
+        # A normal ticket joins the end of its queue: everyone waiting is ahead.
+        position = counts.get(service.code, 1) - 1
+    log.debug("issued ticket %s (%s) at %s", ticket.label, ticket.id, site.slug)
+    return Issued(ticket, True, position)
+
+
+def _by_idempotency_key(session: Session, site: Site, key: str) -> Ticket | None:
+    return session.scalar(
+        select(Ticket).where(Ticket.site_id == site.id, Ticket.idempotency_key == key)
+    )
+
+
+def _replay(session: Session, ticket: Ticket, service: Service) -> Issued:
+    if ticket.issued_service_id != service.id:
+        raise errors.IdempotencyKeyReused()
+    return Issued(ticket, False, position_of(session, ticket))
+
+
+def get_ticket(session: Session, ticket_id: int, *, lock: bool = False) -> Ticket:
+    """Load a ticket, row-locked for a state change when ``lock``; NotFound otherwise."""
+    stmt = select(Ticket).where(Ticket.id == ticket_id)
+    if lock:
+        stmt = stmt.with_for_update().execution_options(populate_existing=True)
+    ticket = session.scalar(stmt)
+    if ticket is None:
+        raise errors.NotFound(ticket=ticket_id)
+    return ticket
+
+
+def get_ticket_by_code(session: Session, code: str) -> Ticket:
+    """Load a ticket by its public tracking code."""
+    ticket = session.scalar(select(Ticket).where(Ticket.code == code.upper()))
+    if ticket is None:
+        raise errors.NotFound(code=code)
+    return ticket
+
+
+def _require(ticket: Ticket, allowed: tuple[TicketStatus, ...], action: str) -> None:
+    if ticket.status not in allowed:
+        raise errors.InvalidTransition(
+            status=ticket.status.value,
+            action=action,
+            allowed_from=[status.value for status in allowed],
+        )
+
+
+def recall(
+    session: Session, ticket: Ticket, *, actor: Actor, now: datetime | None = None
+) -> Ticket:
+    """Announce a called ticket again; queues ``ticket_called`` with recall=true."""
+    now = now or utcnow()
+    _require(ticket, (TicketStatus.CALLED,), "recall")
+    if ticket.counter is None:  # a called ticket keeps its counter; guard old rows
+        raise errors.InvalidTransition(action="recall", reason="no_counter")
+    ticket.recall_count += 1
+    ticket.called_at = now
+    record(
+        session,
+        ticket,
+        EventKind.RECALLED,
+        TicketStatus.CALLED,
+        actor,
+        now,
+        {"recall": ticket.recall_count},
+    )
+    publish_call(session, ticket, ticket.counter, recall=True)
+    publish_ticket(session, ticket)
+    return ticket
+
+
+def start(session: Session, ticket: Ticket, *, actor: Actor, now: datetime | None = None) -> Ticket:
+    """The citizen reached the counter: called → serving."""
+    now = now or utcnow()
+    _require(ticket, (TicketStatus.CALLED,), "start")
+    ticket.status = TicketStatus.SERVING
+    ticket.started_at = now
+    record(session, ticket, EventKind.STARTED, TicketStatus.CALLED, actor, now)
+    publish_ticket(session, ticket)
+    return ticket
+
+
+def finish(
+    session: Session, ticket: Ticket, *, actor: Actor, now: datetime | None = None
+) -> Ticket:
+    """Service is over: called or serving → done; teaches the service's average duration."""
+    now = now or utcnow()
+    _require(ticket, ACTIVE_STATUSES, "finish")
+    previous = ticket.status
+    ticket.status = TicketStatus.DONE
+    ticket.finished_at = now
+    began = ticket.started_at or ticket.called_at
+    if began is not None:
+        learn_service_duration(ticket.service, (now - began).total_seconds())
+    record(session, ticket, EventKind.FINISHED, previous, actor, now)
+    publish_ticket(session, ticket)
+    return ticket
+
+
+def mark_no_show(
+    session: Session, ticket: Ticket, *, actor: Actor, now: datetime | None = None
+) -> Ticket:
+    """The citizen did not come to the counter: called → no_show."""
+    now = now or utcnow()
+    _require(ticket, (TicketStatus.CALLED,), "no_show")
+    ticket.status = TicketStatus.NO_SHOW
+    ticket.finished_at = now
+    record(session, ticket, EventKind.NO_SHOW, TicketStatus.CALLED, actor, now)
+    publish_ticket(session, ticket)
+    return ticket
+
+
+def cancel(
+    session: Session, ticket: Ticket, *, actor: Actor, now: datetime | None = None
+) -> Ticket:
+    """The citizen gave up: waiting or called → cancelled; the queue moves up."""
+    now = now or utcnow()
+    _require(ticket, (TicketStatus.WAITING, TicketStatus.CALLED), "cancel")
+    previous = ticket.status
+    ticket.status = TicketStatus.CANCELLED
+    ticket.finished_at = now
+    record(session, ticket, EventKind.CANCELLED, previous, actor, now)
+    publish_ticket(session, ticket)
+    if previous == TicketStatus.WAITING:
+        publish_queue_changed(session, ticket.site, ticket.service_day)
+        publish_positions(session, [ticket.service_id], ticket.service_day)
+    return ticket
+
+
+def transfer(
+    session: Session,
+    ticket: Ticket,
+    service: Service,
+    *,
+    actor: Actor,
+    now: datetime | None = None,
+) -> Ticket:
+    """Send a ticket to another service's queue: same label, waiting again.
+
+    It keeps its arrival time, so a citizen who already waited is not sent to
+    the back of the new queue.
+    """
+    now = now or utcnow()
+    _require(ticket, (TicketStatus.WAITING, *ACTIVE_STATUSES), "transfer")
+    if service.site_id != ticket.site_id:
+        raise errors.NotFound(service=service.code)
+    if service.id == ticket.service_id:
+        raise errors.InvalidTransition(
+            errors.InvalidTransition.default_message, reason="same_service"
+        )
+    if not service.is_active:
+        raise errors.ServiceInactive(service=service.code)
+    previous_status, previous_service = ticket.status, ticket.service
+    from_counter = ticket.counter_id
+    ticket.status = TicketStatus.WAITING
+    ticket.service = service
+    ticket.service_id = service.id
+    ticket.counter = None
+    ticket.counter_id = None
+    ticket.agent_id = None
+    ticket.called_at = None
+    ticket.started_at = None
+    ticket.transfer_count += 1
+    session.flush()
+    record(
+        session,
+        ticket,
+        EventKind.TRANSFERRED,
+        previous_status,
+        actor,
+        now,
+        {
+            "from_service": previous_service.code,
+            "to_service": service.code,
+            "from_counter_id": from_counter,
+        },
+    )
+    publish_queue_changed(session, ticket.site, ticket.service_day)
+    publish_positions(session, [previous_service.id, service.id], ticket.service_day)
+    return ticket
+
+
+def close_waiting(
+    session: Session, ticket: Ticket, *, actor: Actor, now: datetime, reason: str
+) -> None:
+    """Close a ticket nobody will call any more (day over): waiting → cancelled."""
+    _require(ticket, (TicketStatus.WAITING,), "close")
+    ticket.status = TicketStatus.CANCELLED
+    ticket.finished_at = now
+    record(
+        session, ticket, EventKind.DAY_CLOSED, TicketStatus.WAITING, actor, now, {"reason": reason}
+    )
+    publish_ticket(session, ticket)

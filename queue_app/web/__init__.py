@@ -1,0 +1,27 @@
+"""HTML pages: sign-in, the agent console, the public tracking page."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from ..extensions import db, login_manager
+from ..models import User
+
+
+@login_manager.user_loader
+def load_user(user_id: str) -> User | None:
+    user = db.session.get(User, int(user_id)) if user_id.isdigit() else None
+    return user if user is not None and user.is_active else None
+
+
+def init_web(app: Flask) -> None:
+    from . import agent, auth, helpers, public
+
+    helpers.register(app)
+
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = None
+    app.register_blueprint(auth.bp)
+    app.register_blueprint(agent.bp)
+    app.register_blueprint(public.bp)
+    app.jinja_env.globals["languages"] = app.config["LANGUAGES"]

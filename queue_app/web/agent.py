@@ -1,0 +1,287 @@
+"""The agent console: take a counter, call, recall, serve, transfer, pause."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, time
+from typing import Any
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+from sqlalchemy import func, select
+from werkzeug.wrappers import Response
+
+from ..extensions import db
+from ..models import (
+    Counter,
+    EventKind,
+    Role,
+    Service,
+    Site,
+    Ticket,
+    TicketEvent,
+    TicketStatus,
+    User,
+    utcnow,
+)
+from ..permissions import (
+    belongs_to,
+    require_counter_operator,
+    require_counter_taker,
+    require_ticket_operator,
+)
+from ..queue import (
+    Actor,
+    call_next,
+    cancel,
+    close_counter,
+    finish,
+    get_ticket,
+    mark_no_show,
+    open_counter,
+    pause_counter,
+    recall,
+    start,
+    transfer,
+)
+from ..queue.calling import current_ticket
+from ..queue.days import service_day, zone
+from ..queue.errors import DomainError, Forbidden, NothingWaiting
+from ..queue.estimates import queue_order, waiting_counts
+from ..queue.sites import get_counter, get_service
+
+bp = Blueprint("agent", __name__, url_prefix="/agent")
+
+PAUSE_REASONS = ("break", "lunch", "meeting", "back_office", "other")
+UPCOMING = 8
+
+
+def _user() -> User:
+    return db.session.get(User, int(current_user.get_id()))  # type: ignore[return-value]
+
+
+def _is_fetch() -> bool:
+    return request.headers.get("X-Requested-With") == "fetch"
+
+
+@bp.get("/")
+@login_required
+def home() -> Any:
+    """Where an agent lands: their counter, or the list of counters to take one."""
+    user = _user()
+    held = db.session.scalar(select(Counter).where(Counter.agent_id == user.id))
+    if held is not None and request.args.get("choose") is None:
+        return redirect(url_for("agent.console", counter_id=held.id))
+    sites = (
+        db.session.scalars(select(Site).order_by(Site.name)).all()
+        if user.role == Role.ADMIN
+        else user.sites
+    )
+    if not sites:
+        return render_template("agent/no_site.html"), 403
+    slug = request.args.get("site")
+    site = next((s for s in sites if s.slug == slug), sites[0])
+    counters = [(c, current_ticket(db.session, c)) for c in site.counters]
+    return render_template(
+        "agent/choose.html", site=site, sites=sites, counters=counters, held=held, user=user
+    )
+
+
+@bp.post("/counters/<int:counter_id>/open")
+@login_required
+def open_view(counter_id: int) -> Response:
+    counter = get_counter(db.session, counter_id)
+    user = require_counter_taker(_user(), counter)
+    try:
+        open_counter(db.session, counter, user)
+        db.session.commit()
+    except DomainError as error:
+        db.session.rollback()
+        flash(str(error.message), "error")
+        return redirect(url_for("agent.home", site=counter.site.slug, choose=1))
+    return redirect(url_for("agent.console", counter_id=counter_id))
+
+
+def _console_context(counter: Counter, user: User, error: str | None = None) -> dict[str, Any]:
+    site = counter.site
+    now = utcnow()
+    day = service_day(site, now)
+    service_ids = [link.service_id for link in counter.service_links]
+    upcoming = (
+        db.session.scalars(
+            select(Ticket)
+            .where(
+                Ticket.service_id.in_(service_ids),
+                Ticket.service_day == day,
+                Ticket.status == TicketStatus.WAITING,
+            )
+            .order_by(*queue_order())
+            .limit(UPCOMING)
+        ).all()
+        if service_ids
+        else []
+    )
+    local_midnight = datetime.combine(day, time(0), tzinfo=zone(site.timezone))
+    done_today = dict(
+        db.session.execute(
+            select(TicketEvent.kind, func.count(TicketEvent.id))
+            .where(
+                TicketEvent.counter_id == counter.id,
+                TicketEvent.at >= local_midnight,
+                TicketEvent.kind.in_(
+                    [EventKind.FINISHED, EventKind.NO_SHOW, EventKind.TRANSFERRED]
+                ),
+            )
+            .group_by(TicketEvent.kind)
+        ).all()
+    )
+    services = [s for s in site.services if s.is_active]
+    return {
+        "site": site,
+        "counter": counter,
+        "user": user,
+        "ticket": current_ticket(db.session, counter),
+        "counts": waiting_counts(db.session, site, day),
+        "my_services": {link.service.code for link in counter.service_links},
+        "services": services,
+        "upcoming": upcoming,
+        "served_today": done_today.get(EventKind.FINISHED, 0),
+        "no_show_today": done_today.get(EventKind.NO_SHOW, 0),
+        "transferred_today": done_today.get(EventKind.TRANSFERRED, 0),
+        "now": now,
+        "pause_reasons": PAUSE_REASONS,
+        "error": error,
+    }
+
+
+def _own_counter(counter_id: int) -> tuple[Counter, User]:
+    counter = get_counter(db.session, counter_id)
+    user = _user()
+    if not belongs_to(user, counter.site):
+        abort(403)
+    return counter, user
+
+
+@bp.get("/counters/<int:counter_id>")
+@login_required
+def console(counter_id: int) -> Any:
+    counter, user = _own_counter(counter_id)
+    if counter.agent_id != user.id:
+        flash(_("Take this counter to work at it."), "info")
+        return redirect(url_for("agent.home", site=counter.site.slug, choose=1))
+    return render_template("agent/console.html", **_console_context(counter, user))
+
+
+@bp.get("/counters/<int:counter_id>/panel")
+@login_required
+def panel(counter_id: int) -> Any:
+    counter, user = _own_counter(counter_id)
+    return render_template("agent/_panel.html", **_console_context(counter, user))
+
+
+def _act(counter: Counter, action: Callable[[User], str | None], success: str | None = None) -> Any:
+    """Run one action for the console: commit, then answer the panel or redirect."""
+    user = _user()
+    error, notice, status = None, None, 200
+    try:
+        notice = action(user)
+        db.session.commit()
+    except DomainError as exc:
+        db.session.rollback()
+        error, status = str(exc.message), exc.status
+    counter = get_counter(db.session, counter.id)
+    if _is_fetch():
+        context = _console_context(counter, user, error)
+        return render_template("agent/_panel.html", notice=notice, **context), status
+    if error:
+        flash(error, "error")
+    elif notice or success:
+        flash(notice or success, "info")
+    if counter.agent_id != user.id:
+        return redirect(url_for("agent.home", site=counter.site.slug, choose=1))
+    return redirect(url_for("agent.console", counter_id=counter.id))
+
+
+@bp.post("/counters/<int:counter_id>/next")
+@login_required
+def next_view(counter_id: int) -> Any:
+    counter, _user_ = _own_counter(counter_id)
+
+    def action(user: User) -> str | None:
+        require_counter_operator(user, counter)
+        ticket = call_next(db.session, counter, actor=Actor(user=user))
+        return str(NothingWaiting.default_message) if ticket is None else None
+
+    return _act(counter, action)
+
+
+@bp.post("/counters/<int:counter_id>/pause")
+@login_required
+def pause_view(counter_id: int) -> Any:
+    counter, _user_ = _own_counter(counter_id)
+    reason = request.form.get("reason", "")
+    if reason not in PAUSE_REASONS:
+        reason = "other"
+
+    def action(user: User) -> None:
+        require_counter_operator(user, counter)
+        pause_counter(db.session, counter, reason)
+        return None
+
+    return _act(counter, action)
+
+
+@bp.post("/counters/<int:counter_id>/resume")
+@login_required
+def resume_view(counter_id: int) -> Any:
+    counter, _user_ = _own_counter(counter_id)
+
+    def action(user: User) -> None:
+        require_counter_taker(user, counter)
+        open_counter(db.session, counter, user)
+
+    return _act(counter, action)
+
+
+@bp.post("/counters/<int:counter_id>/close")
+@login_required
+def close_view(counter_id: int) -> Any:
+    counter, _user_ = _own_counter(counter_id)
+
+    def action(user: User) -> None:
+        require_counter_operator(user, counter)
+        close_counter(db.session, counter)
+
+    return _act(counter, action, _("Counter closed. Good work!"))
+
+
+TICKET_ACTIONS: dict[str, Callable[..., Ticket]] = {
+    "recall": recall,
+    "start": start,
+    "finish": finish,
+    "no-show": mark_no_show,
+    "cancel": cancel,
+}
+
+
+@bp.post("/counters/<int:counter_id>/tickets/<int:ticket_id>/<action>")
+@login_required
+def ticket_view(counter_id: int, ticket_id: int, action: str) -> Any:
+    counter, _user_ = _own_counter(counter_id)
+    if action not in TICKET_ACTIONS and action != "transfer":
+        abort(404)
+    target = request.form.get("service", "")
+
+    def run(user: User) -> None:
+        ticket = get_ticket(db.session, ticket_id, lock=True)
+        require_ticket_operator(user, ticket)
+        if ticket.site_id != counter.site_id:
+            raise Forbidden()
+        if action == "transfer":
+            service: Service = get_service(db.session, counter.site, target)
+            transfer(db.session, ticket, service, actor=Actor(user=user))
+        else:
+            TICKET_ACTIONS[action](db.session, ticket, actor=Actor(user=user))
+
+    return _act(counter, run)
