@@ -6,7 +6,7 @@ import logging
 import os
 from typing import Any
 
-from flask import Flask
+from flask import Flask, request
 
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
@@ -15,9 +15,10 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     from .api import init_api
     from .api.errors import register_error_handlers
     from .config import load_config
-    from .database import configure_engine
+    from .database import configure_engine, set_read_only
     from .extensions import babel, csrf, db, limiter, login_manager, socketio
     from .i18n import select_locale
+    from .queue.publish import queue_state
 
     instance_path = (test_config or {}).get("INSTANCE_PATH") or os.environ.get(
         "QUEUE_APP_INSTANCE_PATH"
@@ -44,7 +45,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
             if redis_url
             else None
         )
-        events.set_emitter(app, emitter)
+        events.set_emitter(app, emitter, queue_state)
     else:
         socketio.init_app(
             app,
@@ -54,7 +55,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
             logger=False,
             engineio_logger=False,
         )
-        events.set_emitter(app, socketio)
+        events.set_emitter(app, socketio, queue_state)
         from . import sockets  # noqa: F401  (registers the Socket.IO handlers)
 
     from .health import bp as health_bp
@@ -64,6 +65,16 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     init_api(app)
     init_web(app)
     register_error_handlers(app)
+
+    @app.before_request
+    def _readers_do_not_lock() -> None:
+        # GET pages and API reads never write: on SQLite they need no write lock.
+        set_read_only(request.method in ("GET", "HEAD"))
+
+    @app.teardown_request
+    def _reset_read_only(exc: BaseException | None) -> None:
+        set_read_only(False)
+
     return app
 
 
@@ -73,5 +84,5 @@ def _configure_logging(app: Flask) -> None:
     if not root.handlers:
         logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("queue_app").setLevel(level)
-    for noisy in ("apscheduler", "alembic.runtime.migration"):
+    for noisy in ("apscheduler", "alembic"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

@@ -1,10 +1,18 @@
 """The only module that emits Socket.IO events; it emits only after commit.
 
-Domain operations call :func:`queue` while their transaction is open, with a
-payload of public fields built then. The session's ``after_commit`` hook emits
-the queued events; a rollback drops them. So a display never announces a call
-that was not committed (invariant 3).
+Two kinds of events:
 
+* Moments (``ticket_called``, ``ticket_updated``): domain operations call
+  :func:`queue` inside their transaction with a payload of public fields; the
+  session's ``after_commit`` hook emits them, a rollback drops them.
+* State (``queue_changed``): operations call :func:`mark_queue_changed`; after
+  commit a per-process publisher reads the committed counts and emits them,
+  at once for a lone change and at most every ``interval`` seconds per site in
+  a burst. A display needs the latest counts, not one message per ticket: at
+  500 tickets a second to 1,000 screens, one push per ticket would be 500,000
+  messages a second.
+
+So a display never announces what was not committed (invariant 3).
 Realtime pushes are not retried from a durable outbox: a late "B-007, guichet 3"
 would mislead the waiting room. A screen that missed events (network, Redis or
 server restart) resynchronises from the board on reconnect instead.
@@ -13,6 +21,8 @@ server restart) resynchronises from the board on reconnect instead.
 from __future__ import annotations
 
 import logging
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -23,7 +33,9 @@ from sqlalchemy.orm import Session
 log = logging.getLogger(__name__)
 
 PENDING_KEY = "queue_app.pending_events"
+CHANGED_SITES_KEY = "queue_app.changed_sites"
 EMITTER_KEY = "queue_app.emitter"
+PUBLISHER_KEY = "queue_app.state_publisher"
 
 TICKET_CALLED = "ticket_called"
 QUEUE_CHANGED = "queue_changed"
@@ -80,24 +92,114 @@ def restore_pending(session: Session, pending: list[PendingEvent]) -> None:
     session.info[PENDING_KEY] = list(pending)
 
 
-def _after_commit(session: Session) -> None:
-    pending: list[PendingEvent] | None = session.info.pop(PENDING_KEY, None)
-    if not pending:
-        return
-    emitter: Emitter | None = current_app.extensions.get(EMITTER_KEY)
+def mark_queue_changed(session: Session, site_id: int) -> None:
+    """Have the site's waiting counts pushed (``queue_changed``) once this commits."""
+    session.info.setdefault(CHANGED_SITES_KEY, set()).add(site_id)
+
+
+def emit_now(emitter: Emitter | None, events: list[PendingEvent]) -> None:
+    """Emit events; a failure is logged, never raised (the commit already stands)."""
     if emitter is None:
-        log.debug("no realtime emitter configured; %d event(s) not pushed", len(pending))
+        log.debug("no realtime emitter configured; %d event(s) not pushed", len(events))
         return
-    for item in pending:
+    for item in events:
         try:
             emitter.emit(item.name, item.payload, to=item.room, namespace="/")
         except Exception:
-            # The commit stands; screens catch up from the board when they reconnect.
+            # Screens catch up from the board when they reconnect.
             log.warning("realtime push %s to %s failed", item.name, item.room, exc_info=True)
+
+
+def _after_commit(session: Session) -> None:
+    pending: list[PendingEvent] | None = session.info.pop(PENDING_KEY, None)
+    changed: set[int] | None = session.info.pop(CHANGED_SITES_KEY, None)
+    if pending:
+        emit_now(current_app.extensions.get(EMITTER_KEY), pending)
+    if changed:
+        publisher: StatePublisher | None = current_app.extensions.get(PUBLISHER_KEY)
+        if publisher is not None:
+            publisher.mark(changed)
 
 
 def _after_rollback(session: Session) -> None:
     session.info.pop(PENDING_KEY, None)
+    session.info.pop(CHANGED_SITES_KEY, None)
+
+
+class StatePublisher:
+    """Pushes the committed state of changed sites, coalescing bursts per site.
+
+    ``build(site_id)`` runs in an app context on this publisher's thread and
+    returns the events describing the site's current state. The thread starts
+    on demand and ends after ``idle_timeout`` seconds without changes.
+    """
+
+    def __init__(
+        self,
+        app: Flask,
+        build: Callable[[int], list[PendingEvent]],
+        *,
+        interval: float = 0.1,
+        idle_timeout: float = 30.0,
+    ) -> None:
+        self.app = app
+        self.build = build
+        self.interval = interval
+        self.idle_timeout = idle_timeout
+        self._dirty: set[int] = set()
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._halt = threading.Event()
+
+    def mark(self, site_ids: set[int]) -> None:
+        with self._lock:
+            self._dirty |= site_ids
+            self._wake.set()
+            if not self._halt.is_set() and (self._thread is None or not self._thread.is_alive()):
+                self._thread = threading.Thread(
+                    target=self._run, name="queue-app-state-publisher", daemon=True
+                )
+                self._thread.start()
+
+    def publish_pending(self) -> int:
+        """Build and emit the state of every changed site now; returns how many sites."""
+        with self._lock:
+            site_ids, self._dirty = self._dirty, set()
+            self._wake.clear()
+        if not site_ids:
+            return 0
+        emitter = self.app.extensions.get(EMITTER_KEY)
+        with self.app.app_context():
+            from .extensions import db
+
+            try:
+                for site_id in sorted(site_ids):
+                    emit_now(emitter, self.build(site_id))
+            except Exception:
+                log.warning("state publication failed", exc_info=True)
+            finally:
+                db.session.remove()
+        return len(site_ids)
+
+    def _run(self) -> None:
+        while not self._halt.is_set():
+            if not self._wake.wait(self.idle_timeout):
+                with self._lock:
+                    if not self._dirty:
+                        self._thread = None
+                        return
+            if self._halt.is_set():
+                return
+            self.publish_pending()
+            # Changes arriving during this pause are pushed together afterwards.
+            if self._halt.wait(self.interval):
+                return
+
+    def stop(self) -> None:
+        """Stop the thread (pending changes are dropped: screens resync from the board)."""
+        self._halt.set()
+        self._wake.set()
 
 
 def install(session_target: Any) -> None:
@@ -107,6 +209,11 @@ def install(session_target: Any) -> None:
         event.listen(session_target, "after_rollback", _after_rollback)
 
 
-def set_emitter(app: Flask, emitter: Emitter | None) -> None:
-    """Choose what emits for this app: the Socket.IO server, or a write-only queue client."""
+def set_emitter(
+    app: Flask, emitter: Emitter | None, build_state: Callable[[int], list[PendingEvent]]
+) -> None:
+    """Choose what emits for this app (the Socket.IO server, or a write-only queue client)."""
     app.extensions[EMITTER_KEY] = emitter
+    app.extensions[PUBLISHER_KEY] = StatePublisher(
+        app, build_state, interval=float(app.config.get("QUEUE_CHANGED_INTERVAL", 0.1))
+    )

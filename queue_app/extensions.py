@@ -11,7 +11,8 @@ from flask_wtf import CSRFProtect
 from .models import Base
 
 # Models use our own typed Base; Flask-SQLAlchemy provides the session and engines.
-db = SQLAlchemy(metadata=Base.metadata)
+# Sessions live for one request or job: objects need not be reloaded after commit.
+db = SQLAlchemy(metadata=Base.metadata, session_options={"expire_on_commit": False})
 socketio = SocketIO()
 babel = Babel()
 login_manager = LoginManager()

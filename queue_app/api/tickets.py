@@ -11,24 +11,28 @@ from flask.views import MethodView
 
 from ..extensions import db
 from ..models import Device, Ticket, TicketSource, User
-from ..permissions import require_ticket_issuer, require_ticket_operator, require_ticket_reader
+from ..permissions import (
+    require_principal,
+    require_ticket_issuer,
+    require_ticket_operator,
+    require_ticket_reader,
+)
 from ..phones import normalize_phone
 from ..queue import (
     Actor,
     cancel,
     errors,
-    estimate_wait,
     finish,
     get_ticket,
     get_ticket_by_code,
     issue_ticket,
     mark_no_show,
-    position_of,
     recall,
     start,
     transfer,
 )
-from ..queue.sites import get_service, get_site
+from ..queue.estimates import position_and_wait
+from ..queue.sites import get_service, get_site_and_service
 from . import ApiBlueprint, principal
 from .schemas import TicketCreateSchema, TicketSchema, TrackSchema, TransferSchema
 from .serialize import ticket_json
@@ -42,10 +46,8 @@ def _actor(who: User | Device) -> Actor:
     return Actor(user=who) if isinstance(who, User) else Actor(device=who)
 
 
-def _answer(ticket: Ticket, position: int | None = None, *, known: bool = False) -> dict:
-    if not known:
-        position = position_of(db.session, ticket)
-    return ticket_json(ticket, position, estimate_wait(db.session, ticket.service, position))
+def _answer(ticket: Ticket) -> dict:
+    return ticket_json(ticket, *position_and_wait(db.session, ticket))
 
 
 @blp.route("/sites/<slug>/tickets")
@@ -66,9 +68,9 @@ class TicketsView(MethodView):
     )
     def post(self, body: dict, slug: str) -> Any:
         """Issue a ticket for a service (a kiosk of the site, or staff)."""
-        site = get_site(db.session, slug)
-        who = require_ticket_issuer(principal(), site)
-        service = get_service(db.session, site, body["service"])
+        who = require_principal(principal())
+        site, service = get_site_and_service(db.session, slug, body["service"])
+        require_ticket_issuer(who, site)
         key = request.headers.get("Idempotency-Key")
         if key is not None and not IDEMPOTENCY_KEY_RE.match(key):
             raise errors.InvalidInput(field="Idempotency-Key", max_length=128)
@@ -89,7 +91,7 @@ class TicketsView(MethodView):
             enforce_hours=is_kiosk,
         )
         db.session.commit()
-        answer = _answer(issued.ticket, issued.position, known=True)
+        answer = ticket_json(issued.ticket, issued.position, issued.estimated_wait_minutes)
         headers = {} if issued.created else {"Idempotent-Replayed": "true"}
         return answer, 201, headers
 
@@ -156,12 +158,12 @@ def track(code: str) -> dict:
 
 def track_json(ticket: Ticket) -> dict:
     """A ticket as its tracking page shows it."""
-    position = position_of(db.session, ticket)
+    position, wait = position_and_wait(db.session, ticket)
     return {
         "label": ticket.label,
         "status": ticket.status.value,
         "position": position,
-        "estimated_wait_minutes": estimate_wait(db.session, ticket.service, position),
+        "estimated_wait_minutes": wait,
         "counter": ticket.counter.name if ticket.counter is not None else None,
         "service": ticket.service.code,
         "service_name": ticket.service.name,

@@ -111,7 +111,7 @@ def call_next(
     chosen = choose_next(candidates, now)
     if chosen is None:
         if in_progress:
-            publish_queue_changed(session, site, day)
+            publish_queue_changed(session, site)
         return None
 
     ticket = heads[chosen.ticket_id]
@@ -125,7 +125,7 @@ def call_next(
     record(session, ticket, EventKind.CALLED, TicketStatus.WAITING, actor, now)
     publish_call(session, ticket, counter, recall=False)
     publish_ticket(session, ticket)
-    publish_queue_changed(session, site, day)
+    publish_queue_changed(session, site)
     publish_positions(session, [ticket.service_id], day)
     log.debug("counter %s called %s", counter.id, ticket.label)
     return ticket

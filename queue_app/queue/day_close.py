@@ -65,7 +65,7 @@ def close_day(
         counter.state_changed_at = now
         released += 1
     if closed:
-        publish_queue_changed(session, site, service_day(site, now))
+        publish_queue_changed(session, site)
         log.info("day close at %s: %d waiting ticket(s) closed", site.slug, closed)
     if released:
         log.info("day close at %s: %d counter(s) closed", site.slug, released)

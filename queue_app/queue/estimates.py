@@ -1,14 +1,19 @@
-"""Positions in the queue, waiting counts and a first estimate of waiting time."""
+"""Positions in the queue, waiting counts and a first estimate of waiting time.
+
+The statements are built once with bound parameters: these run on every
+ticket issued, and building SQLAlchemy expressions costs more than running them.
+"""
 
 from __future__ import annotations
 
 import math
 from datetime import date
 
-from sqlalchemy import func, select, tuple_
+from sqlalchemy import Date, bindparam, func, select, tuple_
 from sqlalchemy.orm import Session
 
 from ..models import Counter, CounterService, CounterState, Service, Site, Ticket, TicketStatus
+from ..models.base import TZDateTime
 
 # Bounds for one learned service duration: outliers (a ticket left open over
 # lunch, a mis-click) would otherwise swing the average.
@@ -16,35 +21,82 @@ MIN_SERVICE_SECONDS = 15
 MAX_SERVICE_SECONDS = 2 * 3600
 LEARNING_RATE = 0.2
 
+QUEUE_ORDER = (Ticket.priority_rank, Ticket.queued_at, Ticket.id)
+
+_AHEAD = (
+    select(func.count(Ticket.id))
+    .where(
+        Ticket.service_id == bindparam("service_id"),
+        Ticket.service_day == bindparam("service_day", type_=Date()),
+        Ticket.status == TicketStatus.WAITING,
+        tuple_(*QUEUE_ORDER)
+        < tuple_(
+            bindparam("priority_rank"),
+            bindparam("queued_at", type_=TZDateTime()),
+            bindparam("ticket_id"),
+        ),
+    )
+    .scalar_subquery()
+)
+
+_OPEN_COUNTERS = (
+    select(func.count(Counter.id))
+    .join(CounterService, CounterService.counter_id == Counter.id)
+    .where(CounterService.service_id == bindparam("service_id"), Counter.state == CounterState.OPEN)
+    .scalar_subquery()
+)
+
+_POSITION_AND_COUNTERS = select(_AHEAD, _OPEN_COUNTERS)
+_OPEN_COUNTERS_ONLY = select(_OPEN_COUNTERS)
+
+_WAITING_COUNTS = (
+    select(Service.code, func.count(Ticket.id))
+    .select_from(Service)
+    .outerjoin(
+        Ticket,
+        (Ticket.service_id == Service.id)
+        & (Ticket.status == TicketStatus.WAITING)
+        & (Ticket.service_day == bindparam("service_day", type_=Date())),
+    )
+    .where(Service.site_id == bindparam("site_id"))
+    .group_by(Service.id, Service.code)
+    .having(Service.is_active | (func.count(Ticket.id) > 0))
+    .order_by(Service.position, Service.id)
+)
+
 
 def queue_order():  # type: ignore[no-untyped-def]
     """The order in which a service's waiting tickets are called."""
-    return (Ticket.priority_rank, Ticket.queued_at, Ticket.id)
+    return QUEUE_ORDER
+
+
+def _position_params(ticket: Ticket) -> dict[str, object]:
+    return {
+        "service_id": ticket.service_id,
+        "service_day": ticket.service_day,
+        "priority_rank": ticket.priority_rank,
+        "queued_at": ticket.queued_at,
+        "ticket_id": ticket.id,
+    }
 
 
 def position_of(session: Session, ticket: Ticket) -> int | None:
     """People ahead of a waiting ticket in its service queue (0 = next), else None."""
+    return position_and_wait(session, ticket)[0]
+
+
+def position_and_wait(session: Session, ticket: Ticket) -> tuple[int | None, int | None]:
+    """People ahead and estimated minutes of a waiting ticket (one query), else Nones."""
     if ticket.status != TicketStatus.WAITING:
-        return None
-    ahead = session.scalar(
-        select(func.count(Ticket.id)).where(
-            Ticket.service_id == ticket.service_id,
-            Ticket.service_day == ticket.service_day,
-            Ticket.status == TicketStatus.WAITING,
-            tuple_(*queue_order()) < tuple_(ticket.priority_rank, ticket.queued_at, ticket.id),
-        )
-    )
-    return int(ahead or 0)
+        return None, None
+    ahead, counters = session.execute(_POSITION_AND_COUNTERS, _position_params(ticket)).one()
+    position = int(ahead or 0)
+    return position, wait_minutes(position, ticket.service.avg_service_seconds, int(counters or 0))
 
 
 def open_counters_serving(session: Session, service_id: int) -> int:
     """How many open counters serve a service now."""
-    count = session.scalar(
-        select(func.count(Counter.id))
-        .join(CounterService, CounterService.counter_id == Counter.id)
-        .where(CounterService.service_id == service_id, Counter.state == CounterState.OPEN)
-    )
-    return int(count or 0)
+    return int(session.execute(_OPEN_COUNTERS_ONLY, {"service_id": service_id}).scalar() or 0)
 
 
 def estimate_wait(session: Session, service: Service, position: int | None) -> int | None:
@@ -57,9 +109,8 @@ def estimate_wait(session: Session, service: Service, position: int | None) -> i
         return None
     if position <= 0:
         return 0
-    return wait_minutes(
-        position, service.avg_service_seconds, open_counters_serving(session, service.id)
-    )
+    counters = open_counters_serving(session, service.id)
+    return wait_minutes(position, service.avg_service_seconds, counters)
 
 
 def wait_minutes(position: int, avg_service_seconds: int, open_counters: int) -> int:
@@ -70,21 +121,8 @@ def wait_minutes(position: int, avg_service_seconds: int, open_counters: int) ->
 
 
 def waiting_counts(session: Session, site: Site, day: date) -> dict[str, int]:
-    """Waiting tickets per service code of a site for one day (zeros included)."""
-    rows = session.execute(
-        select(Service.code, func.count(Ticket.id))
-        .select_from(Service)
-        .outerjoin(
-            Ticket,
-            (Ticket.service_id == Service.id)
-            & (Ticket.status == TicketStatus.WAITING)
-            & (Ticket.service_day == day),
-        )
-        .where(Service.site_id == site.id)
-        .group_by(Service.id, Service.code)
-        .having(Service.is_active | (func.count(Ticket.id) > 0))
-        .order_by(Service.position, Service.id)
-    ).all()
+    """Waiting tickets per service code of a site for one day (zeros of active services)."""
+    rows = session.execute(_WAITING_COUNTS, {"site_id": site.id, "service_day": day}).all()
     return {code: int(count) for code, count in rows}
 
 

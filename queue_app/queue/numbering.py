@@ -5,13 +5,22 @@ from __future__ import annotations
 import secrets
 from datetime import date
 
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Date, bindparam, text
 from sqlalchemy.orm import Session
-
-from ..models import TicketSequence
 
 CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I/L: read aloud and typed
 CODE_LENGTH = 8
+
+
+# The same SQL on PostgreSQL and SQLite (3.35+); a text statement, so it is
+# compiled once (the dialect upsert constructs are not cacheable).
+_NEXT_NUMBER = text(
+    "INSERT INTO ticket_sequences (service_id, service_day, last_number) "
+    "VALUES (:service_id, :service_day, 1) "
+    "ON CONFLICT (service_id, service_day) "
+    "DO UPDATE SET last_number = ticket_sequences.last_number + 1 "
+    "RETURNING last_number"
+).bindparams(bindparam("service_day", type_=Date()))
 
 
 def next_number(session: Session, service_id: int, day: date) -> int:
@@ -20,18 +29,8 @@ def next_number(session: Session, service_id: int, day: date) -> int:
     One upsert statement: concurrent kiosks and server processes serialise on the
     sequence row, and a rolled-back ticket gives its number back.
     """
-    dialect = session.get_bind().dialect.name
-    module = postgresql if dialect == "postgresql" else sqlite if dialect == "sqlite" else None
-    if module is None:
-        raise RuntimeError(f"unsupported database {dialect}")
-    stmt = module.insert(TicketSequence).values(
-        service_id=service_id, service_day=day, last_number=1
-    )
-    stmt = stmt.on_conflict_do_update(
-        index_elements=[TicketSequence.service_id, TicketSequence.service_day],
-        set_={"last_number": TicketSequence.last_number + 1},
-    ).returning(TicketSequence.last_number)
-    return int(session.execute(stmt).scalar_one())
+    result = session.execute(_NEXT_NUMBER, {"service_id": service_id, "service_day": day})
+    return int(result.scalar_one())
 
 
 def format_label(prefix: str, number: int) -> str:

@@ -56,18 +56,28 @@ def ticket_update_payload(ticket: Ticket, position: int | None, wait: int | None
     }
 
 
-def publish_queue_changed(
-    session: Session, site: Site, day: date, counts: dict[str, int] | None = None
-) -> dict[str, int]:
-    """Queue ``queue_changed`` for the site's displays and agents; returns the counts."""
-    if counts is None:
-        counts = waiting_counts(session, site, day)
-    payload = {"waiting": counts}
-    events.queue(session, events.QUEUE_CHANGED, events.site_room(site.slug), payload, coalesce=True)
-    events.queue(
-        session, events.QUEUE_CHANGED, events.agents_room(site.slug), payload, coalesce=True
-    )
-    return counts
+def publish_queue_changed(session: Session, site: Site) -> None:
+    """Have ``queue_changed`` pushed to the site's displays and agents after commit."""
+    events.mark_queue_changed(session, site.id)
+
+
+def queue_state(site_id: int) -> list[events.PendingEvent]:
+    """The ``queue_changed`` events of a site, read from committed data (app context)."""
+    from ..database import read_only
+    from ..extensions import db
+    from ..models import utcnow
+    from .days import service_day
+
+    with read_only():
+        site = db.session.get(Site, site_id)
+        if site is None:
+            return []
+        payload = {"waiting": waiting_counts(db.session, site, service_day(site, utcnow()))}
+        db.session.rollback()
+    return [
+        events.PendingEvent(events.QUEUE_CHANGED, events.site_room(site.slug), payload),
+        events.PendingEvent(events.QUEUE_CHANGED, events.agents_room(site.slug), payload),
+    ]
 
 
 def publish_call(session: Session, ticket: Ticket, counter: Counter, *, recall: bool) -> None:

@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from datetime import date
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from ..models import WEEKDAYS, Counter, CounterService, Service, Site, SiteClosure
@@ -36,6 +36,22 @@ def get_service(session: Session, site: Site, code: str) -> Service:
     if service is None:
         raise errors.NotFound(service=code)
     return service
+
+
+_SITE_AND_SERVICE = (
+    select(Site, Service)
+    .join(Service, Service.site_id == Site.id)
+    .where(Site.slug == bindparam("slug"), Service.code == bindparam("code"))
+)
+
+
+def get_site_and_service(session: Session, slug: str, code: str) -> tuple[Site, Service]:
+    """The site and its service in one query (ticket issue); NotFound names the missing one."""
+    row = session.execute(_SITE_AND_SERVICE, {"slug": slug, "code": code}).first()
+    if row is None:
+        get_site(session, slug)
+        raise errors.NotFound(service=code)
+    return row[0], row[1]
 
 
 def get_counter(session: Session, counter_id: int) -> Counter:

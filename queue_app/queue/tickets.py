@@ -6,7 +6,7 @@ import logging
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -27,11 +27,14 @@ from ..models import (
 from . import errors
 from .actors import Actor
 from .days import accepts_tickets, service_day
-from .estimates import learn_service_duration, position_of
+from .estimates import learn_service_duration, position_and_wait
 from .numbering import format_label, new_tracking_code, next_number
 from .publish import publish_call, publish_positions, publish_queue_changed, publish_ticket
 
 log = logging.getLogger(__name__)
+
+
+_INSERT_EVENT = insert(TicketEvent.__table__)
 
 
 class Issued(NamedTuple):
@@ -39,6 +42,7 @@ class Issued(NamedTuple):
     # False when an Idempotency-Key replay returned the ticket issued earlier.
     created: bool
     position: int | None
+    estimated_wait_minutes: int | None
 
 
 def record(
@@ -49,23 +53,30 @@ def record(
     actor: Actor,
     now: datetime,
     data: dict[str, Any] | None = None,
-) -> TicketEvent:
-    """Append one event to the ticket's log (invariant 6)."""
-    entry = TicketEvent(
-        ticket_id=ticket.id,
-        site_id=ticket.site_id,
-        service_id=ticket.service_id,
-        kind=kind,
-        from_status=from_status,
-        to_status=ticket.status,
-        counter_id=ticket.counter_id,
-        user_id=actor.user_id,
-        device_id=actor.device_id,
-        at=now,
-        data=data,
+) -> None:
+    """Append one event to the ticket's log (invariant 6).
+
+    A plain INSERT, not a unit-of-work object: events are never read back or
+    changed in the transaction that writes them, and this runs on every call.
+    """
+    if ticket.id is None:
+        session.flush()
+    session.execute(
+        _INSERT_EVENT,
+        {
+            "ticket_id": ticket.id,
+            "site_id": ticket.site_id,
+            "service_id": ticket.service_id,
+            "kind": kind,
+            "from_status": from_status,
+            "to_status": ticket.status,
+            "counter_id": ticket.counter_id,
+            "user_id": actor.user_id,
+            "device_id": actor.device_id,
+            "at": now,
+            "data": data,
+        },
     )
-    session.add(entry)
-    return entry
 
 
 def issue_ticket(
@@ -150,15 +161,13 @@ def _issue(
     session.add(ticket)
     session.flush()
     record(session, ticket, EventKind.ISSUED, None, actor, now, {"number": number})
-    counts = publish_queue_changed(session, site, day)
+    publish_queue_changed(session, site)
     if priority:
-        position = position_of(session, ticket)
+        # A priority ticket moves the normal ones back: their pages must know.
         publish_positions(session, [service.id], day)
-    else:
-        # A normal ticket joins the end of its queue: everyone waiting is ahead.
-        position = counts.get(service.code, 1) - 1
+    position, wait = position_and_wait(session, ticket)
     log.debug("issued ticket %s (%s) at %s", ticket.label, ticket.id, site.slug)
-    return Issued(ticket, True, position)
+    return Issued(ticket, True, position, wait)
 
 
 def _by_idempotency_key(session: Session, site: Site, key: str) -> Ticket | None:
@@ -170,7 +179,7 @@ def _by_idempotency_key(session: Session, site: Site, key: str) -> Ticket | None
 def _replay(session: Session, ticket: Ticket, service: Service) -> Issued:
     if ticket.issued_service_id != service.id:
         raise errors.IdempotencyKeyReused()
-    return Issued(ticket, False, position_of(session, ticket))
+    return Issued(ticket, False, *position_and_wait(session, ticket))
 
 
 def get_ticket(session: Session, ticket_id: int, *, lock: bool = False) -> Ticket:
@@ -278,7 +287,7 @@ def cancel(
     record(session, ticket, EventKind.CANCELLED, previous, actor, now)
     publish_ticket(session, ticket)
     if previous == TicketStatus.WAITING:
-        publish_queue_changed(session, ticket.site, ticket.service_day)
+        publish_queue_changed(session, ticket.site)
         publish_positions(session, [ticket.service_id], ticket.service_day)
     return ticket
 
@@ -331,7 +340,7 @@ def transfer(
             "from_counter_id": from_counter,
         },
     )
-    publish_queue_changed(session, ticket.site, ticket.service_day)
+    publish_queue_changed(session, ticket.site)
     publish_positions(session, [previous_service.id, service.id], ticket.service_day)
     return ticket
 

@@ -1,0 +1,314 @@
+"""Fixtures: an app on a fresh SQLite file per test, PostgreSQL per run, office factories."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+from werkzeug.security import generate_password_hash
+
+from queue_app import create_app, events
+from queue_app.cli import upgrade_database
+from queue_app.extensions import db
+from queue_app.models import Base, Counter, DeviceKind, Role, Service, Site, User
+from queue_app.queue.accounts import create_device
+from queue_app.queue.sites import create_counter, create_service, create_site
+
+PASSWORD = "correct horse battery"
+# Hashed once, cheaply: the production scrypt hash takes tens of milliseconds per check.
+PASSWORD_HASH = generate_password_hash(PASSWORD, method="pbkdf2:sha256:1000")
+PG_URL = os.environ.get(
+    "QUEUE_APP_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+)
+
+
+def base_config(instance: Path, database_url: str) -> dict[str, Any]:
+    return {
+        "TESTING": True,
+        "INSTANCE_PATH": str(instance),
+        "DATABASE_URL": database_url,
+        "SECRET_KEY": "test-secret",
+        "PUBLIC_URL": "http://testserver",
+        "RATELIMIT_ENABLED": False,
+        "REDIS_URL": None,
+    }
+
+
+def dispose(app: Flask) -> None:
+    app.extensions[events.PUBLISHER_KEY].stop()
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
+# --- SQLite -------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A migrated SQLite file, copied for each test (faster than migrating each time)."""
+    folder = tmp_path_factory.mktemp("template")
+    path = folder / "template.db"
+    app = create_app(base_config(folder, f"sqlite:///{path}"))
+    with app.app_context():
+        upgrade_database()
+    dispose(app)
+    return path
+
+
+@pytest.fixture
+def app_config() -> dict[str, Any]:
+    """Override in a test module to change settings."""
+    return {}
+
+
+@pytest.fixture
+def app(tmp_path: Path, sqlite_template: Path, app_config: dict[str, Any]) -> Iterator[Flask]:
+    path = tmp_path / "guichet.db"
+    shutil.copy(sqlite_template, path)
+    application = create_app({**base_config(tmp_path, f"sqlite:///{path}"), **app_config})
+    yield application
+    dispose(application)
+
+
+# --- PostgreSQL ---------------------------------------------------------------
+
+
+def _postgres_available() -> bool:
+    try:
+        engine = create_engine(PG_URL, connect_args={"connect_timeout": 2})
+        with engine.connect():
+            pass
+        engine.dispose()
+        return True
+    except Exception:
+        return False
+
+
+@pytest.fixture(scope="session")
+def postgres_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A fresh PostgreSQL database for this test run (and xdist worker), migrated once."""
+    if not _postgres_available():
+        if os.environ.get("QUEUE_APP_REQUIRE_POSTGRES") == "1":
+            pytest.fail(f"PostgreSQL is required but not reachable at {PG_URL}")
+        pytest.skip("PostgreSQL is not reachable")
+    name = f"guichet_test_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
+    folder = tmp_path_factory.mktemp("pg")
+    app = create_app(base_config(folder, url))
+    with app.app_context():
+        upgrade_database()
+    dispose(app)
+    yield url
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def truncate_all(application: Flask) -> None:
+    tables = ", ".join(f'"{t.name}"' for t in reversed(Base.metadata.sorted_tables))
+    with application.app_context():
+        db.session.remove()
+        with db.engine.begin() as conn:
+            conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+
+
+@pytest.fixture
+def pg_app(postgres_url: str, tmp_path: Path, app_config: dict[str, Any]) -> Iterator[Flask]:
+    application = create_app({**base_config(tmp_path, postgres_url), **app_config})
+    truncate_all(application)
+    yield application
+    truncate_all(application)
+    dispose(application)
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def any_app(request: pytest.FixtureRequest) -> Flask:
+    """The same test on the embedded SQLite default and on PostgreSQL."""
+    return request.getfixturevalue("app" if request.param == "sqlite" else "pg_app")
+
+
+# --- the office ---------------------------------------------------------------
+
+
+@dataclass
+class Office:
+    """A site with services, counters, users and devices, and their tokens."""
+
+    app: Flask
+    site: Site
+    services: dict[str, Service]
+    counters: dict[str, Counter]
+    users: dict[str, User]
+    tokens: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def slug(self) -> str:
+        return self.site.slug
+
+
+def build_office(
+    application: Flask,
+    slug: str = "thies",
+    timezone: str = "Africa/Dakar",
+) -> Office:
+    """Two services, three counters, an admin, a manager, two agents, a kiosk and a display."""
+    with application.app_context():
+        session = db.session
+        site = create_site(session, slug, f"Espace Sénégal Services {slug}", timezone)
+        casier = create_service(
+            session,
+            site,
+            "CASIER",
+            names={"fr": "Casier judiciaire", "en": "Criminal record"},
+            prefix="A",
+            avg_service_minutes=6,
+        )
+        cni = create_service(
+            session,
+            site,
+            "CNI",
+            names={"fr": "Carte nationale d'identité", "en": "National identity card"},
+            prefix="B",
+            avg_service_minutes=8,
+        )
+        counters = {
+            "g1": create_counter(session, site, "Guichet 1", [(casier, 1), (cni, 1)]),
+            "g2": create_counter(session, site, "Guichet 2", [(cni, 1)]),
+            "g3": create_counter(session, site, "Guichet 3", [(casier, 1)]),
+        }
+        users = {
+            "admin": _user(session, f"admin-{slug}@example.sn", Role.ADMIN, []),
+            "manager": _user(session, f"manager@{slug}.sn", Role.MANAGER, [site]),
+            "agent": _user(session, f"agent@{slug}.sn", Role.AGENT, [site]),
+            "agent2": _user(session, f"agent2@{slug}.sn", Role.AGENT, [site]),
+        }
+        tokens = {}
+        for kind in DeviceKind:
+            _, tokens[kind.value] = create_device(session, site, kind, f"{kind.value} {slug}")
+        session.commit()
+        office = Office(
+            app=application,
+            site=site,
+            services={"CASIER": casier, "CNI": cni},
+            counters=counters,
+            users=users,
+            tokens=tokens,
+        )
+        # Keep plain ids usable after the session closes.
+        for obj in [site, casier, cni, *counters.values(), *users.values()]:
+            session.refresh(obj)
+            session.expunge(obj)
+    return office
+
+
+def _user(session: Any, email: str, role: Role, sites: list[Site]) -> User:
+    user = User(
+        email=email,
+        password_hash=PASSWORD_HASH,
+        role=role,
+        full_name=email.split("@")[0].title(),
+        sites=sites,
+    )
+    session.add(user)
+    session.flush()
+    return user
+
+
+@pytest.fixture
+def office(app: Flask) -> Office:
+    return build_office(app)
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+class Api:
+    """Calls /api/v1 with a bearer token; a user's token is fetched on first use."""
+
+    def __init__(self, application: Flask, office: Office | None = None) -> None:
+        self.app = application
+        self.client = application.test_client()
+        self.office = office
+        self._user_tokens: dict[str, str] = {}
+
+    def token(self, who: str | None) -> str | None:
+        if who is None:
+            return None
+        if who.startswith(("gd_", "gu_")) or self.office is None:
+            return who
+        if who in self.office.tokens:
+            return self.office.tokens[who]
+        if who not in self._user_tokens:
+            email = self.office.users[who].email
+            response = self.client.post(
+                "/api/v1/auth/token", json={"email": email, "password": PASSWORD}
+            )
+            assert response.status_code == 200, response.get_json()
+            self._user_tokens[who] = response.get_json()["token"]
+        return self._user_tokens[who]
+
+    def request(self, method: str, path: str, as_: str | None = None, **kwargs: Any) -> Any:
+        headers = dict(kwargs.pop("headers", {}) or {})
+        token = self.token(as_)
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        url = path if path.startswith("/") else f"/api/v1/{path}"
+        return self.client.open(url, method=method, headers=headers, **kwargs)
+
+    def get(self, path: str, as_: str | None = None, **kwargs: Any) -> Any:
+        return self.request("GET", path, as_, **kwargs)
+
+    def post(self, path: str, as_: str | None = None, **kwargs: Any) -> Any:
+        return self.request("POST", path, as_, **kwargs)
+
+    def put(self, path: str, as_: str | None = None, **kwargs: Any) -> Any:
+        return self.request("PUT", path, as_, **kwargs)
+
+    def patch(self, path: str, as_: str | None = None, **kwargs: Any) -> Any:
+        return self.request("PATCH", path, as_, **kwargs)
+
+    # Shortcuts for the common steps of a scenario.
+    def issue(self, service: str = "CNI", as_: str = "kiosk", **body: Any) -> dict[str, Any]:
+        assert self.office is not None
+        response = self.post(
+            f"sites/{self.office.slug}/tickets", as_, json={"service": service, **body}
+        )
+        assert response.status_code == 201, response.get_json()
+        return response.get_json()
+
+    def open_counter(self, counter: str = "g1", as_: str = "agent") -> dict[str, Any]:
+        assert self.office is not None
+        counter_id = self.office.counters[counter].id
+        response = self.post(f"counters/{counter_id}/open", as_)
+        assert response.status_code == 200, response.get_json()
+        return response.get_json()
+
+    def call_next(self, counter: str = "g1", as_: str = "agent") -> Any:
+        assert self.office is not None
+        return self.post(f"counters/{self.office.counters[counter].id}/call-next", as_)
+
+
+@pytest.fixture
+def api(app: Flask, office: Office) -> Api:
+    return Api(app, office)
+
+
+@pytest.fixture
+def make_office() -> Callable[..., Office]:
+    return build_office
