@@ -99,9 +99,7 @@ def _postgres_available() -> bool:
 def postgres_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A fresh PostgreSQL database for this test run (and xdist worker), migrated once."""
     if not _postgres_available():
-        if os.environ.get("QUEUE_APP_REQUIRE_POSTGRES") == "1":
-            pytest.fail(f"PostgreSQL is required but not reachable at {PG_URL}")
-        pytest.skip("PostgreSQL is not reachable")
+        _require("QUEUE_APP_REQUIRE_POSTGRES", f"PostgreSQL is not reachable at {PG_URL}")
     name = f"guichet_test_{uuid.uuid4().hex[:10]}"
     admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
@@ -312,3 +310,63 @@ def api(app: Flask, office: Office) -> Api:
 @pytest.fixture
 def make_office() -> Callable[..., Office]:
     return build_office
+
+
+# --- services the slower tests need --------------------------------------------------
+
+
+def _require(env: str, reason: str) -> None:
+    if os.environ.get(env) == "1":
+        pytest.fail(f"{reason} (required by {env}=1)")
+    pytest.skip(reason)
+
+
+REDIS_URL = os.environ.get("QUEUE_APP_TEST_REDIS", "redis://127.0.0.1:6379/0")
+
+
+@pytest.fixture
+def redis_channel() -> Iterator[tuple[str, str]]:
+    """(Redis URL, a Socket.IO channel of this test's own); skips when Redis is down."""
+    import redis
+
+    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2)
+    try:
+        client.ping()
+    except redis.RedisError:
+        _require("QUEUE_APP_REQUIRE_REDIS", f"Redis is not reachable at {REDIS_URL}")
+    channel = f"guichet-test-{uuid.uuid4().hex[:10]}"
+    yield REDIS_URL, channel
+    client.close()
+
+
+CHROMIUM = "/usr/bin/chromium"
+
+
+@pytest.fixture(scope="session")
+def chromium_path() -> str:
+    if not os.path.exists(CHROMIUM):
+        _require("QUEUE_APP_REQUIRE_BROWSER", f"{CHROMIUM} is not installed (make browser)")
+    return CHROMIUM
+
+
+@dataclass
+class LiveServer:
+    app: Flask
+    url: str
+
+
+@pytest.fixture
+def live_server(app: Flask) -> Iterator[LiveServer]:
+    """The app served over real HTTP and WebSocket on 127.0.0.1, in a thread."""
+    import threading
+
+    from werkzeug.serving import make_server
+
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, name="live-server", daemon=True)
+    thread.start()
+    try:
+        yield LiveServer(app=app, url=f"http://127.0.0.1:{server.server_port}")
+    finally:
+        server.shutdown()
+        thread.join(timeout=10)
