@@ -121,7 +121,10 @@ def create_user_command(
         db.session.commit()
     except DomainError as error:
         db.session.rollback()
-        raise click.ClickException(f"{error.message} {error.details or ''}".strip()) from error
+        details = ", ".join(f"{k}={v}" for k, v in error.details.items())
+        raise click.ClickException(
+            f"{error.message} ({details})" if details else str(error.message)
+        ) from error
     click.echo(f"Created {user.role.value} {user.email}")
     if generated:
         click.echo(f"Password: {password}")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import current_app, request
+from flask import current_app, has_request_context, request
 from flask_login import current_user
 
 LANG_COOKIE = "lang"
@@ -15,6 +15,8 @@ def supported() -> list[str]:
 def select_locale() -> str:
     """?lang=, then the lang cookie, then the user's choice; the API also reads Accept-Language."""
     languages = supported()
+    if not has_request_context():  # CLI, jobs: the default language
+        return languages[0]
     asked = request.args.get("lang") or request.cookies.get(LANG_COOKIE)
     if asked in languages:
         return asked

@@ -15,9 +15,16 @@ class DomainError(Exception):
     default_message: Any = _l("The request cannot be done.")
 
     def __init__(self, message: Any = None, **details: Any) -> None:
-        self.message = message if message is not None else self.default_message
+        if message is None:
+            message = self.default_message
+            if "field" in details and self.field_message is not None:
+                message = _l(self.field_message, field=details["field"])
+        self.message = message
         self.details = details
         super().__init__(str(self.message))
+
+    # A message naming the field, used when the error is raised with field=...
+    field_message: str | None = None
 
 
 class NotFound(DomainError):
@@ -48,6 +55,7 @@ class Conflict(DomainError):
     status = 409
     code = "conflict"
     default_message = _l("This conflicts with the current state.")
+    field_message = "This %(field)s is already taken."
 
 
 class CounterTaken(Conflict):
@@ -82,6 +90,7 @@ class InvalidInput(DomainError):
     status = 400
     code = "invalid_input"
     default_message = _l("Invalid input.")
+    field_message = "Invalid value for %(field)s."
 
 
 class Unauthorized(DomainError):
