@@ -7,6 +7,7 @@ ticket issued, and building SQLAlchemy expressions costs more than running them.
 from __future__ import annotations
 
 import math
+from typing import Any
 from datetime import date
 
 from sqlalchemy import Date, bindparam, func, select, tuple_
@@ -65,7 +66,7 @@ _WAITING_COUNTS = (
 )
 
 
-def queue_order():  # type: ignore[no-untyped-def]
+def queue_order() -> tuple[Any, ...]:
     """The order in which a service's waiting tickets are called."""
     return QUEUE_ORDER
 

@@ -69,11 +69,12 @@ def queue_state(site_id: int) -> list[events.PendingEvent]:
     from .days import service_day
 
     with read_only():
-        site = db.session.get(Site, site_id)
+        session = db.session()
+        site = session.get(Site, site_id)
         if site is None:
             return []
-        payload = {"waiting": waiting_counts(db.session, site, service_day(site, utcnow()))}
-        db.session.rollback()
+        payload = {"waiting": waiting_counts(session, site, service_day(site, utcnow()))}
+        session.rollback()
     return [
         events.PendingEvent(events.QUEUE_CHANGED, events.site_room(site.slug), payload),
         events.PendingEvent(events.QUEUE_CHANGED, events.agents_room(site.slug), payload),
