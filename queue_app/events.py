@@ -196,10 +196,13 @@ class StatePublisher:
             if self._halt.wait(self.interval):
                 return
 
-    def stop(self) -> None:
+    def stop(self, timeout: float = 5.0) -> None:
         """Stop the thread (pending changes are dropped: screens resync from the board)."""
         self._halt.set()
         self._wake.set()
+        thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout)
 
 
 def install(session_target: Any) -> None:

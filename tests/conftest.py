@@ -129,6 +129,8 @@ def pg_app(postgres_url: str, tmp_path: Path, app_config: dict[str, Any]) -> Ite
     application = create_app({**base_config(tmp_path, postgres_url), **app_config})
     truncate_all(application)
     yield application
+    # No publisher query may hold a lock while the tables are truncated.
+    application.extensions[events.PUBLISHER_KEY].stop()
     truncate_all(application)
     dispose(application)
 

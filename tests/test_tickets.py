@@ -41,8 +41,14 @@ from .conftest import build_office
 
 
 @pytest.fixture
-def ctx(app):
-    with app.app_context():
+def office(any_app):
+    """The office on SQLite and on PostgreSQL: the two issue paths differ."""
+    return build_office(any_app)
+
+
+@pytest.fixture
+def ctx(any_app, office):
+    with any_app.app_context():
         yield db.session
 
 
@@ -72,9 +78,9 @@ def event_kinds(session, ticket):
 # --- numbering ---------------------------------------------------------------------
 
 
-def test_numbers_restart_at_the_site_local_midnight_not_utc(app):
+def test_numbers_restart_at_the_site_local_midnight_not_utc(any_app):
     """Porto-Novo is UTC+1: 23:30 UTC is already tomorrow there."""
-    with app.app_context():
+    with any_app.app_context():
         session = db.session
         site = create_site(session, "porto-novo", "Mairie de Porto-Novo", "Africa/Porto-Novo")
         service = create_service(session, site, "EC", names={"fr": "État civil"}, prefix="C")
@@ -362,10 +368,10 @@ def test_a_call_queues_its_events_until_commit(ctx, office):
     assert events.pending_events(ctx) == []
 
 
-def test_a_day_in_another_time_zone_is_not_confused(app):
+def test_a_day_in_another_time_zone_is_not_confused(any_app):
     """A site at UTC+1 and one at UTC+0 number the same instant on different days."""
-    build_office(app, slug="dakar")
-    with app.app_context():
+    build_office(any_app, slug="dakar")
+    with any_app.app_context():
         session = db.session
         porto = create_site(session, "porto", "Porto-Novo", "Africa/Porto-Novo")
         service = create_service(session, porto, "EC", names={"fr": "État civil"}, prefix="C")

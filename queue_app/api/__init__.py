@@ -68,9 +68,22 @@ def init_api(app: Flask) -> None:
     api = GuichetApi(app)
 
     from ..extensions import csrf
+    from ..queue.errors import Unauthorized
     from . import auth, counters, sites, tickets, users
 
-    for module in (auth, users, sites, counters, tickets):
+    modules = (auth, users, sites, counters, tickets)
+    for module in modules:
         # Bearer tokens, not cookies, authenticate the API: no CSRF token needed.
         csrf.exempt(module.blp)
         api.register_blueprint(module.blp, url_prefix="/api/v1")
+
+    protected = {module.blp.name for module in modules}
+    public_endpoints = {"api_auth.TokenView", "api_tickets.track"}
+
+    @app.before_request
+    def _credentials_first() -> None:
+        # Who asks is checked before anything is looked up: an anonymous caller
+        # learns nothing about which sites, tickets or counters exist.
+        guarded = request.blueprint in protected and request.endpoint not in public_endpoints
+        if guarded and principal() is None:
+            raise Unauthorized()

@@ -31,6 +31,14 @@ def _check_role(actor: User, role: Role) -> None:
         raise errors.Forbidden(reason="only an admin creates admins")
 
 
+def _check_manageable(actor: User, user: User) -> None:
+    """A manager may change only users who work at sites they all manage."""
+    if actor.role == Role.ADMIN:
+        return
+    if user.role == Role.ADMIN or not all(can_manage_site(actor, site) for site in user.sites):
+        raise errors.Forbidden(reason="this user also works at sites you do not manage")
+
+
 def _visible_user(actor: User, user_id: int) -> User:
     user = db.session.get(User, user_id)
     if user is None:
@@ -90,12 +98,16 @@ class UserView(MethodView):
         """Change a user's name, role, sites, language, password, or deactivate them."""
         actor = require_user(principal(), Role.ADMIN, Role.MANAGER)
         user = _visible_user(actor, user_id)
+        _check_manageable(actor, user)
         if "role" in body:
             role = Role(body["role"])
             _check_role(actor, role)
             user.role = role
         if "sites" in body:
-            user.sites = _sites_for(actor, body["sites"])
+            sites = _sites_for(actor, body["sites"])
+            if not sites and Role(body.get("role", user.role)) != Role.ADMIN:
+                raise errors.InvalidInput(field="sites", reason="staff belong to a site")
+            user.sites = sites
         if "full_name" in body:
             user.full_name = body["full_name"].strip()
         if "locale" in body:

@@ -7,8 +7,8 @@ ticket issued, and building SQLAlchemy expressions costs more than running them.
 from __future__ import annotations
 
 import math
-from typing import Any
 from datetime import date
+from typing import Any
 
 from sqlalchemy import Date, bindparam, func, select, tuple_
 from sqlalchemy.orm import Session
@@ -48,6 +48,19 @@ _OPEN_COUNTERS = (
 )
 
 _POSITION_AND_COUNTERS = select(_AHEAD, _OPEN_COUNTERS)
+
+# Before a new ticket exists: everyone waiting with the same or a better rank.
+_AHEAD_OF_NEWCOMER = select(
+    select(func.count(Ticket.id))
+    .where(
+        Ticket.service_id == bindparam("service_id"),
+        Ticket.service_day == bindparam("service_day", type_=Date()),
+        Ticket.status == TicketStatus.WAITING,
+        Ticket.priority_rank <= bindparam("priority_rank"),
+    )
+    .scalar_subquery(),
+    _OPEN_COUNTERS,
+)
 _OPEN_COUNTERS_ONLY = select(_OPEN_COUNTERS)
 
 _WAITING_COUNTS = (
@@ -93,6 +106,18 @@ def position_and_wait(session: Session, ticket: Ticket) -> tuple[int | None, int
     ahead, counters = session.execute(_POSITION_AND_COUNTERS, _position_params(ticket)).one()
     position = int(ahead or 0)
     return position, wait_minutes(position, ticket.service.avg_service_seconds, int(counters or 0))
+
+
+def ahead_of_newcomer(
+    session: Session, service: Service, day: date, priority_rank: int
+) -> tuple[int, int]:
+    """People ahead of a ticket about to join a service's queue, and the estimated minutes."""
+    ahead, counters = session.execute(
+        _AHEAD_OF_NEWCOMER,
+        {"service_id": service.id, "service_day": day, "priority_rank": priority_rank},
+    ).one()
+    position = int(ahead or 0)
+    return position, wait_minutes(position, service.avg_service_seconds, int(counters or 0))
 
 
 def open_counters_serving(session: Session, service_id: int) -> int:

@@ -8,6 +8,8 @@ from datetime import date
 from sqlalchemy import Date, bindparam, text
 from sqlalchemy.orm import Session
 
+from ..models.base import TZDateTime
+
 CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I/L: read aloud and typed
 CODE_LENGTH = 8
 
@@ -31,6 +33,50 @@ def next_number(session: Session, service_id: int, day: date) -> int:
     """
     result = session.execute(_NEXT_NUMBER, {"service_id": service_id, "service_day": day})
     return int(result.scalar_one())
+
+
+# PostgreSQL: the number, the ticket and its "issued" event in one statement, so
+# the sequence row stays locked for this statement and the commit only: kiosks
+# issuing for the same service then wait for each other as little as possible.
+# A rolled-back ticket still gives its number back. (SQLite cannot modify data
+# in a WITH clause; there one writer at a time holds the database anyway.)
+ISSUE_POSTGRESQL = text(
+    """
+    WITH number AS (
+        INSERT INTO ticket_sequences (service_id, service_day, last_number)
+        VALUES (:service_id, :service_day, 1)
+        ON CONFLICT (service_id, service_day)
+        DO UPDATE SET last_number = ticket_sequences.last_number + 1
+        RETURNING last_number
+    ), ticket AS (
+        INSERT INTO tickets (
+            site_id, service_id, issued_service_id, service_day, number, label, code,
+            priority_class, priority_rank, source, status, phone, device_id,
+            idempotency_key, issued_at, queued_at, recall_count, transfer_count
+        )
+        SELECT :site_id, :service_id, :service_id, :service_day, last_number,
+               :prefix || '-' || CASE WHEN last_number < 1000
+                                      THEN lpad(last_number::text, 3, '0')
+                                      ELSE last_number::text END,
+               :code, :priority_class, :priority_rank, :source, 'waiting', :phone,
+               :device_id, :idempotency_key, :now, :now, 0, 0
+        FROM number
+        RETURNING *
+    ), issued AS (
+        INSERT INTO ticket_events (
+            ticket_id, site_id, service_id, kind, from_status, to_status,
+            user_id, device_id, at, data
+        )
+        SELECT id, site_id, service_id, 'issued', NULL, 'waiting',
+               :user_id, :device_id, :now, json_build_object('number', number)
+        FROM ticket
+    )
+    SELECT * FROM ticket
+    """
+).bindparams(
+    bindparam("service_day", type_=Date()),
+    bindparam("now", type_=TZDateTime()),
+)
 
 
 def format_label(prefix: str, number: int) -> str:

@@ -27,8 +27,8 @@ from ..models import (
 from . import errors
 from .actors import Actor
 from .days import accepts_tickets, service_day
-from .estimates import learn_service_duration, position_and_wait
-from .numbering import format_label, new_tracking_code, next_number
+from .estimates import ahead_of_newcomer, learn_service_duration, position_and_wait
+from .numbering import ISSUE_POSTGRESQL, format_label, new_tracking_code, next_number
 from .publish import publish_call, publish_positions, publish_queue_changed, publish_ticket
 
 log = logging.getLogger(__name__)
@@ -138,34 +138,58 @@ def _issue(
     now: datetime,
 ) -> Issued:
     day = service_day(site, now)
-    number = next_number(session, service.id, day)
     priority_class = PriorityClass.PRIORITY if priority else PriorityClass.NORMAL
-    ticket = Ticket(
-        site=site,
-        service=service,
-        issued_service_id=service.id,
-        service_day=day,
-        number=number,
-        label=format_label(service.prefix, number),
-        code=new_tracking_code(),
-        priority_class=priority_class,
-        priority_rank=PRIORITY_RANK[priority_class],
-        source=source,
-        status=TicketStatus.WAITING,
-        phone=phone,
-        device_id=actor.device_id,
-        idempotency_key=idempotency_key,
-        issued_at=now,
-        queued_at=now,
-    )
-    session.add(ticket)
-    session.flush()
-    record(session, ticket, EventKind.ISSUED, None, actor, now, {"number": number})
+    rank = PRIORITY_RANK[priority_class]
+    # Counted before the insert, outside the sequence row lock: the people
+    # already waiting ahead of a newcomer of this rank.
+    position, wait = ahead_of_newcomer(session, service, day, rank)
+    code = new_tracking_code()
+    if session.get_bind().dialect.name == "postgresql":
+        ticket = session.scalars(
+            select(Ticket).from_statement(ISSUE_POSTGRESQL),
+            {
+                "site_id": site.id,
+                "service_id": service.id,
+                "service_day": day,
+                "prefix": service.prefix,
+                "code": code,
+                "priority_class": priority_class.value,
+                "priority_rank": rank,
+                "source": source.value,
+                "phone": phone,
+                "device_id": actor.device_id,
+                "user_id": actor.user_id,
+                "idempotency_key": idempotency_key,
+                "now": now,
+            },
+        ).one()
+    else:
+        number = next_number(session, service.id, day)
+        ticket = Ticket(
+            site=site,
+            service=service,
+            issued_service_id=service.id,
+            service_day=day,
+            number=number,
+            label=format_label(service.prefix, number),
+            code=code,
+            priority_class=priority_class,
+            priority_rank=rank,
+            source=source,
+            status=TicketStatus.WAITING,
+            phone=phone,
+            device_id=actor.device_id,
+            idempotency_key=idempotency_key,
+            issued_at=now,
+            queued_at=now,
+        )
+        session.add(ticket)
+        session.flush()
+        record(session, ticket, EventKind.ISSUED, None, actor, now, {"number": number})
     publish_queue_changed(session, site)
     if priority:
         # A priority ticket moves the normal ones back: their pages must know.
         publish_positions(session, [service.id], day)
-    position, wait = position_and_wait(session, ticket)
     log.debug("issued ticket %s (%s) at %s", ticket.label, ticket.id, site.slug)
     return Issued(ticket, True, position, wait)
 

@@ -1,0 +1,709 @@
+"""Who may call what: every /api/v1 route against every kind of principal.
+
+The rules (admin everywhere; a manager on their sites; an agent at the counters of
+their site; a kiosk issues tickets for its site; a display reads its site's board;
+tablets and printers use none of these routes; anonymous callers only reach the
+public routes) are written below as one table of cases. Each case is run on the
+same starting day, restored before every case that could have changed it:
+
+* site ``thies``: agent holds Guichet 1 with ticket "called" (A-001) at it, agent2
+  holds Guichet 2 (open, idle), Guichet 3 is closed, ticket "waiting" (B-001) waits
+  for CNI, issued by the kiosk;
+* site ``dakar``: the same staff and devices (``dk_*``), one ticket waiting;
+* a manager of both sites (``shared@example.sn``).
+
+A refused request must change nothing in the database; an allowed one must have done
+its work (checked for the requests that change something).
+"""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from queue_app import create_app
+
+from .conftest import PASSWORD, Api, base_config, build_office, dispose
+
+THIES_USERS = ("admin", "manager", "agent", "agent2")
+THIES_DEVICES = ("kiosk", "display", "tablet", "printer")
+DAKAR = ("dk_manager", "dk_agent", "dk_kiosk", "dk_display")
+PRINCIPALS: tuple[str | None, ...] = (*THIES_USERS, *THIES_DEVICES, *DAKAR, None)
+STAFF = THIES_USERS
+MANAGERS = ("admin", "manager")
+DK_STAFF = ("admin", "dk_manager", "dk_agent")
+ERROR_CODES = {401: "unauthorized", 403: "forbidden", 404: "not_found"}
+
+
+# --- the starting day, built once and restored before each case ---------------------
+
+
+@dataclass
+class World:
+    app: Flask
+    client: FlaskClient
+    db_path: Path
+    image: sqlite3.Connection
+    tokens: dict[str, str]
+    ids: dict[str, Any]
+    user_ids: dict[str, int]
+    dirty: bool = False
+
+    def call(self, method: str, path: str, who: str | None = None, json: Any = None) -> Any:
+        """Call /api/v1/<path> (or an absolute path) as a principal or a raw token."""
+        headers = {}
+        token = self.tokens.get(who, who) if who else None
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        url = path if path.startswith("/") else f"/api/v1/{path}"
+        kwargs = {} if json is None else {"json": json}
+        return self.client.open(url, method=method, headers=headers, **kwargs)
+
+    def get(self, path: str, who: str | None = "admin") -> Any:
+        return self.call("GET", path, who)
+
+    def snapshot(self) -> list[str]:
+        conn = sqlite3.connect(self.db_path)
+        try:
+            return list(conn.iterdump())
+        finally:
+            conn.close()
+
+    def restore(self) -> None:
+        if self.dirty:
+            conn = sqlite3.connect(self.db_path)
+            try:
+                self.image.backup(conn)
+            finally:
+                conn.close()
+            self.dirty = False
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path) -> Iterator[World]:
+    folder = tmp_path_factory.mktemp("roles")
+    db_path = folder / "guichet.db"
+    shutil.copy(sqlite_template, db_path)
+    app = create_app(base_config(folder, f"sqlite:///{db_path}"))
+    thies = build_office(app)
+    dakar = build_office(app, slug="dakar")
+    api, dk = Api(app, thies), Api(app, dakar)
+    tokens = {who: api.token(who) for who in (*THIES_USERS, *THIES_DEVICES)}
+    tokens |= {f"dk_{who}": dk.token(who) for who in ("manager", "agent", "kiosk", "display")}
+
+    api.open_counter("g1", "agent")
+    called = api.issue("CASIER")
+    assert api.call_next("g1", "agent").get_json()["id"] == called["id"]
+    waiting = api.issue("CNI")
+    api.open_counter("g2", "agent2")
+    dk_waiting = dk.issue("CNI")
+    shared = api.post(
+        "users",
+        "admin",
+        json={
+            "email": "shared@example.sn",
+            "password": PASSWORD,
+            "role": "manager",
+            "sites": ["thies", "dakar"],
+        },
+    )
+    assert shared.status_code == 201, shared.get_json()
+    devices = {d["kind"]: d["id"] for d in api.get("sites/thies/devices", "admin").get_json()}
+
+    user_ids = {who: user.id for who, user in thies.users.items()}
+    user_ids |= {f"dk_{who}": user.id for who, user in dakar.users.items()}
+    user_ids["shared"] = shared.get_json()["id"]
+    ids = {
+        "called": called["id"],
+        "called_label": called["label"],
+        "waiting": waiting["id"],
+        "code": waiting["code"],
+        "dk_waiting": dk_waiting["id"],
+        "kiosk_device": devices["kiosk"],
+        **{name: counter.id for name, counter in thies.counters.items()},
+        **{f"user_{who}": uid for who, uid in user_ids.items()},
+    }
+
+    image = sqlite3.connect(":memory:")
+    live = sqlite3.connect(db_path)
+    try:
+        live.backup(image)
+    finally:
+        live.close()
+    yield World(app, app.test_client(), db_path, image, tokens, ids, user_ids)
+    image.close()
+    dispose(app)
+
+
+# --- the table ----------------------------------------------------------------------
+
+Check = Callable[[World, Any, str | None], None]
+
+
+@dataclass(frozen=True)
+class Case:
+    method: str
+    path: str
+    who: str | None
+    status: int
+    body: Any = None
+    check: Check | None = field(default=None, compare=False)
+    note: str = ""
+
+    @property
+    def id(self) -> str:
+        note = f" ({self.note})" if self.note else ""
+        return f"{self.method} {self.path} as {self.who or 'anonymous'} -> {self.status}{note}"
+
+
+def endpoint(
+    method: str,
+    path: str,
+    allowed: tuple[str, ...],
+    status: int = 200,
+    body: Any = None,
+    check: Check | None = None,
+    **others: int,
+) -> list[Case]:
+    """One case per principal: ``allowed`` get ``status`` (and ``check``), anonymous
+    callers 401, the principals named in ``others`` their status, everyone else 403."""
+    cases = []
+    for who in PRINCIPALS:
+        if who is None:
+            cases.append(Case(method, path, None, 401, body))
+        elif who in others:
+            cases.append(Case(method, path, who, others[who], body))
+        elif who in allowed:
+            cases.append(Case(method, path, who, status, body, check))
+        else:
+            cases.append(Case(method, path, who, 403, body))
+    return cases
+
+
+def public(
+    method: str, path: str, status: int = 200, body: Any = None, check: Check | None = None
+) -> list[Case]:
+    """A public route: everyone, anonymous or not, gets the same answer."""
+    return [Case(method, path, who, status, body, check) for who in PRINCIPALS]
+
+
+# --- what allowed requests must have done ---------------------------------------------
+
+
+def sees_sites(w: World, r: Any, who: str | None) -> None:
+    visible = {"admin": ["dakar", "thies"], **dict.fromkeys(DAKAR, ["dakar"])}
+    assert [site["slug"] for site in r.get_json()] == visible.get(who or "", ["thies"])
+
+
+def is_site(slug: str) -> Check:
+    def check(w: World, r: Any, who: str | None) -> None:
+        body = r.get_json()
+        assert body["slug"] == slug
+        assert {s["code"] for s in body["services"]} == {"CASIER", "CNI"}
+
+    return check
+
+
+def site_created(w: World, r: Any, who: str | None) -> None:
+    assert r.get_json()["slug"] == "louga"
+    assert w.get("sites/louga").status_code == 200
+
+
+def site_renamed(w: World, r: Any, who: str | None) -> None:
+    assert w.get("sites/thies").get_json()["name"] == "Maison France Services"
+
+
+HOURS = {"monday": [["08:00", "12:00"]]}
+
+
+def hours_saved(w: World, r: Any, who: str | None) -> None:
+    assert w.get("sites/thies").get_json()["hours"] == HOURS
+
+
+def closures_saved(w: World, r: Any, who: str | None) -> None:
+    assert w.get("sites/thies").get_json()["closures"] == ["2026-12-25"]
+
+
+def lists_services(w: World, r: Any, who: str | None) -> None:
+    assert sorted(s["code"] for s in r.get_json()) == ["CASIER", "CNI"]
+
+
+def is_cni(w: World, r: Any, who: str | None) -> None:
+    assert r.get_json()["code"] == "CNI"
+
+
+def service_created(w: World, r: Any, who: str | None) -> None:
+    assert w.get("sites/thies/services/PASS").get_json()["prefix"] == "P"
+
+
+def service_changed(w: World, r: Any, who: str | None) -> None:
+    assert w.get("sites/thies/services/CNI").get_json()["target_wait_minutes"] == 15
+
+
+def lists_counters(w: World, r: Any, who: str | None) -> None:
+    assert [c["name"] for c in r.get_json()] == ["Guichet 1", "Guichet 2", "Guichet 3"]
+
+
+def counter_created(w: World, r: Any, who: str | None) -> None:
+    counter = w.get(f"counters/{r.get_json()['id']}").get_json()
+    assert (counter["name"], counter["site"], counter["services"]) == (
+        "Guichet 4",
+        "thies",
+        ["CNI"],
+    )
+
+
+def counter_renamed(w: World, r: Any, who: str | None) -> None:
+    assert w.get(f"counters/{w.ids['g3']}").get_json()["name"] == "Guichet trois"
+
+
+def lists_devices(w: World, r: Any, who: str | None) -> None:
+    devices = r.get_json()
+    assert sorted(d["kind"] for d in devices) == ["display", "kiosk", "printer", "tablet"]
+    assert all("token" not in d for d in devices)
+
+
+def device_created(w: World, r: Any, who: str | None) -> None:
+    token = r.get_json()["token"]
+    assert w.call("POST", "sites/thies/tickets", token, {"service": "CNI"}).status_code == 201
+
+
+def token_rotated(w: World, r: Any, who: str | None) -> None:
+    assert w.get("sites/thies/services", "kiosk").status_code == 401
+    assert w.get("sites/thies/services", r.get_json()["token"]).status_code == 200
+
+
+def device_revoked(w: World, r: Any, who: str | None) -> None:
+    assert r.get_json()["revoked"] is True
+    assert w.get("sites/thies/services", "kiosk").status_code == 401
+
+
+def shows_board(slug: str) -> Check:
+    def check(w: World, r: Any, who: str | None) -> None:
+        body = r.get_json()
+        assert body["site"] == slug
+        if slug == "thies":
+            assert [c["label"] for c in body["calls"]] == [w.ids["called_label"]]
+            assert body["waiting"]["CNI"] == 1
+
+    return check
+
+
+def ticket_issued(w: World, r: Any, who: str | None) -> None:
+    body = r.get_json()
+    assert (body["service"], body["status"]) == ("CNI", "waiting")
+    assert body["source"] == ("kiosk" if (who or "").endswith("kiosk") else "staff")
+    assert w.get(f"tickets/{body['id']}").get_json()["label"] == body["label"]
+
+
+def is_ticket(key: str) -> Check:
+    def check(w: World, r: Any, who: str | None) -> None:
+        assert r.get_json()["id"] == w.ids[key]
+
+    return check
+
+
+def ticket_now(key: str, status: str, **fields: Any) -> Check:
+    """The ticket answered and stored is in ``status`` (with ``fields``)."""
+
+    def check(w: World, r: Any, who: str | None) -> None:
+        stored = w.get(f"tickets/{w.ids[key]}").get_json()
+        for body in (r.get_json(), stored):
+            assert body["id"] == w.ids[key]
+            assert body["status"] == status
+            for name, value in fields.items():
+                assert body[name] == value, name
+
+    return check
+
+
+def is_counter_g1(w: World, r: Any, who: str | None) -> None:
+    body = r.get_json()
+    assert (body["id"], body["current_ticket"]) == (w.ids["g1"], w.ids["called_label"])
+    assert body["agent"]["id"] == w.user_ids["agent"]
+
+
+def counter_state(key: str, state: str, holder: str | None = "caller") -> Check:
+    def check(w: World, r: Any, who: str | None) -> None:
+        stored = w.get(f"counters/{w.ids[key]}").get_json()
+        holder_name = who if holder == "caller" else holder
+        agent_id = w.user_ids[holder_name] if holder_name else None
+        for body in (r.get_json(), stored):
+            assert body["id"] == w.ids[key]
+            assert body["state"] == state
+            assert (body["agent"] or {}).get("id") == agent_id
+
+    return check
+
+
+def called_next(w: World, r: Any, who: str | None) -> None:
+    body = r.get_json()
+    assert (body["id"], body["status"], body["counter"]["id"]) == (
+        w.ids["waiting"],
+        "called",
+        w.ids["g1"],
+    )
+    # The ticket in progress at the counter was finished first.
+    assert w.get(f"tickets/{w.ids['called']}").get_json()["status"] == "done"
+
+
+THIES_EMAILS = {"manager@thies.sn", "agent@thies.sn", "agent2@thies.sn", "shared@example.sn"}
+DAKAR_EMAILS = {"manager@dakar.sn", "agent@dakar.sn", "agent2@dakar.sn", "shared@example.sn"}
+
+
+def sees_users(w: World, r: Any, who: str | None) -> None:
+    emails = {u["email"] for u in r.get_json()}
+    if who == "admin":
+        assert emails == THIES_EMAILS | DAKAR_EMAILS | {
+            "admin-thies@example.sn",
+            "admin-dakar@example.sn",
+        }
+    else:
+        assert emails == (DAKAR_EMAILS if who in DAKAR else THIES_EMAILS)
+
+
+NEW_USER = {"email": "new@thies.sn", "password": "a long password", "role": "agent"}
+
+
+def user_created(w: World, r: Any, who: str | None) -> None:
+    assert (r.get_json()["email"], r.get_json()["sites"]) == ("new@thies.sn", ["thies"])
+    login = {"email": "new@thies.sn", "password": "a long password"}
+    assert w.call("POST", "auth/token", None, login).status_code == 200
+
+
+def is_agent(w: World, r: Any, who: str | None) -> None:
+    assert r.get_json()["email"] == "agent@thies.sn"
+
+
+def user_renamed(w: World, r: Any, who: str | None) -> None:
+    assert w.get(f"users/{w.ids['user_agent']}").get_json()["full_name"] == "Awa Ndiaye"
+
+
+def tracks_waiting(w: World, r: Any, who: str | None) -> None:
+    body = r.get_json()
+    assert (body["status"], body["position"], body["counter"]) == ("waiting", 0, None)
+
+
+def token_given(w: World, r: Any, who: str | None) -> None:
+    assert w.get("sites/thies/counters", r.get_json()["token"]).status_code == 200
+
+
+def openapi(w: World, r: Any, who: str | None) -> None:
+    assert "/api/v1/sites/{slug}/tickets" in r.get_json()["paths"]
+
+
+TICKET_ACTIONS = {
+    "recall": ("called", {"recall_count": 1}),
+    "start": ("serving", {}),
+    "finish": ("done", {}),
+    "no-show": ("no_show", {}),
+    "cancel": ("cancelled", {}),
+}
+
+CASES: list[Case] = [
+    # --- sites ---
+    *endpoint("GET", "sites", (*STAFF, "dk_manager", "dk_agent"), check=sees_sites),
+    *endpoint(
+        "POST",
+        "sites",
+        ("admin",),
+        201,
+        {"slug": "louga", "name": "Mairie de Louga", "timezone": "Africa/Dakar"},
+        site_created,
+    ),
+    *endpoint("GET", "sites/thies", (*STAFF, "kiosk"), check=is_site("thies")),
+    *endpoint("GET", "sites/dakar", (*DK_STAFF, "dk_kiosk"), check=is_site("dakar")),
+    *endpoint(
+        "PATCH",
+        "sites/thies",
+        MANAGERS,
+        body={"name": "Maison France Services"},
+        check=site_renamed,
+    ),
+    *endpoint("PUT", "sites/thies/hours", MANAGERS, body=HOURS, check=hours_saved),
+    *endpoint("PUT", "sites/thies/closures", MANAGERS, body=["2026-12-25"], check=closures_saved),
+    # --- services ---
+    *endpoint("GET", "sites/thies/services", (*STAFF, "kiosk"), check=lists_services),
+    *endpoint(
+        "POST",
+        "sites/thies/services",
+        MANAGERS,
+        201,
+        {"code": "PASS", "name": "Passeport", "prefix": "P"},
+        service_created,
+    ),
+    *endpoint("GET", "sites/thies/services/CNI", (*STAFF, "kiosk"), check=is_cni),
+    *endpoint(
+        "PATCH",
+        "sites/thies/services/CNI",
+        MANAGERS,
+        body={"target_wait_minutes": 15},
+        check=service_changed,
+    ),
+    # --- counters: configuration ---
+    *endpoint("GET", "sites/thies/counters", STAFF, check=lists_counters),
+    *endpoint(
+        "POST",
+        "sites/thies/counters",
+        MANAGERS,
+        201,
+        {"name": "Guichet 4", "services": ["CNI"]},
+        counter_created,
+    ),
+    *endpoint(
+        "PATCH",
+        "sites/thies/counters/{g3}",
+        MANAGERS,
+        body={"name": "Guichet trois"},
+        check=counter_renamed,
+    ),
+    # A counter of another site is not reached through one's own site.
+    Case("PATCH", "sites/dakar/counters/{g3}", "dk_manager", 404, {"name": "x"}),
+    Case("PATCH", "sites/dakar/counters/{g3}", "admin", 404, {"name": "x"}),
+    # --- devices ---
+    *endpoint("GET", "sites/thies/devices", MANAGERS, check=lists_devices),
+    *endpoint(
+        "POST",
+        "sites/thies/devices",
+        MANAGERS,
+        201,
+        {"kind": "kiosk", "name": "Borne 2"},
+        device_created,
+    ),
+    *endpoint(
+        "POST", "sites/thies/devices/{kiosk_device}/rotate-token", MANAGERS, check=token_rotated
+    ),
+    *endpoint("POST", "sites/thies/devices/{kiosk_device}/revoke", MANAGERS, check=device_revoked),
+    Case("POST", "sites/dakar/devices/{kiosk_device}/rotate-token", "dk_manager", 404),
+    Case("POST", "sites/dakar/devices/{kiosk_device}/revoke", "dk_manager", 404),
+    # --- the board ---
+    *endpoint("GET", "sites/thies/board", (*STAFF, "display"), check=shows_board("thies")),
+    *endpoint("GET", "sites/dakar/board", (*DK_STAFF, "dk_display"), check=shows_board("dakar")),
+    # --- tickets ---
+    *endpoint(
+        "POST",
+        "sites/thies/tickets",
+        (*STAFF, "kiosk"),
+        201,
+        {"service": "CNI"},
+        ticket_issued,
+    ),
+    *endpoint(
+        "POST",
+        "sites/dakar/tickets",
+        (*DK_STAFF, "dk_kiosk"),
+        201,
+        {"service": "CNI"},
+        ticket_issued,
+    ),
+    # Staff of the site, or the kiosk that issued the ticket.
+    *endpoint("GET", "tickets/{waiting}", (*STAFF, "kiosk"), check=is_ticket("waiting")),
+    *endpoint(
+        "GET", "tickets/{dk_waiting}", (*DK_STAFF, "dk_kiosk"), check=is_ticket("dk_waiting")
+    ),
+    # A ticket at a counter: only the agent holding that counter (or a manager, an admin).
+    *(
+        case
+        for action, (status, fields) in TICKET_ACTIONS.items()
+        for case in endpoint(
+            "POST",
+            f"tickets/{{called}}/{action}",
+            ("admin", "manager", "agent"),
+            check=ticket_now("called", status, **fields),
+        )
+    ),
+    *endpoint(
+        "POST",
+        "tickets/{called}/transfer",
+        ("admin", "manager", "agent"),
+        body={"service": "CNI"},
+        check=ticket_now("called", "waiting", service="CNI", counter=None),
+    ),
+    # A waiting ticket: any staff of its site may cancel or transfer it.
+    *endpoint("POST", "tickets/{waiting}/cancel", STAFF, check=ticket_now("waiting", "cancelled")),
+    *endpoint(
+        "POST",
+        "tickets/{waiting}/transfer",
+        STAFF,
+        body={"service": "CASIER"},
+        check=ticket_now("waiting", "waiting", service="CASIER"),
+    ),
+    *endpoint(
+        "POST", "tickets/{dk_waiting}/cancel", DK_STAFF, check=ticket_now("dk_waiting", "cancelled")
+    ),
+    # --- counters at work ---
+    *endpoint("GET", "counters/{g1}", STAFF, check=is_counter_g1),
+    # Any user of the site may take a free counter; the agent still serving a ticket at
+    # Guichet 1 must finish it first (422, a state rule, not a role rule).
+    *endpoint(
+        "POST",
+        "counters/{g3}/open",
+        ("admin", "manager", "agent2"),
+        check=counter_state("g3", "open"),
+        agent=422,
+    ),
+    Case("POST", "counters/{g2}/open", "agent", 409, note="held by agent2"),
+    *endpoint(
+        "POST",
+        "counters/{g1}/pause",
+        ("admin", "manager", "agent"),
+        body={"reason": "Déjeuner"},
+        check=counter_state("g1", "paused", holder="agent"),
+    ),
+    *endpoint(
+        "POST",
+        "counters/{g2}/close",
+        ("admin", "manager", "agent2"),
+        check=counter_state("g2", "closed", holder=None),
+    ),
+    *endpoint("POST", "counters/{g1}/call-next", ("admin", "manager", "agent"), check=called_next),
+    # --- users ---
+    *endpoint("GET", "users", ("admin", "manager", "dk_manager"), check=sees_users),
+    *endpoint(
+        "POST",
+        "users",
+        MANAGERS,
+        201,
+        {**NEW_USER, "sites": ["thies"]},
+        user_created,
+    ),
+    Case("POST", "users", "manager", 403, {**NEW_USER, "sites": ["dakar"]}, note="other site"),
+    Case("POST", "users", "manager", 403, {**NEW_USER, "role": "admin"}, note="an admin"),
+    # Users of other sites are hidden (404), as are admins from managers.
+    *endpoint("GET", "users/{user_agent}", MANAGERS, check=is_agent, dk_manager=404),
+    Case("GET", "users/{user_admin}", "manager", 404),
+    Case("GET", "users/{user_dk_agent}", "manager", 404),
+    *endpoint(
+        "PATCH",
+        "users/{user_agent}",
+        MANAGERS,
+        body={"full_name": "Awa Ndiaye"},
+        check=user_renamed,
+        dk_manager=404,
+    ),
+    Case("PATCH", "users/{user_admin}", "manager", 404, {"full_name": "x"}),
+    Case("PATCH", "users/{user_dk_agent}", "manager", 404, {"is_active": False}),
+    Case("PATCH", "users/{user_agent}", "manager", 403, {"role": "admin"}, note="promote to admin"),
+    Case("PATCH", "users/{user_agent}", "manager", 403, {"sites": ["dakar"]}, note="move away"),
+    Case("PATCH", "users/{user_manager}", "agent", 403, {"password": "taken over!"}),
+    # The manager of Thiès must not change who works at Dakar.
+    Case("PATCH", "users/{user_shared}", "manager", 403, {"sites": ["thies"]}, note="drop dakar"),
+    # --- public routes ---
+    *public("GET", "track/{code}", check=tracks_waiting),
+    Case("GET", "track/NOSUCHCO", None, 404),
+    *public(
+        "POST",
+        "auth/token",
+        body={"email": "agent@thies.sn", "password": PASSWORD},
+        check=token_given,
+    ),
+    Case("GET", "/api/v1/openapi.json", None, 200, check=openapi),
+    Case("GET", "/healthz", None, 200),
+    Case("GET", "/readyz", None, 200),
+]
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda case: case.id)
+def test_role_matrix(world: World, case: Case) -> None:
+    world.restore()
+    path = case.path.format(**world.ids)
+    body = case.body
+    before = world.snapshot() if case.status >= 400 else None
+    if case.method != "GET":
+        world.dirty = True
+    response = world.call(case.method, path, case.who, body)
+    assert response.status_code == case.status, response.get_json(silent=True)
+    if case.status in ERROR_CODES:
+        assert response.get_json()["error"]["code"] == ERROR_CODES[case.status]
+    if case.status == 401:
+        assert response.headers["WWW-Authenticate"].startswith("Bearer")
+    if before is not None:
+        assert world.snapshot() == before, "a refused request changed the database"
+    if case.check is not None:
+        case.check(world, response, case.who)
+
+
+# --- the table covers every route ---------------------------------------------------
+
+
+def test_every_api_route_is_in_the_matrix(world: World) -> None:
+    """A new route must get its rows above (who may call it, who may not)."""
+    adapter = world.app.url_map.bind("localhost")
+    covered: dict[tuple[str, str], set[str | None]] = {}
+    for case in CASES:
+        path = case.path.format(**world.ids)
+        url = path if path.startswith("/") else f"/api/v1/{path}"
+        endpoint_name, _ = adapter.match(url, method=case.method)
+        covered.setdefault((endpoint_name, case.method), set()).add(case.who)
+    routes = {
+        (rule.endpoint, method)
+        for rule in world.app.url_map.iter_rules()
+        if rule.rule.startswith("/api/v1/")
+        for method in rule.methods or ()
+        if method not in ("HEAD", "OPTIONS")
+    }
+    missing = routes - set(covered)
+    assert not missing, f"routes without role cases: {sorted(missing)}"
+    public_routes = {"api_tickets.track", "api_auth.TokenView", "api-docs.openapi_json"}
+    for (name, method), whos in covered.items():
+        if name not in public_routes and (name, method) in routes:
+            assert set(PRINCIPALS) <= whos, f"{method} {name}: not every principal is tried"
+
+
+# --- anonymous callers learn nothing ----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("GET", "sites/nowhere"),
+        ("PATCH", "sites/nowhere"),
+        ("GET", "sites/nowhere/services"),
+        ("GET", "sites/nowhere/services/CNI"),
+        ("GET", "sites/nowhere/counters"),
+        ("GET", "sites/nowhere/devices"),
+        ("GET", "sites/nowhere/board"),
+        ("POST", "sites/nowhere/tickets"),
+        ("POST", "sites/thies/tickets"),
+        ("GET", "tickets/999999"),
+        ("POST", "tickets/999999/cancel"),
+        ("GET", "counters/999999"),
+        ("POST", "counters/999999/open"),
+        ("GET", "users/999999"),
+    ],
+)
+def test_anonymous_callers_get_401_even_for_unknown_ids(
+    world: World, method: str, path: str
+) -> None:
+    """No credentials, no answer: not even whether a site, ticket or counter exists."""
+    world.restore()
+    if method != "GET":
+        world.dirty = True
+    body = {"PATCH": {"name": "x"}, "POST": {"service": "CNI"}}.get(method)
+    if method == "POST" and not path.endswith("/tickets"):
+        body = None
+    response = world.call(method, path, None, body)
+    assert response.status_code == 401, response.get_json()
+    assert response.get_json()["error"]["code"] == "unauthorized"
+
+
+@pytest.mark.parametrize(
+    "token",
+    [
+        "gu_not-a-token",
+        "gd_not-a-token",
+        "xyz",
+    ],
+)
+def test_unknown_tokens_are_anonymous(world: World, token: str) -> None:
+    world.restore()
+    assert world.call("GET", "sites/thies", token).status_code == 401
+    assert world.call("GET", f"track/{world.ids['code']}", token).status_code == 200
