@@ -141,11 +141,15 @@ def run_command(host: str, port: int, no_scheduler: bool) -> None:
     from .jobs.scheduler import build_scheduler
 
     app = current_app._get_current_object()  # type: ignore[attr-defined]
+    if app.config.get("PUBLIC_URL_IS_DEFAULT"):
+        shown = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host  # noqa: S104
+        app.config["PUBLIC_URL"] = f"http://{shown}:{port}"
     scheduler = None
     if not no_scheduler:
         scheduler = build_scheduler(app, blocking=False)
         scheduler.start()
-    click.echo(f"Guichet is running on http://{host}:{port}  (Ctrl+C to stop)")
+    click.echo(f"Guichet is running on {app.config['PUBLIC_URL']}  (Ctrl+C to stop)")
+    click.echo(f"  Agent console: {app.config['PUBLIC_URL']}/agent")
     sys.stdout.flush()
     # Flask ignores app.run() under its CLI; this command is the server on purpose.
     os.environ.pop("FLASK_RUN_FROM_CLI", None)

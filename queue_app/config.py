@@ -17,6 +17,7 @@ ENV_PREFIX = "QUEUE_APP"
 def load_config(app: Flask, test_config: dict[str, Any] | None = None) -> None:
     """Fill app.config from the three layers and derive the SQLAlchemy settings."""
     app.config.from_pyfile(str(DEFAULTS_FILE))
+    default_public_url = app.config["PUBLIC_URL"]
     config_file = os.environ.get(f"{ENV_PREFIX}_CONFIG")
     if config_file:
         app.config.from_pyfile(os.path.abspath(config_file))
@@ -33,6 +34,8 @@ def load_config(app: Flask, test_config: dict[str, Any] | None = None) -> None:
     app.config["DATABASE_URL"] = url
     app.config["SQLALCHEMY_DATABASE_URI"] = url
     app.config["SQLALCHEMY_ENGINE_OPTIONS"] = engine_options(app.config)
+    # `queue-app run --port` may then adapt the links it prints and serves.
+    app.config["PUBLIC_URL_IS_DEFAULT"] = app.config["PUBLIC_URL"] == default_public_url
     app.config["PUBLIC_URL"] = str(app.config["PUBLIC_URL"]).rstrip("/")
     app.config.setdefault("WTF_CSRF_TIME_LIMIT", None)
     app.config["WTF_CSRF_SSL_STRICT"] = app.config.get("SESSION_COOKIE_SECURE", False)

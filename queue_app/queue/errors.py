@@ -17,14 +17,16 @@ class DomainError(Exception):
     def __init__(self, message: Any = None, **details: Any) -> None:
         if message is None:
             message = self.default_message
-            if "field" in details and self.field_message is not None:
-                message = _l(self.field_message, field=details["field"])
+            if "field" in details:
+                message = self.message_for_field(str(details["field"])) or message
         self.message = message
         self.details = details
         super().__init__(str(self.message))
 
-    # A message naming the field, used when the error is raised with field=...
-    field_message: str | None = None
+    @classmethod
+    def message_for_field(cls, field: str) -> Any:
+        """A message naming the field, when the error is raised with field=..."""
+        return None
 
 
 class NotFound(DomainError):
@@ -55,7 +57,10 @@ class Conflict(DomainError):
     status = 409
     code = "conflict"
     default_message = _l("This conflicts with the current state.")
-    field_message = "This %(field)s is already taken."
+
+    @classmethod
+    def message_for_field(cls, field: str) -> Any:
+        return _l("This %(field)s is already taken.", field=field)
 
 
 class CounterTaken(Conflict):
@@ -90,7 +95,10 @@ class InvalidInput(DomainError):
     status = 400
     code = "invalid_input"
     default_message = _l("Invalid input.")
-    field_message = "Invalid value for %(field)s."
+
+    @classmethod
+    def message_for_field(cls, field: str) -> Any:
+        return _l("Invalid value for %(field)s.", field=field)
 
 
 class Unauthorized(DomainError):
