@@ -33,15 +33,15 @@ queue_app/static/vendor/socket.io.min.js: node_modules/.installed
 assets: queue_app/static/vendor/socket.io.min.js ## copy front-end libraries from npm into static/vendor
 
 i18n-compile: $(VENV)/.installed ## compile the translation catalogues
-	$(BIN)/pybabel compile -d queue_app/translations 2>&1 | grep -v "^compiling" || true
+	$(BIN)/pybabel -q compile -d queue_app/translations
 
 i18n-extract: $(VENV)/.installed ## extract messages into messages.pot
-	$(BIN)/pybabel extract -q -F babel.cfg -k _l -k lazy_gettext --no-location --sort-output \
+	$(BIN)/pybabel -q extract -F babel.cfg -k _l -k lazy_gettext --no-location --sort-output \
 		--project Guichet -o queue_app/translations/messages.pot .
 
 i18n-update: i18n-extract ## merge new messages into each language's catalogue
-	$(BIN)/pybabel update -q -i queue_app/translations/messages.pot -d queue_app/translations \
-		--no-location --width 100
+	$(BIN)/pybabel -q update -i queue_app/translations/messages.pot -d queue_app/translations \
+		--width 100
 
 install: $(VENV)/.installed assets i18n-compile ## install the application (virtualenv, npm assets, catalogues)
 

@@ -259,6 +259,8 @@ def test_transfer_keeps_label_number_and_arrival_and_logs_both_services(ctx, off
     )
     assert moved.data["from_service"] == "CNI"
     assert moved.data["to_service"] == "CASIER"
+    # The counter the citizen left is on the event (per-counter statistics).
+    assert moved.counter_id == counters["Guichet 2"].id
     # Arrived 30 minutes earlier: first in the new queue, ahead of A-001.
     open_counter(ctx, counters["Guichet 3"], users["agent2"])
     called = call_next(ctx, counters["Guichet 3"], actor=Actor(user=users["agent2"]))

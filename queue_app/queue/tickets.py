@@ -53,8 +53,13 @@ def record(
     actor: Actor,
     now: datetime,
     data: dict[str, Any] | None = None,
+    *,
+    counter_id: int | None = None,
 ) -> None:
     """Append one event to the ticket's log (invariant 6).
+
+    ``counter_id`` names the counter where the change happened when the ticket
+    no longer has one (a transfer leaves its counter).
 
     A plain INSERT, not a unit-of-work object: events are never read back or
     changed in the transaction that writes them, and this runs on every call.
@@ -70,7 +75,7 @@ def record(
             "kind": kind,
             "from_status": from_status,
             "to_status": ticket.status,
-            "counter_id": ticket.counter_id,
+            "counter_id": counter_id if counter_id is not None else ticket.counter_id,
             "user_id": actor.user_id,
             "device_id": actor.device_id,
             "at": now,
@@ -358,11 +363,8 @@ def transfer(
         previous_status,
         actor,
         now,
-        {
-            "from_service": previous_service.code,
-            "to_service": service.code,
-            "from_counter_id": from_counter,
-        },
+        {"from_service": previous_service.code, "to_service": service.code},
+        counter_id=from_counter,
     )
     publish_queue_changed(session, ticket.site)
     publish_positions(session, [previous_service.id, service.id], ticket.service_day)

@@ -9,6 +9,7 @@ from typing import Any
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
+from flask_wtf.csrf import CSRFError
 from sqlalchemy import func, select
 from werkzeug.wrappers import Response
 
@@ -65,6 +66,25 @@ def _is_fetch() -> bool:
     return request.headers.get("X-Requested-With") == "fetch"
 
 
+@bp.app_errorhandler(CSRFError)
+def form_expired(error: CSRFError) -> Any:
+    """A form posted without a valid token (a page left open for hours): nothing was done.
+
+    Instead of a bare 400 page in English, the sign-in form comes back with a
+    message, and a console form goes back to the console with one.
+    """
+    from ..api.errors import handle_http_exception
+    from .auth import LoginForm
+
+    if request.path.startswith("/api/") or _is_fetch():
+        # The console's script reloads the page on anything but a panel.
+        return handle_http_exception(error)
+    if request.endpoint == "auth.login":
+        return render_template("auth/login.html", form=LoginForm(), expired=True), 400
+    flash(_("The page had expired: nothing was done. Try again."), "error")
+    return redirect(url_for("agent.home"))
+
+
 @bp.get("/")
 @login_required
 def home() -> Any:
@@ -83,8 +103,15 @@ def home() -> Any:
     slug = request.args.get("site")
     site = next((s for s in sites if s.slug == slug), sites[0])
     counters = [(c, current_ticket(db.session, c)) for c in site.counters]
+    counts = waiting_counts(db.session, site, service_day(site, utcnow()))
     return render_template(
-        "agent/choose.html", site=site, sites=sites, counters=counters, held=held, user=user
+        "agent/choose.html",
+        site=site,
+        sites=sites,
+        counters=counters,
+        counts=counts,
+        held=held,
+        user=user,
     )
 
 
@@ -137,13 +164,16 @@ def _console_context(counter: Counter, user: User, error: str | None = None) -> 
         ).all()
     )
     services = [s for s in site.services if s.is_active]
+    counts = waiting_counts(db.session, site, day)
+    my_services = {link.service.code for link in counter.service_links}
     return {
         "site": site,
         "counter": counter,
         "user": user,
         "ticket": current_ticket(db.session, counter),
-        "counts": waiting_counts(db.session, site, day),
-        "my_services": {link.service.code for link in counter.service_links},
+        "counts": counts,
+        "my_services": my_services,
+        "waiting_here": sum(counts.get(code, 0) for code in my_services),
         "services": services,
         "upcoming": upcoming,
         "served_today": done_today.get(EventKind.FINISHED, 0),
@@ -155,10 +185,18 @@ def _console_context(counter: Counter, user: User, error: str | None = None) -> 
     }
 
 
-def _own_counter(counter_id: int) -> tuple[Counter, User]:
+def _own_counter(counter_id: int, *, operate: bool = False) -> tuple[Counter, User]:
+    """The counter and the signed-in user; 403 outside the user's sites.
+
+    With ``operate``, an agent must hold the counter (managers and admins may act
+    at any counter of their sites): another agent's counter is a 403 page, and a
+    stale console tab whose counter was released gets one too (its script reloads).
+    """
     counter = get_counter(db.session, counter_id)
     user = _user()
     if not belongs_to(user, counter.site):
+        abort(403)
+    if operate and user.role == Role.AGENT and counter.agent_id != user.id:
         abort(403)
     return counter, user
 
@@ -176,7 +214,7 @@ def console(counter_id: int) -> Any:
 @bp.get("/counters/<int:counter_id>/panel")
 @login_required
 def panel(counter_id: int) -> Any:
-    counter, user = _own_counter(counter_id)
+    counter, user = _own_counter(counter_id, operate=True)
     return render_template("agent/_panel.html", **_console_context(counter, user))
 
 
@@ -189,6 +227,9 @@ def _act(counter: Counter, action: Callable[[User], str | None], success: str | 
         db.session.commit()
     except DomainError as exc:
         db.session.rollback()
+        if isinstance(exc, Forbidden) and not _is_fetch():
+            # A plain form post that is not allowed gets the 403 page, like any other page.
+            abort(403)
         error, status = str(exc.message), exc.status
     counter = get_counter(db.session, counter.id)
     if _is_fetch():
@@ -206,7 +247,7 @@ def _act(counter: Counter, action: Callable[[User], str | None], success: str | 
 @bp.post("/counters/<int:counter_id>/next")
 @login_required
 def next_view(counter_id: int) -> Any:
-    counter, _user_ = _own_counter(counter_id)
+    counter, _user_ = _own_counter(counter_id, operate=True)
 
     def action(user: User) -> str | None:
         require_counter_operator(user, counter)
@@ -219,7 +260,7 @@ def next_view(counter_id: int) -> Any:
 @bp.post("/counters/<int:counter_id>/pause")
 @login_required
 def pause_view(counter_id: int) -> Any:
-    counter, _user_ = _own_counter(counter_id)
+    counter, _user_ = _own_counter(counter_id, operate=True)
     reason = request.form.get("reason", "")
     if reason not in PAUSE_REASONS:
         reason = "other"
@@ -235,7 +276,7 @@ def pause_view(counter_id: int) -> Any:
 @bp.post("/counters/<int:counter_id>/resume")
 @login_required
 def resume_view(counter_id: int) -> Any:
-    counter, _user_ = _own_counter(counter_id)
+    counter, _user_ = _own_counter(counter_id, operate=True)
 
     def action(user: User) -> None:
         require_counter_taker(user, counter)
@@ -247,7 +288,7 @@ def resume_view(counter_id: int) -> Any:
 @bp.post("/counters/<int:counter_id>/close")
 @login_required
 def close_view(counter_id: int) -> Any:
-    counter, _user_ = _own_counter(counter_id)
+    counter, _user_ = _own_counter(counter_id, operate=True)
 
     def action(user: User) -> None:
         require_counter_operator(user, counter)
@@ -268,7 +309,7 @@ TICKET_ACTIONS: dict[str, Callable[..., Ticket]] = {
 @bp.post("/counters/<int:counter_id>/tickets/<int:ticket_id>/<action>")
 @login_required
 def ticket_view(counter_id: int, ticket_id: int, action: str) -> Any:
-    counter, _user_ = _own_counter(counter_id)
+    counter, _user_ = _own_counter(counter_id, operate=True)
     if action not in TICKET_ACTIONS and action != "transfer":
         abort(404)
     target = request.form.get("service", "")
