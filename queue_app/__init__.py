@@ -47,6 +47,10 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         )
         events.set_emitter(app, emitter, queue_state)
     else:
+        # Handlers are declared before the first init_app so that Flask-SocketIO
+        # keeps them and registers them on the server of every app it initialises.
+        from . import sockets  # noqa: F401
+
         socketio.init_app(
             app,
             async_mode="threading",
@@ -56,7 +60,6 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
             engineio_logger=False,
         )
         events.set_emitter(app, socketio, queue_state)
-        from . import sockets  # noqa: F401  (registers the Socket.IO handlers)
 
     from .health import bp as health_bp
     from .web import init_web

@@ -50,7 +50,11 @@ def on_connect(auth: Any = None) -> None:
         site = principal.site
         if principal.kind == DeviceKind.DISPLAY:
             join_room(events.site_room(site.slug))
-        session[PRINCIPAL_KEY] = {"device": principal.id, "site": site.slug}
+        session[PRINCIPAL_KEY] = {
+            "device": principal.id,
+            "site": site.slug,
+            "kind": principal.kind.value,
+        }
     elif isinstance(principal, User):
         wanted = auth.get("site") if isinstance(auth, dict) else None
         sites = db.session.query(Site).all() if principal.role == Role.ADMIN else principal.sites
@@ -80,6 +84,9 @@ def on_track(data: Any) -> dict:
 def on_sync(data: Any = None) -> dict:
     """The board of the caller's site, so a reconnected screen shows current state."""
     who = session.get(PRINCIPAL_KEY) or {}
+    if "device" in who and who.get("kind") != DeviceKind.DISPLAY.value:
+        # As GET /sites/<slug>/board: displays and staff only.
+        return {"error": {"code": "forbidden", "message": "not a display"}}
     slug = who.get("site")
     if slug is None and "user" in who:
         wanted = data.get("site") if isinstance(data, dict) else None

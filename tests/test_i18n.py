@@ -7,8 +7,14 @@ from pathlib import Path
 from babel.messages.frontend import CommandLineInterface
 from babel.messages.pofile import read_po
 
-CATALOGUE = Path(__file__).resolve().parent.parent / "queue_app" / "translations" / "fr" / \
-    "LC_MESSAGES" / "messages.po"
+CATALOGUE = (
+    Path(__file__).resolve().parent.parent
+    / "queue_app"
+    / "translations"
+    / "fr"
+    / "LC_MESSAGES"
+    / "messages.po"
+)
 
 
 def test_every_message_has_a_french_translation():
@@ -24,9 +30,22 @@ def test_the_catalogue_covers_every_message_in_the_code(tmp_path):
     """Extracting again finds nothing the French catalogue lacks (make i18n-update)."""
     root = CATALOGUE.parents[4]
     extracted = tmp_path / "messages.pot"
-    CommandLineInterface().run(["pybabel", "-q", "extract", "-F", str(root / "babel.cfg"),
-                                "-k", "_l", "-k", "lazy_gettext", "-o", str(extracted),
-                                str(root)])
+    CommandLineInterface().run(
+        [
+            "pybabel",
+            "-q",
+            "extract",
+            "-F",
+            str(root / "babel.cfg"),
+            "-k",
+            "_l",
+            "-k",
+            "lazy_gettext",
+            "-o",
+            str(extracted),
+            str(root),
+        ]
+    )
     with extracted.open("rb") as handle:
         template = read_po(handle)
     assert len([m for m in template if m.id]) > 50  # the extraction did find the messages

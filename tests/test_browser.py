@@ -1,0 +1,251 @@
+"""The agent console in a real Chromium (Playwright), against the live server.
+
+An agent signs in, takes Guichet 2 and works the CNI queue from the keyboard
+while a kiosk issues tickets through the API. Waits are Playwright's own
+auto-waiting assertions, never sleeps. Screenshots land in artifacts/screenshots/
+for people to look at.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from .conftest import PASSWORD, Api, Office
+
+playwright_api = pytest.importorskip("playwright.sync_api")
+expect = playwright_api.expect
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+SHOTS = Path(__file__).resolve().parent.parent / "artifacts" / "screenshots"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+LAPTOP = {"width": 1366, "height": 768}
+WAIT_MS = 5000  # upper bound for one change to show, never a pause
+
+
+@pytest.fixture(scope="module")
+def browser(chromium_path: str) -> Iterator[Any]:
+    with playwright_api.sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path=chromium_path, headless=True, args=CHROMIUM_ARGS
+        )
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser: Any) -> Iterator[Any]:
+    context = browser.new_context(viewport=LAPTOP, locale="fr-FR")
+    context.set_default_timeout(WAIT_MS)
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    yield page
+    context.close()
+    assert not errors, f"JavaScript errors on the page: {errors}"
+
+
+def shot(page: Any, name: str, full_page: bool = True) -> None:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=full_page)
+
+
+def sign_in(page: Any, url: str, email: str) -> None:
+    page.goto(f"{url}/agent/")
+    expect(page.get_by_role("heading", name="Se connecter")).to_be_visible()
+    page.get_by_label("Adresse e-mail").fill(email)
+    page.get_by_label("Mot de passe").fill(PASSWORD)
+    page.get_by_role("button", name="Se connecter").click()
+
+
+def test_agent_works_the_queue_from_the_keyboard(page, live_server, office: Office):
+    api = Api(live_server.app, office)
+    url = live_server.url
+
+    # Signing in: a wrong password first, then the right one.
+    api.issue("CASIER")
+    page.goto(f"{url}/agent/")
+    expect(page).to_have_url(f"{url}/login?next=%2Fagent%2F")
+    page.get_by_label("Adresse e-mail").fill(office.users["agent"].email)
+    page.get_by_label("Mot de passe").fill("wrong password")
+    page.get_by_role("button", name="Se connecter").click()
+    expect(page.get_by_role("alert")).to_have_text("Adresse e-mail ou mot de passe incorrect.")
+    shot(page, "login")
+    page.get_by_label("Mot de passe").fill(PASSWORD)
+    page.get_by_role("button", name="Se connecter").click()
+
+    # Choosing Guichet 2 (CNI).
+    expect(page.get_by_role("heading", name="Choisissez votre guichet")).to_be_visible()
+    expect(page.locator(".counter-card")).to_have_count(3)
+    expect(page.locator(".counter-card").first).to_contain_text("1 en attente")
+    shot(page, "counter-chooser")
+    card = page.locator(".counter-card", has=page.get_by_role("heading", name="Guichet 2"))
+    card.get_by_role("button", name="Ouvrir ce guichet").click()
+
+    expect(page.get_by_role("heading", name="Guichet 2")).to_be_visible()
+    live = page.locator("#live")
+    expect(live).to_have_attribute("data-state", "on")
+    expect(live).to_have_text("En direct")
+    cni_count = page.locator('[data-count-for="CNI"]')
+    expect(cni_count).to_have_text("0")
+    call = page.locator('[data-shortcut="space"]')
+    call_text = call.locator(".button-text")
+    expect(call_text).to_have_text("Appeler le suivant")
+
+    # A kiosk issues a ticket: the count changes without a reload.
+    page.evaluate("window.notReloaded = true")
+    assert api.issue("CNI")["label"] == "B-001"
+    expect(cni_count).to_have_text("1")
+    expect(page.locator('[data-count-for="CASIER"]')).to_have_text("1")
+    expect(page.locator("#waiting-here")).to_have_text("1")
+    assert page.evaluate("window.notReloaded") is True
+    shot(page, "console-idle")
+
+    # Space calls it, big.
+    page.keyboard.press("Space")
+    label = page.locator("#ticket-label")
+    expect(label).to_have_text("B-001")
+    expect(page.locator("#ticket-status")).to_have_text("Appelé")
+    expect(cni_count).to_have_text("0")
+    assert float(label.evaluate("e => parseFloat(getComputedStyle(e).fontSize)")) >= 64
+    expect(call).to_be_focused()
+    shot(page, "ticket-called")
+    # The cheap office screen: everything needed is on screen without scrolling.
+    shot(page, "console-1366x768", full_page=False)
+    for needed in (label, call, page.locator('[data-shortcut="f"]'), page.locator("#live")):
+        expect(needed).to_be_in_viewport()
+    assert page.evaluate("document.documentElement.scrollHeight <= innerHeight + 1")
+    # The same screen inside a browser window, under tabs and a taskbar.
+    page.set_viewport_size({"width": 1366, "height": 640})
+    for needed in (label, call, page.locator('[data-shortcut="f"]')):
+        expect(needed).to_be_in_viewport()
+    shot(page, "console-1366x640-browser-window", full_page=False)
+    page.set_viewport_size({"width": 1920, "height": 1080})
+    shot(page, "console-1920x1080", full_page=False)
+    page.set_viewport_size(LAPTOP)
+
+    # R recalls, S starts, F finishes.
+    page.keyboard.press("r")
+    expect(page.locator("#recall-count")).to_have_text("1")
+    page.keyboard.press("s")
+    expect(page.locator("#ticket-status")).to_have_text("En cours de service")
+    expect(page.locator('[data-shortcut="r"]')).to_have_count(0)
+    page.keyboard.press("f")
+    expect(label).to_have_count(0)
+    expect(page.locator("#served-today")).to_have_text("1")
+
+    # A marks a no-show.
+    api.issue("CNI")
+    expect(cni_count).to_have_text("1")
+    page.keyboard.press("Space")
+    expect(label).to_have_text("B-002")
+    page.keyboard.press("a")
+    expect(label).to_have_count(0)
+    expect(page.locator(".stats div", has_text="absents").locator("strong")).to_have_text("1")
+
+    # T opens the transfer dialog; the citizen goes to the CASIER queue.
+    api.issue("CNI")
+    expect(cni_count).to_have_text("1")
+    page.keyboard.press("Space")
+    expect(label).to_have_text("B-003")
+    page.keyboard.press("t")
+    dialog = page.get_by_role("dialog", name="Transférer B-003 vers")
+    expect(dialog).to_be_visible()
+    choice = dialog.get_by_role("button", name="Casier judiciaire")
+    expect(choice).to_be_focused()
+    expect(dialog.get_by_role("button", name="Carte nationale d'identité")).to_have_count(0)
+    shot(page, "transfer-dialog")
+    choice.click()
+    expect(dialog).to_have_count(0)
+    expect(label).to_have_count(0)
+    expect(page.locator('[data-count-for="CASIER"]')).to_have_text("2")
+    expect(page.locator(".stats div", has_text="transférés").locator("strong")).to_have_text("1")
+
+    # P pauses with a reason; the resume button opens the counter again.
+    page.keyboard.press("p")
+    pause = page.get_by_role("dialog", name="Mettre le guichet en pause")
+    expect(pause).to_be_visible()
+    pause.get_by_role("button", name="Déjeuner").click()
+    state = page.locator("#counter-state")
+    expect(state).to_have_text("En pause")
+    expect(page.locator("#pause-note")).to_contain_text("Déjeuner")
+    expect(call_text).to_have_text("Reprendre")
+    shot(page, "paused")
+    api.issue("CNI")
+    expect(cni_count).to_have_text("1")
+    page.keyboard.press("r")  # no ticket here: nothing happens, nothing breaks
+    page.get_by_role("button", name="Reprendre").click()
+    expect(state).to_have_text("Ouvert")
+    expect(call_text).to_have_text("Appeler le suivant")
+
+    # English on request.
+    page.get_by_role("link", name="EN").click()
+    expect(page.locator("html")).to_have_attribute("lang", "en")
+    expect(call_text).to_have_text("Call next")
+    expect(page.get_by_role("heading", name="Waiting")).to_be_visible()
+    expect(live).to_have_text("Live")
+    expect(page.locator(".counts")).to_contain_text("National identity card")
+    page.keyboard.press("Space")
+    expect(label).to_have_text("B-004")
+    expect(page.get_by_role("button", name="Recall")).to_be_visible()
+    expect(page.locator("#ticket-status")).to_have_text("Called")
+    shot(page, "console-english")
+
+
+def test_a_lost_connection_is_shown_and_recovered(page, live_server, office: Office):
+    """The indicator says when counts may be stale; a failed action says so; all comes back."""
+    api = Api(live_server.app, office)
+    url = live_server.url
+    # The page's Socket.IO WebSocket goes through this switch (the server is the real one).
+    links: list[Any] = []
+    network = {"up": True}
+
+    def websocket(ws: Any) -> None:
+        if not network["up"]:
+            ws.close()
+            return
+        ws.connect_to_server()
+        links.append(ws)
+
+    page.route_web_socket(re.compile(r"/socket\.io/"), websocket)
+    sign_in(page, url, office.users["agent2"].email)
+    card = page.locator(".counter-card", has=page.get_by_role("heading", name="Guichet 3"))
+    card.get_by_role("button", name="Ouvrir ce guichet").click()
+    live = page.locator("#live")
+    expect(live).to_have_attribute("data-state", "on")
+    page.evaluate("window.notReloaded = true")
+
+    # The network goes down: no WebSocket, no HTTP.
+    network["up"] = False
+    page.route("**/*", lambda route: route.abort("internetdisconnected"))
+    for ws in links:
+        ws.close()
+    expect(live).to_have_attribute("data-state", "off")
+    expect(live).to_have_text("Reconnexion…")
+    page.keyboard.press("Space")
+    alert = page.get_by_role("alert")
+    expect(alert).to_contain_text("Pas de réponse du serveur")
+    expect(page.locator('[data-shortcut="space"]')).to_be_enabled()
+    shot(page, "connection-lost")
+    api.issue("CASIER")  # a citizen arrives meanwhile
+
+    # The network is back: the console reconnects and catches up by itself.
+    page.unroute("**/*")
+    network["up"] = True
+    expect(live).to_have_attribute("data-state", "on", timeout=15000)
+    expect(page.locator('[data-count-for="CASIER"]')).to_have_text("1")
+    expect(page.locator("#waiting-here")).to_have_text("1")
+    assert page.evaluate("window.notReloaded") is True
