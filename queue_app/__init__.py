@@ -18,7 +18,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     from .database import configure_engine, set_read_only
     from .extensions import babel, csrf, db, limiter, login_manager, socketio
     from .i18n import select_locale
-    from .queue.publish import queue_state
+    from .queue.publish import build_state
 
     instance_path = (test_config or {}).get("INSTANCE_PATH") or os.environ.get(
         "QUEUE_APP_INSTANCE_PATH"
@@ -45,7 +45,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
             if redis_url
             else None
         )
-        events.set_emitter(app, emitter, queue_state)
+        events.set_emitter(app, emitter, build_state)
     else:
         # Handlers are declared before the first init_app so that Flask-SocketIO
         # keeps them and registers them on the server of every app it initialises.
@@ -59,7 +59,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
             logger=False,
             engineio_logger=False,
         )
-        events.set_emitter(app, socketio, queue_state)
+        events.set_emitter(app, socketio, build_state)
 
     from .health import bp as health_bp
     from .web import init_web

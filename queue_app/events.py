@@ -2,15 +2,18 @@
 
 Two kinds of events:
 
-* Moments (``ticket_called``, ``ticket_updated``): domain operations call
-  :func:`queue` inside their transaction with a payload of public fields; the
-  session's ``after_commit`` hook emits them, a rollback drops them.
-* State (``queue_changed``): operations call :func:`mark_queue_changed`; after
-  commit a per-process publisher reads the committed counts and emits them,
-  at once for a lone change and at most every ``interval`` seconds per site in
-  a burst. A display needs the latest counts, not one message per ticket: at
-  500 tickets a second to 1,000 screens, one push per ticket would be 500,000
-  messages a second.
+* Moments (``ticket_called``): domain operations call :func:`queue` inside
+  their transaction with a payload of public fields; the session's
+  ``after_commit`` hook emits them, a rollback drops them.
+* State (``queue_changed``, ``ticket_updated``): operations name what changed
+  with :func:`mark_changed` (a site's counts, a service's order, one ticket);
+  after commit a per-process publisher reads the committed state and pushes
+  it, at once for a lone change and at most every ``interval`` seconds in a
+  burst. A screen needs the latest state, not one message per change: at 500
+  tickets a second to 1,000 screens, one push per ticket would be 500,000
+  messages a second, and an agent's call would wait for the new positions of
+  every citizen behind. As one thread reads and pushes in turn, a tracking
+  page never gets an older state after a newer one from this process.
 
 So a display never announces what was not committed (invariant 3).
 Realtime pushes are not retried from a durable outbox: a late "B-007, guichet 3"
@@ -33,13 +36,17 @@ from sqlalchemy.orm import Session
 log = logging.getLogger(__name__)
 
 PENDING_KEY = "queue_app.pending_events"
-CHANGED_SITES_KEY = "queue_app.changed_sites"
+CHANGED_KEY = "queue_app.changed"
 EMITTER_KEY = "queue_app.emitter"
 PUBLISHER_KEY = "queue_app.state_publisher"
 
 TICKET_CALLED = "ticket_called"
 QUEUE_CHANGED = "queue_changed"
 TICKET_UPDATED = "ticket_updated"
+
+
+# What changed, for the publisher: (kind, id), e.g. ("queue", site_id).
+StateKey = tuple[str, int]
 
 
 class Emitter(Protocol):
@@ -68,18 +75,9 @@ def ticket_room(code: str) -> str:
     return f"ticket:{code}"
 
 
-def queue(
-    session: Session, name: str, room: str, payload: dict[str, Any], *, coalesce: bool = False
-) -> None:
-    """Queue an event for emission after the session commits.
-
-    With ``coalesce``, a later event of the same name and room replaces the
-    earlier one (state snapshots such as queue counts: only the last matters).
-    """
-    pending: list[PendingEvent] = session.info.setdefault(PENDING_KEY, [])
-    if coalesce:
-        pending[:] = [e for e in pending if not (e.name == name and e.room == room)]
-    pending.append(PendingEvent(name, room, payload))
+def queue(session: Session, name: str, room: str, payload: dict[str, Any]) -> None:
+    """Queue a moment for emission after the session commits."""
+    session.info.setdefault(PENDING_KEY, []).append(PendingEvent(name, room, payload))
 
 
 def pending_events(session: Session) -> list[PendingEvent]:
@@ -92,9 +90,14 @@ def restore_pending(session: Session, pending: list[PendingEvent]) -> None:
     session.info[PENDING_KEY] = list(pending)
 
 
-def mark_queue_changed(session: Session, site_id: int) -> None:
-    """Have the site's waiting counts pushed (``queue_changed``) once this commits."""
-    session.info.setdefault(CHANGED_SITES_KEY, set()).add(site_id)
+def mark_changed(session: Session, *keys: StateKey) -> None:
+    """Have the state named by ``keys`` pushed once this transaction commits."""
+    session.info.setdefault(CHANGED_KEY, set()).update(keys)
+
+
+def changed_keys(session: Session) -> set[StateKey]:
+    """What the open transaction will have the publisher push (for tests)."""
+    return set(session.info.get(CHANGED_KEY, ()))
 
 
 def emit_now(emitter: Emitter | None, events: list[PendingEvent]) -> None:
@@ -112,7 +115,7 @@ def emit_now(emitter: Emitter | None, events: list[PendingEvent]) -> None:
 
 def _after_commit(session: Session) -> None:
     pending: list[PendingEvent] | None = session.info.pop(PENDING_KEY, None)
-    changed: set[int] | None = session.info.pop(CHANGED_SITES_KEY, None)
+    changed: set[StateKey] | None = session.info.pop(CHANGED_KEY, None)
     if pending:
         emit_now(current_app.extensions.get(EMITTER_KEY), pending)
     if changed:
@@ -123,21 +126,22 @@ def _after_commit(session: Session) -> None:
 
 def _after_rollback(session: Session) -> None:
     session.info.pop(PENDING_KEY, None)
-    session.info.pop(CHANGED_SITES_KEY, None)
+    session.info.pop(CHANGED_KEY, None)
 
 
 class StatePublisher:
-    """Pushes the committed state of changed sites, coalescing bursts per site.
+    """Pushes the committed state of what changed, coalescing bursts.
 
-    ``build(site_id)`` runs in an app context on this publisher's thread and
-    returns the events describing the site's current state. The thread starts
-    on demand and ends after ``idle_timeout`` seconds without changes.
+    ``build(keys)`` runs in an app context on this publisher's thread and
+    returns the events describing the current state behind those keys. The
+    thread starts on demand and ends after ``idle_timeout`` seconds without
+    changes.
     """
 
     def __init__(
         self,
         app: Flask,
-        build: Callable[[int], list[PendingEvent]],
+        build: Callable[[set[StateKey]], list[PendingEvent]],
         *,
         interval: float = 0.1,
         idle_timeout: float = 30.0,
@@ -146,15 +150,17 @@ class StatePublisher:
         self.build = build
         self.interval = interval
         self.idle_timeout = idle_timeout
-        self._dirty: set[int] = set()
+        self._dirty: set[StateKey] = set()
         self._lock = threading.Lock()
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
         self._halt = threading.Event()
+        # One publication at a time: the thread, or a test calling publish_pending.
+        self._publishing = threading.Lock()
 
-    def mark(self, site_ids: set[int]) -> None:
+    def mark(self, keys: set[StateKey]) -> None:
         with self._lock:
-            self._dirty |= site_ids
+            self._dirty |= keys
             self._wake.set()
             if not self._halt.is_set() and (self._thread is None or not self._thread.is_alive()):
                 self._thread = threading.Thread(
@@ -163,24 +169,28 @@ class StatePublisher:
                 self._thread.start()
 
     def publish_pending(self) -> int:
-        """Build and emit the state of every changed site now; returns how many sites."""
-        with self._lock:
-            site_ids, self._dirty = self._dirty, set()
-            self._wake.clear()
-        if not site_ids:
-            return 0
-        emitter = self.app.extensions.get(EMITTER_KEY)
-        with self.app.app_context():
-            from .extensions import db
+        """Build and emit the state behind every pending change now; returns how many."""
+        with self._publishing:
+            with self._lock:
+                keys, self._dirty = self._dirty, set()
+                self._wake.clear()
+            if not keys:
+                return 0
+            emitter = self.app.extensions.get(EMITTER_KEY)
+            with self.app.app_context():
+                from .extensions import db
 
-            try:
-                for site_id in sorted(site_ids):
-                    emit_now(emitter, self.build(site_id))
-            except Exception:
-                log.warning("state publication failed", exc_info=True)
-            finally:
-                db.session.remove()
-        return len(site_ids)
+                try:
+                    built = self.build(keys)
+                except Exception:
+                    log.warning("state publication failed", exc_info=True)
+                    return 0
+                finally:
+                    db.session.remove()
+            # One event per room and name: the last built is the current state.
+            latest = {(item.name, item.room): item for item in built}
+            emit_now(emitter, list(latest.values()))
+            return len(keys)
 
     def _run(self) -> None:
         while not self._halt.is_set():
@@ -213,7 +223,9 @@ def install(session_target: Any) -> None:
 
 
 def set_emitter(
-    app: Flask, emitter: Emitter | None, build_state: Callable[[int], list[PendingEvent]]
+    app: Flask,
+    emitter: Emitter | None,
+    build_state: Callable[[set[StateKey]], list[PendingEvent]],
 ) -> None:
     """Choose what emits for this app (the Socket.IO server, or a write-only queue client)."""
     app.extensions[EMITTER_KEY] = emitter

@@ -35,7 +35,7 @@ from queue_app.extensions import db, socketio
 from queue_app.jobs import day_close
 from queue_app.jobs.scheduler import run_job
 from queue_app.models import Counter, TicketSource, User, utcnow
-from queue_app.queue import SYSTEM, Actor, call_next, errors, issue_ticket, open_counter
+from queue_app.queue import SYSTEM, Actor, call_next, errors, issue_ticket, open_counter, publish
 from queue_app.queue.sites import get_service, get_site
 
 from .conftest import PASSWORD, Api, Office, base_config, build_office, dispose
@@ -278,6 +278,42 @@ def test_a_tracking_page_follows_its_ticket(app, office, api):
     assert positions == [1, 0, None]
 
 
+def test_a_burst_of_changes_leaves_a_tracking_page_on_the_current_state(app, office, api):
+    first, mine, behind = (api.issue("CNI") for _ in range(3))
+    tracker = connect(app)
+    assert tracker.client.emit("track", {"code": mine["code"]}, callback=True)["position"] == 1
+    api.open_counter("g1")
+    # Hold the publisher so that the two calls are published together.
+    app.extensions[events.PUBLISHER_KEY].stop()
+    assert api.call_next("g1").get_json()["label"] == first["label"]
+    assert api.call_next("g1").get_json()["label"] == mine["label"]
+    assert tracker.pull() == []
+
+    flush(app)
+    update = tracker.wait("ticket_updated", lambda p: True)
+    assert update["status"] == "called"
+    assert update["counter"] == "Guichet 1"
+    # One push, the current state: never "position 0" after "called".
+    assert tracker.named("ticket_updated") == [update]
+
+
+def test_a_priority_ticket_and_a_transfer_move_a_tracked_ticket(app, office, api):
+    mine = api.issue("CNI")
+    tracker = connect(app)
+    assert tracker.client.emit("track", {"code": mine["code"]}, callback=True)["position"] == 0
+
+    api.issue("CNI", priority=True)
+    update = tracker.wait("ticket_updated", lambda p: p["position"] == 1)
+    assert update["status"] == "waiting"
+
+    api.issue("CASIER")
+    response = api.post(f"tickets/{mine['id']}/transfer", "agent", json={"service": "CASIER"})
+    assert response.status_code == 200, response.get_json()
+    # It keeps its arrival time, so it goes before the CASIER ticket issued after it.
+    tracker.wait("ticket_updated", lambda p: p["position"] == 0)
+    assert [p["label"] for p in tracker.named("ticket_updated")] == [mine["label"]] * 2
+
+
 def test_sync_from_a_display_returns_the_board(app, office, api):
     display = connect(app, auth={"token": office.tokens["display"]})
     ticket = api.issue("CASIER")
@@ -325,10 +361,11 @@ def test_nothing_is_emitted_for_a_transaction_that_rolls_back(app, office, api):
         # Calls the waiting ticket (the oldest), and issues one more behind it.
         assert _call_in_transaction(office).label == waiting["label"]
         queued = events.pending_events(db.session)
-        assert {e.name for e in queued} == {events.TICKET_CALLED, events.TICKET_UPDATED}
-        assert events.ticket_room(waiting["code"]) in {e.room for e in queued}
+        assert {e.name for e in queued} == {events.TICKET_CALLED}
+        assert (publish.TICKET, waiting["id"]) in events.changed_keys(db.session)
         db.session.rollback()
         assert events.pending_events(db.session) == []
+        assert events.changed_keys(db.session) == set()
     assert publisher.publish_pending() == 0
 
     api.issue("CASIER")

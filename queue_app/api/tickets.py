@@ -32,6 +32,7 @@ from ..queue import (
     transfer,
 )
 from ..queue.estimates import position_and_wait
+from ..queue.publish import ticket_update_payload
 from ..queue.sites import get_service, get_site_and_service
 from . import ApiBlueprint, principal
 from .schemas import TicketCreateSchema, TicketSchema, TrackSchema, TransferSchema
@@ -158,13 +159,9 @@ def track(code: str) -> dict:
 
 def track_json(ticket: Ticket) -> dict:
     """A ticket as its tracking page shows it."""
-    position, wait = position_and_wait(db.session, ticket)
     return {
-        "label": ticket.label,
-        "status": ticket.status.value,
-        "position": position,
-        "estimated_wait_minutes": wait,
-        "counter": ticket.counter.name if ticket.counter is not None else None,
+        # The same fields as its live ``ticket_updated`` pushes, and where it is.
+        **ticket_update_payload(ticket, *position_and_wait(db.session, ticket)),
         "service": ticket.service.code,
         "service_name": ticket.service.name,
         "site": ticket.site.slug,

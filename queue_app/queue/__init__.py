@@ -9,7 +9,7 @@ from .actors import SYSTEM, Actor
 from .calling import call_next, current_ticket
 from .counters import close_counter, open_counter, pause_counter
 from .day_close import close_day
-from .estimates import estimate_wait, position_of, waiting_counts
+from .estimates import position_of, waiting_counts
 from .policy import Candidate, choose_next
 from .tickets import (
     cancel,
@@ -36,7 +36,6 @@ __all__ = [
     "create_device",
     "create_user",
     "current_ticket",
-    "estimate_wait",
     "finish",
     "get_ticket",
     "get_ticket_by_code",

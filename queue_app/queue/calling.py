@@ -126,6 +126,6 @@ def call_next(
     publish_call(session, ticket, counter, recall=False)
     publish_ticket(session, ticket)
     publish_queue_changed(session, site)
-    publish_positions(session, [ticket.service_id], day)
+    publish_positions(session, [ticket.service_id])
     log.debug("counter %s called %s", counter.id, ticket.label)
     return ticket

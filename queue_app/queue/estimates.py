@@ -125,20 +125,6 @@ def open_counters_serving(session: Session, service_id: int) -> int:
     return int(session.execute(_OPEN_COUNTERS_ONLY, {"service_id": service_id}).scalar() or 0)
 
 
-def estimate_wait(session: Session, service: Service, position: int | None) -> int | None:
-    """Estimated minutes before a ticket at ``position`` is called.
-
-    People ahead times the service's learned average duration, shared among the
-    counters open for it (at least one: before opening, one is assumed).
-    """
-    if position is None:
-        return None
-    if position <= 0:
-        return 0
-    counters = open_counters_serving(session, service.id)
-    return wait_minutes(position, service.avg_service_seconds, counters)
-
-
 def wait_minutes(position: int, avg_service_seconds: int, open_counters: int) -> int:
     """Minutes for ``position`` people ahead, served by ``open_counters`` (at least one)."""
     if position <= 0:

@@ -1,19 +1,20 @@
-"""Public payloads of the realtime events, queued inside the transaction."""
+"""Public payloads of the realtime events, and what operations have pushed after commit."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from .. import events
-from ..models import Counter, Service, Site, Ticket, TicketStatus
+from ..models import Counter, Service, Site, Ticket, TicketStatus, utcnow
+from .days import service_day
 from .estimates import (
-    estimate_wait,
     open_counters_serving,
+    position_and_wait,
     queue_order,
     wait_minutes,
     waiting_counts,
@@ -21,6 +22,11 @@ from .estimates import (
 
 # Tracking pages beyond this place get their position on their next change only.
 MAX_POSITION_UPDATES = 300
+
+# What the publisher pushes (events.StateKey kinds).
+QUEUE = "queue"  # a site's waiting counts: queue_changed
+POSITIONS = "positions"  # a service's waiting tickets: ticket_updated to each
+TICKET = "ticket"  # one ticket's state: ticket_updated
 
 
 def iso(moment: datetime | None) -> str | None:
@@ -58,80 +64,105 @@ def ticket_update_payload(ticket: Ticket, position: int | None, wait: int | None
 
 def publish_queue_changed(session: Session, site: Site) -> None:
     """Have ``queue_changed`` pushed to the site's displays and agents after commit."""
-    events.mark_queue_changed(session, site.id)
+    events.mark_changed(session, (QUEUE, site.id))
 
 
-def queue_state(site_id: int) -> list[events.PendingEvent]:
-    """The ``queue_changed`` events of a site, read from committed data (app context)."""
+def publish_ticket(session: Session, ticket: Ticket) -> None:
+    """Have ``ticket_updated`` pushed to the pages tracking this ticket after commit."""
+    if ticket.id is None:
+        session.flush()
+    events.mark_changed(session, (TICKET, ticket.id))
+
+
+def publish_positions(session: Session, service_ids: Iterable[int]) -> None:
+    """Have every waiting ticket of these services told its new place after commit."""
+    events.mark_changed(session, *((POSITIONS, service_id) for service_id in service_ids))
+
+
+def publish_call(session: Session, ticket: Ticket, counter: Counter, *, recall: bool) -> None:
+    """Queue ``ticket_called`` for the site's displays and agents (a moment)."""
+    payload = call_payload(ticket, counter, ticket.service, recall=recall)
+    events.queue(session, events.TICKET_CALLED, events.site_room(ticket.site.slug), payload)
+    events.queue(session, events.TICKET_CALLED, events.agents_room(ticket.site.slug), payload)
+
+
+def build_state(keys: set[events.StateKey]) -> list[events.PendingEvent]:
+    """The events describing the committed state behind ``keys`` (publisher thread)."""
     from ..database import read_only
     from ..extensions import db
-    from ..models import utcnow
-    from .days import service_day
 
     with read_only():
         session = db.session()
-        site = session.get(Site, site_id)
-        if site is None:
-            return []
-        payload = {"waiting": waiting_counts(session, site, service_day(site, utcnow()))}
-        session.rollback()
+        try:
+            built: list[events.PendingEvent] = []
+            for kind, builder in ((QUEUE, _queue_state), (POSITIONS, _positions)):
+                for key_id in sorted(key_id for key_kind, key_id in keys if key_kind == kind):
+                    built.extend(builder(session, key_id))
+            built.extend(_tickets(session, sorted(i for kind, i in keys if kind == TICKET)))
+            return built
+        finally:
+            session.rollback()
+
+
+def _queue_state(session: Session, site_id: int) -> list[events.PendingEvent]:
+    site = session.get(Site, site_id)
+    if site is None:
+        return []
+    payload = {"waiting": waiting_counts(session, site, service_day(site, utcnow()))}
     return [
         events.PendingEvent(events.QUEUE_CHANGED, events.site_room(site.slug), payload),
         events.PendingEvent(events.QUEUE_CHANGED, events.agents_room(site.slug), payload),
     ]
 
 
-def publish_call(session: Session, ticket: Ticket, counter: Counter, *, recall: bool) -> None:
-    """Queue ``ticket_called`` for the site's displays and agents."""
-    payload = call_payload(ticket, counter, ticket.service, recall=recall)
-    events.queue(session, events.TICKET_CALLED, events.site_room(ticket.site.slug), payload)
-    events.queue(session, events.TICKET_CALLED, events.agents_room(ticket.site.slug), payload)
+def _positions(session: Session, service_id: int) -> list[events.PendingEvent]:
+    service = session.get(Service, service_id)
+    if service is None:
+        return []
+    rows = session.execute(
+        select(Ticket.code, Ticket.label)
+        .where(
+            Ticket.service_id == service_id,
+            Ticket.service_day == service_day(service.site, utcnow()),
+            Ticket.status == TicketStatus.WAITING,
+        )
+        .order_by(*queue_order())
+        .limit(MAX_POSITION_UPDATES)
+    ).all()
+    if not rows:
+        return []
+    counters = open_counters_serving(session, service_id)
+    return [
+        events.PendingEvent(
+            events.TICKET_UPDATED,
+            events.ticket_room(code),
+            {
+                "label": label,
+                "status": TicketStatus.WAITING.value,
+                "position": position,
+                "estimated_wait_minutes": wait_minutes(
+                    position, service.avg_service_seconds, counters
+                ),
+                "counter": None,
+            },
+        )
+        for position, (code, label) in enumerate(rows)
+    ]
 
 
-def publish_ticket(session: Session, ticket: Ticket, position: int | None = None) -> None:
-    """Queue ``ticket_updated`` for the pages tracking one ticket."""
-    wait = estimate_wait(session, ticket.service, position) if position is not None else None
-    events.queue(
-        session,
-        events.TICKET_UPDATED,
-        events.ticket_room(ticket.code),
-        ticket_update_payload(ticket, position, wait),
-        coalesce=True,
-    )
-
-
-def publish_positions(session: Session, service_ids: Iterable[int], day: date) -> None:
-    """Queue ``ticket_updated`` for every waiting ticket of services whose order changed."""
-    for service_id in sorted(set(service_ids)):
-        service = session.get(Service, service_id)
-        if service is None:
-            continue
-        rows = session.execute(
-            select(Ticket.code, Ticket.label)
-            .where(
-                Ticket.service_id == service_id,
-                Ticket.service_day == day,
-                Ticket.status == TicketStatus.WAITING,
-            )
-            .order_by(*queue_order())
-            .limit(MAX_POSITION_UPDATES)
-        ).all()
-        if not rows:
-            continue
-        counters = open_counters_serving(session, service_id)
-        for position, (code, label) in enumerate(rows):
-            events.queue(
-                session,
-                events.TICKET_UPDATED,
-                events.ticket_room(code),
-                {
-                    "label": label,
-                    "status": TicketStatus.WAITING.value,
-                    "position": position,
-                    "estimated_wait_minutes": wait_minutes(
-                        position, service.avg_service_seconds, counters
-                    ),
-                    "counter": None,
-                },
-                coalesce=True,
-            )
+def _tickets(session: Session, ticket_ids: list[int]) -> list[events.PendingEvent]:
+    if not ticket_ids:
+        return []
+    tickets = session.scalars(
+        select(Ticket)
+        .where(Ticket.id.in_(ticket_ids))
+        .options(joinedload(Ticket.counter), joinedload(Ticket.service))
+    ).all()
+    return [
+        events.PendingEvent(
+            events.TICKET_UPDATED,
+            events.ticket_room(ticket.code),
+            ticket_update_payload(ticket, *position_and_wait(session, ticket)),
+        )
+        for ticket in tickets
+    ]

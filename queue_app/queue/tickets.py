@@ -194,7 +194,7 @@ def _issue(
     publish_queue_changed(session, site)
     if priority:
         # A priority ticket moves the normal ones back: their pages must know.
-        publish_positions(session, [service.id], day)
+        publish_positions(session, [service.id])
     log.debug("issued ticket %s (%s) at %s", ticket.label, ticket.id, site.slug)
     return Issued(ticket, True, position, wait)
 
@@ -317,7 +317,7 @@ def cancel(
     publish_ticket(session, ticket)
     if previous == TicketStatus.WAITING:
         publish_queue_changed(session, ticket.site)
-        publish_positions(session, [ticket.service_id], ticket.service_day)
+        publish_positions(session, [ticket.service_id])
     return ticket
 
 
@@ -367,7 +367,7 @@ def transfer(
         counter_id=from_counter,
     )
     publish_queue_changed(session, ticket.site)
-    publish_positions(session, [previous_service.id, service.id], ticket.service_day)
+    publish_positions(session, [previous_service.id, service.id])
     return ticket
 
 
