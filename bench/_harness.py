@@ -48,8 +48,12 @@ def parse_args(doc: str, default_num: int) -> argparse.Namespace:
         default=0,
         help="gunicorn worker processes (0: 1 for SQLite, 2 for PostgreSQL)",
     )
-    parser.add_argument("--threads", type=int, default=4,
-                        help="threads per gunicorn worker (few threads: less GIL contention)")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=4,
+        help="threads per gunicorn worker (few threads: less GIL contention)",
+    )
     parser.add_argument(
         "--url",
         default=None,

@@ -7,7 +7,7 @@ from typing import Any
 from ..extensions import db
 from ..permissions import require_counter_operator, require_counter_taker, require_site_staff
 from ..queue import Actor, call_next, close_counter, open_counter, pause_counter
-from ..queue.calling import current_ticket
+from ..queue.calling import current_ticket, lock_counter
 from ..queue.sites import get_counter
 from . import ApiBlueprint, principal
 from .schemas import CounterSchema, PauseSchema, TicketSchema
@@ -35,7 +35,8 @@ def get_one(counter_id: int) -> dict:
 @blp.alt_response(409, description="Another agent holds this counter")
 def open_(counter_id: int) -> dict:
     """Take the counter (or resume after a pause): the caller becomes its agent."""
-    counter = get_counter(db.session, counter_id)
+    # Locked before the permission check, so the agent checked is still the holder.
+    counter = lock_counter(db.session, counter_id)
     user = require_counter_taker(principal(), counter)
     counter = open_counter(db.session, counter, user)
     db.session.commit()
@@ -47,7 +48,8 @@ def open_(counter_id: int) -> dict:
 @blp.response(200, CounterSchema)
 def pause(body: dict, counter_id: int) -> dict:
     """Pause the counter (no calls until it is opened again), with a reason."""
-    counter = get_counter(db.session, counter_id)
+    # Locked before the permission check, so the agent checked is still the holder.
+    counter = lock_counter(db.session, counter_id)
     require_counter_operator(principal(), counter)
     counter = pause_counter(db.session, counter, body.get("reason"))
     db.session.commit()
@@ -59,7 +61,8 @@ def pause(body: dict, counter_id: int) -> dict:
 @blp.alt_response(422, description="A ticket is still in progress at this counter")
 def close(counter_id: int) -> dict:
     """Leave the counter."""
-    counter = get_counter(db.session, counter_id)
+    # Locked before the permission check, so the agent checked is still the holder.
+    counter = lock_counter(db.session, counter_id)
     require_counter_operator(principal(), counter)
     counter = close_counter(db.session, counter)
     db.session.commit()
@@ -72,7 +75,8 @@ def close(counter_id: int) -> dict:
 @blp.alt_response(422, description="The counter is not open")
 def call_next_view(counter_id: int) -> Any:
     """Call the next ticket (the ticket in progress at this counter is finished first)."""
-    counter = get_counter(db.session, counter_id)
+    # Locked before the permission check, so the agent checked is still the holder.
+    counter = lock_counter(db.session, counter_id)
     user = require_counter_operator(principal(), counter)
     ticket = call_next(db.session, counter, actor=Actor(user=user))
     db.session.commit()

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from ..models import ApiToken, Device, DeviceKind, Role, Site, User, utcnow
@@ -115,7 +115,11 @@ def resolve_token(
     """The active user or device a bearer token stands for, else None."""
     now = now or utcnow()
     if token.startswith(USER_TOKEN_PREFIX):
-        row = session.scalar(select(ApiToken).where(ApiToken.token_hash == hash_token(token)))
+        row = session.scalar(
+            select(ApiToken)
+            .options(joinedload(ApiToken.user, innerjoin=True))
+            .where(ApiToken.token_hash == hash_token(token))
+        )
         if row is None or row.expires_at <= now or not row.user.is_active:
             return None
         return row.user

@@ -46,7 +46,7 @@ from ..queue import (
     start,
     transfer,
 )
-from ..queue.calling import current_ticket
+from ..queue.calling import current_ticket, lock_counter
 from ..queue.days import service_day, zone
 from ..queue.errors import DomainError, Forbidden, NothingWaiting
 from ..queue.estimates import queue_order, waiting_counts
@@ -185,14 +185,18 @@ def _console_context(counter: Counter, user: User, error: str | None = None) -> 
     }
 
 
-def _own_counter(counter_id: int, *, operate: bool = False) -> tuple[Counter, User]:
+def _own_counter(
+    counter_id: int, *, operate: bool = False, lock: bool = False
+) -> tuple[Counter, User]:
     """The counter and the signed-in user; 403 outside the user's sites.
 
     With ``operate``, an agent must hold the counter (managers and admins may act
     at any counter of their sites): another agent's counter is a 403 page, and a
     stale console tab whose counter was released gets one too (its script reloads).
+    With ``lock`` (actions), the counter row is locked first, so the holder
+    checked is still the holder when the action runs.
     """
-    counter = get_counter(db.session, counter_id)
+    counter = lock_counter(db.session, counter_id) if lock else get_counter(db.session, counter_id)
     user = _user()
     if not belongs_to(user, counter.site):
         abort(403)
@@ -247,7 +251,7 @@ def _act(counter: Counter, action: Callable[[User], str | None], success: str | 
 @bp.post("/counters/<int:counter_id>/next")
 @login_required
 def next_view(counter_id: int) -> Any:
-    counter, _user_ = _own_counter(counter_id, operate=True)
+    counter, _user_ = _own_counter(counter_id, operate=True, lock=True)
 
     def action(user: User) -> str | None:
         require_counter_operator(user, counter)
@@ -260,7 +264,7 @@ def next_view(counter_id: int) -> Any:
 @bp.post("/counters/<int:counter_id>/pause")
 @login_required
 def pause_view(counter_id: int) -> Any:
-    counter, _user_ = _own_counter(counter_id, operate=True)
+    counter, _user_ = _own_counter(counter_id, operate=True, lock=True)
     reason = request.form.get("reason", "")
     if reason not in PAUSE_REASONS:
         reason = "other"
@@ -276,7 +280,7 @@ def pause_view(counter_id: int) -> Any:
 @bp.post("/counters/<int:counter_id>/resume")
 @login_required
 def resume_view(counter_id: int) -> Any:
-    counter, _user_ = _own_counter(counter_id, operate=True)
+    counter, _user_ = _own_counter(counter_id, operate=True, lock=True)
 
     def action(user: User) -> None:
         require_counter_taker(user, counter)
@@ -288,7 +292,7 @@ def resume_view(counter_id: int) -> Any:
 @bp.post("/counters/<int:counter_id>/close")
 @login_required
 def close_view(counter_id: int) -> Any:
-    counter, _user_ = _own_counter(counter_id, operate=True)
+    counter, _user_ = _own_counter(counter_id, operate=True, lock=True)
 
     def action(user: User) -> None:
         require_counter_operator(user, counter)
