@@ -40,7 +40,7 @@ def parse_args(doc: str, default_num: int) -> argparse.Namespace:
         "--num", type=int, default=default_num, help="requests per concurrency level"
     )
     parser.add_argument(
-        "--concurrency", default="1,8,32", help="comma-separated numbers of concurrent clients"
+        "--concurrency", default="1,8,16,32", help="comma-separated numbers of concurrent clients"
     )
     parser.add_argument(
         "--workers",

@@ -1,7 +1,8 @@
 """Ticket issue over HTTP: POST /api/v1/sites/<slug>/tickets as a kiosk.
 
 Kiosks issue tickets for one service, as fast as they can, at each concurrency
-level; then checks that every number was given exactly once. Baseline: GET
+level (a new service per level, so each starts from an empty queue); then
+checks that every number was given exactly once. Baseline: GET
 /healthz on the same server and connections (the framework's ceiling).
 
     .venv/bin/python bench/issue_tickets.py --dburl sqlite
@@ -18,6 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench._harness import (  # noqa: E402
     concurrency_levels,
+    expect,
     healthz_step,
     parse_args,
     print_header,
@@ -35,19 +37,33 @@ def main() -> None:
     with running_server(args) as server:
         office = set_up_office(server)
         path = f"/api/v1/sites/{office.slug}/tickets"
-        numbers: list[int] = []
-
-        def issue_step(_: int):  # type: ignore[no-untyped-def]
-            def step(conn: http.client.HTTPConnection, n: int) -> int:
-                status, body = send(conn, "POST", path, {"service": "CNI"}, office.kiosk_token)
-                if status == 201:
-                    numbers.append(body["number"])  # type: ignore[index]
-                return status
-
-            return step
+        numbers: dict[str, list[int]] = {}
+        waiting: dict[str, int] = {}
 
         print_header(__doc__, server)
-        for clients in concurrency_levels(args):
+        for level, clients in enumerate(concurrency_levels(args)):
+            # Each level fills its own service, so that every level starts from an
+            # empty queue (a day's queue, not the thousands left by earlier levels).
+            code = f"L{level + 1}"
+            status, body = request(
+                server.url,
+                "POST",
+                f"/api/v1/sites/{office.slug}/services",
+                {"code": code, "name": f"Level {level + 1}", "prefix": chr(ord("E") + level)},
+                office.admin_token,
+            )
+            expect(status, body, 201)
+            issued = numbers.setdefault(code, [])
+
+            def issue_step(_: int, code: str = code, issued: list[int] = issued):  # type: ignore[no-untyped-def]
+                def step(conn: http.client.HTTPConnection, n: int) -> int:
+                    status, body = send(conn, "POST", path, {"service": code}, office.kiosk_token)
+                    if status == 201:
+                        issued.append(body["number"])  # type: ignore[index]
+                    return status
+
+                return step
+
             baseline = run_load(
                 server.url, "baseline GET /healthz", clients, args.num, healthz_step
             )
@@ -57,14 +73,17 @@ def main() -> None:
         status, board = request(
             server.url, "GET", f"/api/v1/sites/{office.slug}/board", None, office.admin_token
         )
-        duplicates = len(numbers) - len(set(numbers))
-        expected = list(range(1, len(numbers) + 1))
+        if status == 200:
+            waiting = board["waiting"]  # type: ignore[index]
         print()
-        print(
-            f"tickets issued: {len(numbers)}; duplicate numbers: {duplicates}; "
-            f"numbers exactly 1..{len(numbers)}: {sorted(numbers) == expected}; "
-            f"board says waiting: {board['waiting'] if status == 200 else status}"
-        )
+        for code, issued in numbers.items():
+            duplicates = len(issued) - len(set(issued))
+            exact = sorted(issued) == list(range(1, len(issued) + 1))
+            print(
+                f"service {code}: {len(issued)} tickets issued; duplicate numbers: "
+                f"{duplicates}; numbers exactly 1..{len(issued)}: {exact}; "
+                f"board says waiting: {waiting.get(code, status)}"
+            )
 
 
 if __name__ == "__main__":
