@@ -51,15 +51,23 @@ def call_payload(
     }
 
 
-def ticket_update_payload(ticket: Ticket, position: int | None, wait: int | None) -> dict[str, Any]:
-    """What a tracking page shows for a ticket."""
+def update_payload(
+    label: str, status: TicketStatus, position: int | None, wait: int | None, counter: str | None
+) -> dict[str, Any]:
+    """What a tracking page shows for a ticket (``ticket_updated``)."""
     return {
-        "label": ticket.label,
-        "status": ticket.status.value,
+        "label": label,
+        "status": status.value,
         "position": position,
         "estimated_wait_minutes": wait,
-        "counter": ticket.counter.name if ticket.counter is not None else None,
+        "counter": counter,
     }
+
+
+def ticket_update_payload(ticket: Ticket, position: int | None, wait: int | None) -> dict[str, Any]:
+    """:func:`update_payload` of a loaded ticket."""
+    counter = ticket.counter.name if ticket.counter is not None else None
+    return update_payload(ticket.label, ticket.status, position, wait, counter)
 
 
 def publish_queue_changed(session: Session, site: Site) -> None:
@@ -136,15 +144,13 @@ def _positions(session: Session, service_id: int) -> list[events.PendingEvent]:
         events.PendingEvent(
             events.TICKET_UPDATED,
             events.ticket_room(code),
-            {
-                "label": label,
-                "status": TicketStatus.WAITING.value,
-                "position": position,
-                "estimated_wait_minutes": wait_minutes(
-                    position, service.avg_service_seconds, counters
-                ),
-                "counter": None,
-            },
+            update_payload(
+                label,
+                TicketStatus.WAITING,
+                position,
+                wait_minutes(position, service.avg_service_seconds, counters),
+                None,
+            ),
         )
         for position, (code, label) in enumerate(rows)
     ]
