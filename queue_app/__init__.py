@@ -11,7 +11,7 @@ from flask import Flask, request
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     """Build the application: settings, extensions, blueprints, realtime, errors."""
-    from . import events
+    from . import events, security
     from .api import init_api
     from .api.errors import register_error_handlers
     from .config import load_config
@@ -68,6 +68,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     init_api(app)
     init_web(app)
     register_error_handlers(app)
+    security.install(app)
 
     @app.before_request
     def _readers_do_not_lock() -> None:

@@ -1,4 +1,4 @@
-"""Settings: config/defaults.py, then $QUEUE_APP_CONFIG, then QUEUE_APP_* env."""
+"""Settings: queue_app/defaults.py, then $QUEUE_APP_CONFIG, then QUEUE_APP_* env."""
 
 from __future__ import annotations
 
@@ -9,14 +9,13 @@ from typing import Any
 
 from flask import Flask
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-DEFAULTS_FILE = PROJECT_ROOT / "config" / "defaults.py"
 ENV_PREFIX = "QUEUE_APP"
 
 
 def load_config(app: Flask, test_config: dict[str, Any] | None = None) -> None:
     """Fill app.config from the three layers and derive the SQLAlchemy settings."""
-    app.config.from_pyfile(str(DEFAULTS_FILE))
+    # The defaults ship inside the package, so an installed wheel finds them.
+    app.config.from_object("queue_app.defaults")
     default_public_url = app.config["PUBLIC_URL"]
     config_file = os.environ.get(f"{ENV_PREFIX}_CONFIG")
     if config_file:

@@ -1,4 +1,4 @@
-"""The example office of `queue-app demo` (config/sites/demo.json), loaded idempotently."""
+"""The example office of `queue-app demo` (queue_app/demo_office.json), loaded idempotently."""
 
 from __future__ import annotations
 
@@ -12,7 +12,6 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from .config import PROJECT_ROOT
 from .models import Counter, Device, DeviceKind, Role, Site, User
 from .queue.accounts import (
     DEVICE_TOKEN_PREFIX,
@@ -32,7 +31,7 @@ from .queue.sites import (
     update_site,
 )
 
-DEMO_FILE = PROJECT_ROOT / "config" / "sites" / "demo.json"
+DEMO_FILE = Path(__file__).with_name("demo_office.json")
 
 
 @dataclass

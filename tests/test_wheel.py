@@ -1,0 +1,108 @@
+"""The built wheel, installed in a fresh virtualenv away from the source tree, runs the demo."""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _run(args: list[str], **kwargs: object) -> subprocess.CompletedProcess[str]:
+    result = subprocess.run(args, capture_output=True, text=True, timeout=600, **kwargs)  # type: ignore[call-overload]
+    output = f"{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
+    assert result.returncode == 0, f"{' '.join(args)}\n{output}"
+    return result
+
+
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A fresh virtualenv with the wheel built from this checkout; returns its bin folder."""
+    folder = tmp_path_factory.mktemp("wheel")
+    dist = folder / "dist"
+    build = _run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "-w", str(dist), str(ROOT)]
+    )
+    # The SPDX license string builds without setuptools' deprecation warnings.
+    assert "deprecat" not in (build.stdout + build.stderr).lower()
+    wheels = list(dist.glob("guichet-*.whl"))
+    assert len(wheels) == 1, wheels
+    venv = folder / "venv"
+    _run([sys.executable, "-m", "venv", str(venv)])
+    _run([str(venv / "bin" / "pip"), "install", "--quiet", str(wheels[0])])
+    return venv / "bin"
+
+
+@pytest.mark.slow
+def test_the_installed_wheel_runs_the_demo_office(installed: Path, tmp_path: Path) -> None:
+    import requests
+
+    work = tmp_path / "elsewhere"  # not the checkout: nothing may be read from the source tree
+    work.mkdir()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("QUEUE_APP_")}
+    env.update(
+        QUEUE_APP_INSTANCE_PATH=str(work / "instance"),
+        PYTHONPATH="",
+        PATH=f"{installed}:{env.get('PATH', '')}",
+    )
+    queue_app = str(installed / "queue-app")
+    init = _run([queue_app, "init-db"], cwd=work, env=env)
+    assert "Database ready" in init.stdout
+    demo = _run([queue_app, "demo"], cwd=work, env=env)
+    kiosk = re.search(r"kiosk\s+.*?(gd_\w+)", demo.stdout)
+    assert kiosk is not None, demo.stdout
+    port = _free_port()
+    server = subprocess.Popen(
+        [queue_app, "run", "--port", str(port), "--no-scheduler"],
+        cwd=work,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            assert server.poll() is None, server.stdout.read() if server.stdout else ""
+            try:
+                ready = requests.get(f"{base}/readyz", timeout=2)
+                if ready.status_code == 200:
+                    break
+            except requests.ConnectionError:
+                pass
+            assert time.monotonic() < deadline, "the installed server did not become ready"
+            time.sleep(0.1)
+        assert ready.json()["checks"] == {"database": "ok"}
+        # Templates, compiled French catalogue and static files come from the wheel.
+        login = requests.get(f"{base}/login", timeout=5)
+        assert "Se connecter" in login.text
+        assert requests.get(f"{base}/static/vendor/socket.io.min.js", timeout=5).status_code == 200
+        ticket = requests.post(
+            f"{base}/api/v1/sites/demo/tickets",
+            json={"service": "CNI"},
+            headers={"Authorization": f"Bearer {kiosk.group(1)}"},
+            timeout=5,
+        )
+        assert ticket.status_code == 201, ticket.text
+        assert ticket.json()["label"] == "B-001"
+    finally:
+        server.terminate()
+        try:
+            server.communicate(timeout=10)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.communicate(timeout=10)
