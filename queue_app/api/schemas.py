@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from ..models import DeviceKind, Role
@@ -9,6 +11,34 @@ from ..models import DeviceKind, Role
 
 class StrictSchema(Schema):
     """Unknown fields are refused, so a misspelt field is reported, not ignored."""
+
+
+class Text(fields.String):
+    """A string people typed: no control characters (NUL, escapes) and no lone surrogates.
+
+    Use it for every free-text or name field of a request body: such characters
+    break printers, displays, SMS and the database drivers. ``multiline=True``
+    lets line breaks and tabs through (comments, answers).
+    """
+
+    default_error_messages = {
+        "control": "Control characters are not allowed.",
+        "surrogate": "Not valid Unicode text.",
+    }
+
+    def __init__(self, *args: Any, multiline: bool = False, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.allowed_controls = "\n\r\t" if multiline else ""
+
+    def _deserialize(self, value, attr, data, **kwargs):  # type: ignore[no-untyped-def]
+        text = super()._deserialize(value, attr, data, **kwargs)
+        for char in text:
+            code = ord(char)
+            if 0xD800 <= code <= 0xDFFF:
+                raise self.make_error("surrogate")
+            if (code < 0x20 or 0x7F <= code < 0xA0) and char not in self.allowed_controls:
+                raise self.make_error("control")
+        return text
 
 
 class ErrorBodySchema(Schema):
