@@ -342,6 +342,22 @@ def redis_channel() -> Iterator[tuple[str, str]]:
 
 
 CHROMIUM = "/usr/bin/chromium"
+SHOTS = Path(__file__).resolve().parent.parent / "artifacts" / "screenshots"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--autoplay-policy=no-user-gesture-required",
+]
+LAPTOP = {"width": 1366, "height": 768}
+TV_LANDSCAPE = {"width": 1920, "height": 1080}
+TV_PORTRAIT = {"width": 1080, "height": 1920}
+PHONE = {"width": 390, "height": 844}
+WAIT_MS = 5000  # upper bound for one change to show, never a pause
 
 
 @pytest.fixture(scope="session")
@@ -349,6 +365,56 @@ def chromium_path() -> str:
     if not os.path.exists(CHROMIUM):
         _require("QUEUE_APP_REQUIRE_BROWSER", f"{CHROMIUM} is not installed (make browser)")
     return CHROMIUM
+
+
+@pytest.fixture(scope="module")
+def browser(chromium_path: str) -> Iterator[Any]:
+    """Debian's Chromium, headless, driven by Playwright (one per test module)."""
+    playwright_api = pytest.importorskip("playwright.sync_api")
+    with playwright_api.sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path=chromium_path, headless=True, args=CHROMIUM_ARGS
+        )
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def make_page(browser: Any) -> Iterator[Callable[..., Any]]:
+    """Open pages in fresh contexts; a JavaScript error or CSP violation fails the test."""
+    contexts: list[Any] = []
+    errors: list[str] = []
+
+    def open_page(viewport: dict[str, int] | None = None, locale: str = "fr-FR", **options: Any):
+        context = browser.new_context(viewport=viewport or LAPTOP, locale=locale, **options)
+        context.set_default_timeout(WAIT_MS)
+        contexts.append(context)
+        new = context.new_page()
+        new.on("pageerror", lambda error: errors.append(str(error)))
+        new.on(
+            "console",
+            lambda message: (
+                errors.append(message.text) if "Content Security Policy" in message.text else None
+            ),
+        )
+        return new
+
+    yield open_page
+    for context in contexts:
+        context.close()
+    assert not errors, f"JavaScript errors or CSP violations on the page: {errors}"
+
+
+@pytest.fixture
+def page(make_page: Callable[..., Any]) -> Any:
+    """A laptop-sized page in French."""
+    return make_page()
+
+
+def shot(page: Any, name: str, full_page: bool = True) -> None:
+    """A screenshot in artifacts/screenshots/ for people to look at."""
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=full_page)
 
 
 @dataclass
