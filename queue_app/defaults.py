@@ -152,3 +152,6 @@ ORANGE_CLIENT_SECRET = None
 ORANGE_SENDER = None
 ORANGE_SENDER_NAME = None
 ORANGE_WEBHOOK_SECRET = None
+
+# Where the console gateway keeps what it "sends" (default: instance/sms-console.jsonl).
+SMS_CONSOLE_PATH = None
