@@ -59,6 +59,7 @@ class _TimeoutSession(requests.Session):
     def __init__(self, timeout: float) -> None:
         super().__init__()
         self.timeout = timeout
+        self._session: _TimeoutSession | None = None
 
     def request(self, method: str, url: str, **kwargs: Any) -> requests.Response:  # type: ignore[override]
         kwargs.setdefault("timeout", self.timeout)
@@ -85,10 +86,18 @@ class AndroidGateway:
         self.signing_key = signing_key
         self.tolerance = tolerance_seconds
         self.timeout = timeout
+        self._session: _TimeoutSession | None = None
 
     def _client(self) -> asg_client.APIClient:
-        http = RequestsHttpClient(session=_TimeoutSession(self.timeout))
+        if self._session is None:
+            self._session = _TimeoutSession(self.timeout)
+        http = RequestsHttpClient(session=self._session)
         return asg_client.APIClient(self.login, self.password, base_url=self.base_url, http=http)
+
+    def close(self) -> None:
+        if self._session is not None:
+            self._session.close()
+            self._session = None
 
     def _state(self, state: asg_domain.MessageState) -> SendResult:
         raw = state.state.value

@@ -62,6 +62,9 @@ class ConsoleGateway:
             lines = self.path.read_text(encoding="utf-8").splitlines()
         return [json.loads(line) for line in lines if line.strip()]
 
+    def close(self) -> None:
+        pass
+
     def verify_webhook(self, request: WebhookRequest) -> bool:
         return False  # no HTTP webhook: inbound messages come from the CLI
 

@@ -88,6 +88,10 @@ class SmsGateway(Protocol):
         when the provider cannot tell (then its own idempotency covers a resend)."""
         ...
 
+    def close(self) -> None:
+        """Release connections (the outbox closes its gateways after each run)."""
+        ...
+
     def verify_webhook(self, request: WebhookRequest) -> bool:
         """Whether a webhook request really comes from the provider."""
         ...

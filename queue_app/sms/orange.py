@@ -78,6 +78,9 @@ class OrangeGateway:
         self.timeout = timeout
         self.session = requests.Session()
 
+    def close(self) -> None:
+        self.session.close()
+
     # --- OAuth2 -------------------------------------------------------------
 
     def _token_key(self) -> tuple[str, str]:
@@ -108,7 +111,9 @@ class OrangeGateway:
             data = response.json()
             lifetime = float(data.get("expires_in") or 3600)
             token = str(data["access_token"])
-            _tokens[key] = (token, time.monotonic() + max(lifetime - TOKEN_MARGIN_SECONDS, 1))
+            # Renewed a little before it expires (a send must not carry a dying token).
+            margin = min(TOKEN_MARGIN_SECONDS, lifetime / 2)
+            _tokens[key] = (token, time.monotonic() + lifetime - margin)
             return token
 
     def _post(self, url: str, payload: dict[str, Any]) -> requests.Response:

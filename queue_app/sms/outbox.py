@@ -177,6 +177,11 @@ class _Gateways:
             raise built
         return built
 
+    def close(self) -> None:
+        for built in self._built.values():
+            if not isinstance(built, GatewayError):
+                built.close()
+
 
 def _outgoing(session: Session, message: OutboundMessage, now: datetime) -> Outgoing:
     use_template = False
@@ -209,6 +214,23 @@ def deliver_due(
     now = now or utcnow()
     report = DeliveryReport()
     gateways = _Gateways(session, config)
+    try:
+        _deliver(session, gateways, config, now, limit, report)
+    finally:
+        gateways.close()
+    # Rows were changed by UPDATE statements: reload them on next access.
+    session.expire_all()
+    return report
+
+
+def _deliver(
+    session: Session,
+    gateways: _Gateways,
+    config: Mapping[str, Any],
+    now: datetime,
+    limit: int | None,
+    report: DeliveryReport,
+) -> None:
     _reconcile(session, gateways, config, now, report)
     claimed = _claim(session, config, now, limit or int(config["SMS_BATCH_SIZE"]), report)
     for message_id, claimed_at in claimed:
@@ -224,7 +246,6 @@ def deliver_due(
             _mark_sent(session, message.id, claimed_at, result, now)
             report.sent += 1
         session.commit()
-    return report
 
 
 def _reconcile(

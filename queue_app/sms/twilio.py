@@ -82,6 +82,11 @@ class TwilioGateway:
         self.client = Client(account_sid, auth_token, http_client=TwilioHttpClient(timeout=timeout))
         self.client.api.base_url = api_url.rstrip("/")
 
+    def close(self) -> None:
+        session = getattr(self.client.http_client, "session", None)
+        if session is not None:
+            session.close()
+
     def _addresses(self, message: Outgoing) -> tuple[str, str]:
         if message.channel == "whatsapp":
             if not self.whatsapp_sender:
