@@ -264,8 +264,8 @@ _TAKE_PLACE = text(
 _GIVE_BACK = (
     update(SlotBooking)
     .where(
-        SlotBooking.service_id == bindparam("service_id"),
-        SlotBooking.slot_start == bindparam("slot_start", type_=TZDateTime()),
+        SlotBooking.service_id == bindparam("b_service_id"),
+        SlotBooking.slot_start == bindparam("b_slot_start", type_=TZDateTime()),
         SlotBooking.booked > 0,
     )
     .values(booked=SlotBooking.booked - 1)
@@ -417,7 +417,7 @@ def cancel(session: Session, appointment: Appointment, *, now: datetime | None =
     appointment.cancelled_at = now
     session.execute(
         _GIVE_BACK,
-        {"service_id": appointment.service_id, "slot_start": appointment.slot_start},
+        {"b_service_id": appointment.service_id, "b_slot_start": appointment.slot_start},
     )
     log.info("appointment %s cancelled", appointment.reference)
     return True
