@@ -155,3 +155,11 @@ ORANGE_WEBHOOK_SECRET = None
 
 # Where the console gateway keeps what it "sends" (default: instance/sms-console.jsonl).
 SMS_CONSOLE_PATH = None
+
+# Weekly hours offered for booking by a site that has set no opening hours
+# (such a site takes tickets at any hour, but appointments need a day to cut
+# into slots). None: a site without opening hours offers no appointment.
+BOOKING_DEFAULT_HOURS = {
+    day: [["08:00", "12:30"], ["14:00", "17:00"]]
+    for day in ("monday", "tuesday", "wednesday", "thursday", "friday")
+}

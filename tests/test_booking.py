@@ -94,10 +94,14 @@ def test_no_slots_on_closed_days_past_times_or_beyond_the_horizon(porto):
     assert porto.get(f"sites/porto/services/CASIER/slots?date={TUESDAY}").get_json() == []
 
 
-def test_a_site_without_hours_offers_no_slot(app, clock):
+def test_a_site_without_hours_books_within_the_default_hours(app, clock):
     office = build_office(app, slug="nohours", timezone="Africa/Dakar")
     api = Api(app, office)
     api.patch("sites/nohours/services/CNI", "manager", json={"booking_enabled": True})
+    slots = api.get(f"sites/nohours/services/CNI/slots?date={TUESDAY}").get_json()
+    assert [s["local_time"] for s in slots][:2] == ["08:00", "08:15"]
+    assert slots[-1]["local_time"] == "16:45"
+    app.config["BOOKING_DEFAULT_HOURS"] = None
     assert api.get(f"sites/nohours/services/CNI/slots?date={TUESDAY}").get_json() == []
 
 

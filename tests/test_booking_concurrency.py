@@ -20,8 +20,8 @@ from .conftest import Api, build_office
 
 pytestmark = pytest.mark.slow
 
-ALL_DAY = {d: [["07:00", "19:00"]] for d in
-           ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")}  # fmt: skip
+DAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+ALL_DAY = {day: [["07:00", "19:00"]] for day in DAYS}
 
 
 def test_twenty_parallel_bookings_of_a_slot_of_three_give_three_and_seventeen_409(any_app):

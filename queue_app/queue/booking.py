@@ -13,7 +13,7 @@ import logging
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 
 from ..models import (
     PRIORITY_RANK,
+    WEEKDAYS,
     Appointment,
     AppointmentStatus,
     BookingChannel,
@@ -37,7 +38,7 @@ from ..models import (
 from ..models.base import TZDateTime
 from . import errors
 from .actors import Actor
-from .days import closing_time, day_intervals, local_now, service_day, zone
+from .days import closing_time, day_intervals, local_now, parse_hhmm, service_day, zone
 from .estimates import position_and_wait
 from .numbering import CODE_ALPHABET
 from .publish import publish_positions, publish_queue_changed
@@ -109,6 +110,8 @@ class BookingRules:
     check_in_late: timedelta = timedelta(minutes=15)
     call_ahead: timedelta = timedelta(minutes=5)
     min_lead: timedelta = timedelta(minutes=30)
+    # Weekly hours offered for booking by a site that has set no opening hours.
+    default_hours: Mapping[str, Any] | None = None
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> BookingRules:
@@ -117,6 +120,7 @@ class BookingRules:
             check_in_late=timedelta(minutes=float(config["CHECK_IN_LATE_MINUTES"])),
             call_ahead=timedelta(minutes=float(config["APPOINTMENT_CALL_AHEAD_MINUTES"])),
             min_lead=timedelta(minutes=float(config["BOOKING_MIN_LEAD_MINUTES"])),
+            default_hours=config.get("BOOKING_DEFAULT_HOURS") or None,
         )
 
 
@@ -135,17 +139,28 @@ class Slot:
 # --- slots -----------------------------------------------------------------------
 
 
-def slot_grid(site: Site, service: Service, day: date) -> list[tuple[datetime, datetime]]:
-    """The slots of a site-local day (UTC start, end): slot_minutes steps within each opening.
-
-    A site without opening hours offers no slot (there is no day to cut into slots).
-    """
-    if not site.hours:
+def opening_intervals(
+    site: Site, day: date, default_hours: Mapping[str, Any] | None
+) -> list[tuple[time, time]]:
+    """The intervals a site-local day can be booked in: the site's opening hours, or,
+    for a site that has set none, ``default_hours`` (BOOKING_DEFAULT_HOURS; None: no slot).
+    Closure days have none."""
+    if site.hours:
+        return day_intervals(site, day)
+    if not default_hours or any(closure.day == day for closure in site.closures):
         return []
+    raw = default_hours.get(WEEKDAYS[day.weekday()]) or []
+    return [(parse_hhmm(start), parse_hhmm(end)) for start, end in raw]
+
+
+def slot_grid(
+    site: Site, service: Service, day: date, default_hours: Mapping[str, Any] | None = None
+) -> list[tuple[datetime, datetime]]:
+    """The slots of a site-local day (UTC start, end): slot_minutes steps within each opening."""
     tz = zone(site.timezone)
     step = timedelta(minutes=service.slot_minutes)
     grid = []
-    for opens, closes in day_intervals(site, day):
+    for opens, closes in opening_intervals(site, day, default_hours):
         start = datetime.combine(day, opens, tzinfo=tz)
         end = datetime.combine(day, closes, tzinfo=tz)
         while start + step <= end:
@@ -188,7 +203,11 @@ def slots_between(
     grids = {}
     day = first
     while day <= last:
-        grid = [(s, e) for s, e in slot_grid(site, service, day) if s >= now + rules.min_lead]
+        grid = [
+            (s, e)
+            for s, e in slot_grid(site, service, day, rules.default_hours)
+            if s >= now + rules.min_lead
+        ]
         if grid:
             grids[day] = grid
         day += timedelta(days=1)
@@ -309,7 +328,8 @@ def book(
     start = start.astimezone(UTC)
     day = service_day(site, start)
     low, high = booking_horizon(site, service, now)
-    slot = next(((s, e) for s, e in slot_grid(site, service, day) if s == start), None)
+    grid = slot_grid(site, service, day, rules.default_hours)
+    slot = next(((s, e) for s, e in grid if s == start), None)
     if slot is None or not low <= day <= high or start < now + rules.min_lead:
         raise NotASlot(field="start", start=start.isoformat())
     if phone and _has_booking(session, service, phone, day):

@@ -140,7 +140,13 @@ def handle(
     conversation.updated_at = now
     conversation.expires_at = now + timedelta(minutes=minutes)
     session.flush()
-    return [r for r in replies if r]
+    # Every reply fits one segment, whatever a translation made of it.
+    return [texts.fit(r) or texts.render(lambda v, r=r: r, {}) for r in replies if r]
+
+
+def _prefixed(prefix: str, text: str) -> str:
+    """``prefix text`` when it fits one segment, else the text alone."""
+    return texts.fit(f"{prefix} {text}") or text
 
 
 def _dispatch(ctx: Context, action: str | None, words: list[str]) -> list[str]:
@@ -285,7 +291,7 @@ def _book(ctx: Context, service: Service, start: datetime, day: date) -> list[st
             language=ctx.language, now=ctx.now, rules=ctx.rules,
         )  # fmt: skip
     except booking.SlotFull:
-        return [_("That time was just taken.") + " " + _slots_menu(ctx, service, day)]
+        return [_prefixed(_("That time was just taken."), _slots_menu(ctx, service, day))]
     except booking.AlreadyBooked:
         ctx.conversation.step, ctx.conversation.data = "idle", {}
         return [_("You already have an appointment for this service that day. Send STATUT.")]
@@ -346,7 +352,7 @@ def _book_line(ctx: Context, words: list[str]) -> list[str]:
     ]
     if start in free:
         return _book(ctx, service, start, day)
-    return [_("That time is not free.") + " " + _slots_menu(ctx, service, day)]
+    return [_prefixed(_("That time is not free."), _slots_menu(ctx, service, day))]
 
 
 def _date_from(match: re.Match[str], today: date) -> date | None:
