@@ -293,3 +293,20 @@ def test_the_ics_file_is_a_calendar_event(porto, app):
     assert "DTSTART:20261124T080000Z" in text
     assert "DTEND:20261124T083000Z" in text
     assert f"UID:{ref}@porto.guichet" in text
+
+
+def test_an_agent_checks_a_citizen_in_from_the_console(porto, app, clock):
+    from .test_agent_console import Agent
+
+    ref = book(porto, local(TUESDAY, 10)).get_json()["reference"]
+    clock.move_to(local(TUESDAY, 9, 40))
+    agent = Agent(app.test_client(), porto.office)
+    agent.sign_in()
+    agent.open_counter("Guichet 2")
+    agent.submit("/check-in", reference=ref.lower())
+    assert "Enregistré : ticket B-001." in agent.text
+    agent.submit("/check-in", reference=ref)
+    assert "déjà enregistré" in agent.text
+    agent.submit("/check-in", reference="ZZZ999")
+    assert agent.status == 200
+    assert "Introuvable" in agent.text or "introuvable" in agent.text.lower()
