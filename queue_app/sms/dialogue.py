@@ -141,7 +141,12 @@ def handle(
     conversation.expires_at = now + timedelta(minutes=minutes)
     session.flush()
     # Every reply fits one segment, whatever a translation made of it.
-    return [texts.fit(r) or texts.render(lambda v, r=r: r, {}) for r in replies if r]
+    return [texts.fit(r) or _cut(r) for r in replies if r]
+
+
+def _cut(text: str) -> str:
+    """A reply too long for one segment (a long translation), cut to one."""
+    return texts.render(lambda values: text, {})
 
 
 def _prefixed(prefix: str, text: str) -> str:

@@ -112,7 +112,7 @@ class TwilioGateway:
         if self.status_callback:
             params["status_callback"] = self.status_callback
         try:
-            created = self.client.messages.create(**params)  # type: ignore[arg-type]
+            created = self.client.messages.create(**params)
         except TwilioRestException as exc:
             # 4xx (bad number, unverified sender...) will fail again; 429 and 5xx may not.
             permanent = 400 <= exc.status < 500 and exc.status != 429
