@@ -310,3 +310,13 @@ def test_an_agent_checks_a_citizen_in_from_the_console(porto, app, clock):
     agent.submit("/check-in", reference="ZZZ999")
     assert agent.status == 200
     assert "Introuvable" in agent.text or "introuvable" in agent.text.lower()
+
+
+def test_only_the_sites_own_kiosk_or_staff_check_in(porto, app, clock):
+    ref = book(porto, local(TUESDAY, 10)).get_json()["reference"]
+    other = Api(app, build_office(app, slug="dakar"))
+    clock.move_to(local(TUESDAY, 9, 40))
+    assert porto.post(f"appointments/{ref}/check-in", "display").status_code == 403
+    assert other.post(f"appointments/{ref}/check-in", "kiosk").status_code == 403
+    assert other.post(f"appointments/{ref}/check-in", "agent").status_code == 403
+    assert porto.post(f"appointments/{ref}/check-in", "agent").status_code == 201
