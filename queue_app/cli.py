@@ -73,6 +73,7 @@ def demo() -> None:
     click.echo(f"  Agent console    {base}/agent")
     click.echo(f"  API (OpenAPI)    {base}/api/v1/openapi.json")
     click.echo(f"  Display board    {base}/api/v1/sites/{site.slug}/board  (display token)")
+    click.echo(f"  Booking page     {base}/book/{site.slug}")
     click.echo("")
     click.echo("  Sign-ins:")
     for user, password in loaded.users:
@@ -93,6 +94,61 @@ def demo() -> None:
             f"{base}/api/v1/sites/{site.slug}/tickets"
         )
     click.echo("")
+    click.echo("  Book by SMS (console gateway: texts are printed, and kept in")
+    click.echo(f"  {current_app.config['SMS_CONSOLE_PATH']}):")
+    click.echo('    queue-app sms-simulate --from "+221 77 123 45 67" "RDV"')
+    click.echo('    queue-app sms-simulate --from "+221 77 123 45 67" "1"   (and so on)')
+    click.echo('    queue-app sms-simulate --from "+221 77 123 45 67" "RDV CNI demain 9h"')
+    click.echo("  Check in at the kiosk with the reference:")
+    click.echo(
+        f"    curl -X POST -H 'Authorization: Bearer {kiosk_token}' "
+        f"{base}/api/v1/appointments/<REFERENCE>/check-in"
+    )
+    click.echo("")
+
+
+@cli.command("sms-simulate")
+@click.option("--from", "sender", required=True, help="The citizen's number, e.g. +221771234567.")
+@click.option("--site", "slug", default=None, help="Site slug (default: the only or default site).")
+@click.option("--whatsapp", is_flag=True, help="As a WhatsApp message rather than an SMS.")
+@click.argument("text")
+@with_appcontext
+def sms_simulate(sender: str, slug: str | None, whatsapp: bool, text: str) -> None:
+    """Simulate an inbound SMS (console gateway) and print what Guichet answers."""
+    import uuid
+
+    from sqlalchemy import select
+
+    from .models import OutboundMessage
+    from .sms import inbound
+    from .sms.gateway import Inbound
+    from .sms.outbox import deliver_due
+
+    config = current_app.config
+    site = inbound.site_for(db.session, "console", None, config, slug)
+    if site is None:
+        raise click.ClickException("No site: name one with --site SLUG.")
+    message = Inbound(
+        provider="console",
+        message_id=f"sim-{uuid.uuid4().hex}",
+        sender=sender,
+        body=text,
+        channel="whatsapp" if whatsapp else "sms",
+    )
+    last = db.session.scalar(select(OutboundMessage.id).order_by(OutboundMessage.id.desc()))
+    inbound.receive(db.session, site, message, config=config)
+    db.session.commit()
+    deliver_due(db.session)
+    answers = db.session.scalars(
+        select(OutboundMessage)
+        .where(OutboundMessage.id > (last or 0), OutboundMessage.gateway == "console")
+        .order_by(OutboundMessage.id)
+    ).all()
+    click.echo(f"> {text}")
+    for answer in answers:
+        click.echo(f"< {answer.body}")
+    if not answers:
+        click.echo("< (no answer)")
 
 
 @cli.command("create-user")

@@ -45,6 +45,8 @@ def load_config(app: Flask, test_config: dict[str, Any] | None = None) -> None:
     else:
         app.config.setdefault("RATELIMIT_STORAGE_URI", "memory://")
     app.config.setdefault("RATELIMIT_HEADERS_ENABLED", True)
+    if not app.config.get("SMS_CONSOLE_PATH"):
+        app.config["SMS_CONSOLE_PATH"] = str(Path(app.instance_path) / "sms-console.jsonl")
 
 
 def normalize_database_url(url: str) -> str:

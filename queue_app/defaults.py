@@ -69,3 +69,97 @@ CONTENT_SECURITY_POLICY = (
     "connect-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; "
     "frame-ancestors 'none'"
 )
+
+# --- Appointments, SMS booking and reminders ---------------------------------
+
+# How long before its slot an appointment can be checked in (kiosk, agent), and
+# how long after its start it still can (a late citizen keeps the appointment).
+CHECK_IN_EARLY_MINUTES = 60
+CHECK_IN_LATE_MINUTES = 15
+
+# A checked-in appointment is called first from this many minutes before its
+# slot (the call policy's grace period), ahead of priority and walk-in tickets.
+APPOINTMENT_CALL_AHEAD_MINUTES = 5
+
+# A slot can be booked until this many minutes before it starts.
+BOOKING_MIN_LEAD_MINUTES = 30
+
+# Rate limit of the public booking page and API (Flask-Limiter syntax).
+RATELIMIT_BOOKING = "20 per minute;200 per hour"
+
+# Reminders, in hours before the slot (24 = the day before). A reminder is not
+# sent for an appointment booked after its time had come.
+REMINDER_HOURS_BEFORE = [24, 2]
+
+# "Votre tour approche": sent once to a ticket's phone when this many people
+# (or fewer) are ahead of it.
+TURN_NEAR_POSITION = 3
+
+# SMS gateway used by sites without their own: console (development: messages
+# are logged masked and kept in instance/sms-console.jsonl), twilio, android,
+# orange. A site's own gateway is set with PUT /api/v1/sites/<slug>/sms-gateway.
+SMS_GATEWAY = "console"
+
+# Sending hours, site-local (reminders, notices); replies to a citizen who just
+# wrote, booking confirmations and turn-near notices are sent at any hour.
+SMS_SENDING_HOURS = ["08:00", "17:00"]
+
+# Outbox delivery: every SMS_OUTBOX_INTERVAL_SECONDS, at most SMS_BATCH_SIZE
+# messages; a failure is retried after 30 s, 1, 2, 4… minutes (capped at
+# SMS_MAX_BACKOFF_SECONDS), SMS_MAX_ATTEMPTS times. A message claimed for
+# sending but not confirmed after SMS_SEND_LEASE_SECONDS (a crash) is
+# reconciled with the provider before any new attempt.
+SMS_OUTBOX_INTERVAL_SECONDS = 10
+SMS_BATCH_SIZE = 50
+SMS_MAX_ATTEMPTS = 8
+SMS_MAX_BACKOFF_SECONDS = 3600
+SMS_SEND_LEASE_SECONDS = 120
+SMS_HTTP_TIMEOUT_SECONDS = 10
+
+# An SMS booking dialogue is forgotten after this many minutes of silence.
+SMS_CONVERSATION_MINUTES = 30
+
+# Site that answers an inbound SMS when the number it was sent to matches no
+# site's own gateway (a single-office installation needs nothing here).
+SMS_DEFAULT_SITE = None
+
+# Twilio (SMS and WhatsApp). TWILIO_API_URL is an origin, the SDK's api.base_url.
+TWILIO_ACCOUNT_SID = None
+TWILIO_AUTH_TOKEN = None
+TWILIO_FROM = None
+TWILIO_API_URL = "https://api.twilio.com"
+# WhatsApp sender ("whatsapp:+14155238886"), and the approved template (content
+# SID) used outside WhatsApp's 24-hour window; its variable {{1}} is our text.
+TWILIO_WHATSAPP_FROM = None
+TWILIO_WHATSAPP_CONTENT_SID = None
+
+# SMS Gateway for Android (an Android phone with a local SIM): its API base URL
+# (local mode http://<phone>:8080, cloud https://api.sms-gate.app/3rdparty/v1),
+# credentials, and the key that signs its webhooks (Settings > Webhooks).
+ANDROID_SMS_URL = "https://api.sms-gate.app/3rdparty/v1"
+ANDROID_SMS_LOGIN = None
+ANDROID_SMS_PASSWORD = None
+ANDROID_SMS_SIGNING_KEY = None
+# Webhooks older or newer than this many seconds are refused (replays).
+ANDROID_SMS_WEBHOOK_TOLERANCE_SECONDS = 300
+
+# Orange SMS API (OAuth2 client credentials): base URL, credentials, the sender
+# number (tel:+221…), an optional registered sender name, and the secret in the
+# callback URL registered with Orange (/sms/orange/<secret>).
+ORANGE_SMS_URL = "https://api.orange.com"
+ORANGE_CLIENT_ID = None
+ORANGE_CLIENT_SECRET = None
+ORANGE_SENDER = None
+ORANGE_SENDER_NAME = None
+ORANGE_WEBHOOK_SECRET = None
+
+# Where the console gateway keeps what it "sends" (default: instance/sms-console.jsonl).
+SMS_CONSOLE_PATH = None
+
+# Weekly hours offered for booking by a site that has set no opening hours
+# (such a site takes tickets at any hour, but appointments need a day to cut
+# into slots). None: a site without opening hours offers no appointment.
+BOOKING_DEFAULT_HOURS = {
+    day: [["08:00", "12:30"], ["14:00", "17:00"]]
+    for day in ("monday", "tuesday", "wednesday", "thursday", "friday")
+}

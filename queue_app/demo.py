@@ -20,6 +20,7 @@ from .queue.accounts import (
     hash_token,
     set_password,
 )
+from .queue.booking import update_booking_settings
 from .queue.sites import (
     create_counter,
     create_service,
@@ -75,9 +76,11 @@ def load_office(session: Session, spec: dict[str, Any], secret_key: str) -> Load
         }
         existing = next((s for s in site.services if s.code == item["code"]), None)
         if existing is None:
-            create_service(session, site, item["code"], **fields)
+            existing = create_service(session, site, item["code"], **fields)
         else:
             update_service(session, existing, {**fields, "is_active": True})
+        if "booking" in item:
+            update_booking_settings(existing, item["booking"])
 
     for item in spec["counters"]:
         links = [

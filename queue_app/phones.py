@@ -20,8 +20,19 @@ def normalize_phone(raw: str, default_region: str) -> str:
     except phonenumbers.NumberParseException as exc:
         raise InvalidInput(field="phone", reason="not a phone number") from exc
     if not phonenumbers.is_valid_number(number):
+        number = _benin_ten_digits(number)
+    if not phonenumbers.is_valid_number(number):
         raise InvalidInput(field="phone", reason="not a valid phone number")
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def _benin_ten_digits(number: phonenumbers.PhoneNumber) -> phonenumbers.PhoneNumber:
+    """Benin's old 8-digit numbers: since 30 November 2024 every number takes "01" in front
+    (97 12 34 56 → 01 97 12 34 56); people still write and store the old form."""
+    national = str(number.national_number)
+    if number.country_code == 229 and len(national) == 8:
+        return phonenumbers.parse(f"+22901{national}")
+    return number
 
 
 def mask_phone(phone: str | None) -> str:

@@ -82,3 +82,15 @@ def test_weighted_service_is_served_about_as_often_as_its_weight():
         clock += timedelta(minutes=1)
     ratio = served[10] / served[20]
     assert 1.8 <= ratio <= 2.2, served
+
+
+def test_a_due_appointment_goes_before_priority_and_longer_waits():
+    appointment = Candidate(9, 10, False, NOW - timedelta(minutes=1), 1, is_appointment=True)
+    chosen = choose_next([head(1, 10, 50), head(2, 20, 30, priority=True), appointment], NOW)
+    assert chosen.ticket_id == 9
+
+
+def test_among_due_appointments_the_earliest_slot_goes_first():
+    early = Candidate(5, 10, False, NOW - timedelta(minutes=10), 1, is_appointment=True)
+    late = Candidate(4, 20, False, NOW - timedelta(minutes=2), 3, is_appointment=True)
+    assert choose_next([late, early], NOW).ticket_id == 5

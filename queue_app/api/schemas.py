@@ -108,6 +108,10 @@ class ServiceSchema(Schema):
     avg_service_minutes = fields.Float()
     is_active = fields.Boolean()
     position = fields.Integer()
+    booking_enabled = fields.Boolean()
+    slot_minutes = fields.Integer()
+    slot_capacity = fields.Integer()
+    booking_days_ahead = fields.Integer()
 
 
 class CounterAgentSchema(Schema):
@@ -178,6 +182,11 @@ class ServicePatchSchema(StrictSchema):
     avg_service_minutes = fields.Float(validate=validate.Range(0.25, 240))
     is_active = fields.Boolean()
     position = fields.Integer(validate=validate.Range(0, 10_000))
+    # Booking (appointments).
+    booking_enabled = fields.Boolean()
+    slot_minutes = fields.Integer(validate=validate.Range(5, 480))
+    slot_capacity = fields.Integer(validate=validate.Range(1, 100))
+    booking_days_ahead = fields.Integer(validate=validate.Range(1, 365))
 
 
 class CounterCreateSchema(StrictSchema):

@@ -20,6 +20,10 @@ def service_json(service: Service) -> dict[str, Any]:
         "avg_service_minutes": round(service.avg_service_seconds / 60, 2),
         "is_active": service.is_active,
         "position": service.position,
+        "booking_enabled": service.booking_enabled,
+        "slot_minutes": service.slot_minutes,
+        "slot_capacity": service.slot_capacity,
+        "booking_days_ahead": service.booking_days_ahead,
     }
 
 

@@ -22,6 +22,7 @@ from ..permissions import (
 from ..queue import errors
 from ..queue.accounts import create_device, rotate_device_token
 from ..queue.board import board
+from ..queue.booking import update_booking_settings
 from ..queue.calling import current_ticket
 from ..queue.sites import (
     create_counter,
@@ -193,7 +194,11 @@ class ServiceView(MethodView):
     @blp.arguments(ServicePatchSchema)
     @blp.response(200, ServiceSchema)
     def patch(self, body: dict, slug: str, code: str) -> dict:
-        """Change a service (names, prefix, target wait, average duration, active)."""
+        """Change a service (names, prefix, target wait, average duration, active, booking).
+
+        Booking: ``booking_enabled``, ``slot_minutes``, ``slot_capacity``,
+        ``booking_days_ahead``; slots follow the site's opening hours.
+        """
         site = get_site(db.session, slug)
         require_site_manager(principal(), site)
         service = get_service(db.session, site, code)
@@ -203,6 +208,7 @@ class ServiceView(MethodView):
             names[site.default_language] = changes.pop("name")
             changes["names"] = names
         update_service(db.session, service, changes)
+        update_booking_settings(service, changes)
         db.session.commit()
         return service_json(service)
 

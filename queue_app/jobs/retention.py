@@ -10,6 +10,7 @@ from sqlalchemy import update
 
 from ..extensions import db
 from ..models import Ticket, utcnow
+from . import appointment_retention
 
 log = logging.getLogger(__name__)
 
@@ -22,8 +23,10 @@ def run() -> int:
         .where(Ticket.phone.is_not(None), Ticket.issued_at < cutoff)
         .values(phone=None)
     )
-    db.session.commit()
     erased = int(result.rowcount or 0)  # type: ignore[attr-defined]
+    # Appointments, SMS and booking dialogues (their own function).
+    erased += appointment_retention.purge(cutoff)
+    db.session.commit()
     if erased:
         log.info("retention: erased the phone number of %d ticket(s)", erased)
     return erased

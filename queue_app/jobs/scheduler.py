@@ -12,13 +12,19 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 from flask import Flask
 
 from ..extensions import db
-from . import day_close, retention
+from . import appointments, day_close, retention
 
 log = logging.getLogger(__name__)
 
-JOBS: list[tuple[str, Callable[[], Any], dict[str, int]]] = [
+# Intervals are numbers, or the name of the setting that holds one.
+JOBS: list[tuple[str, Callable[[], Any], dict[str, int | str]]] = [
     ("day_close", day_close.run, {"minutes": 1}),
     ("retention", retention.run, {"hours": 1}),
+    # Appointments and SMS (jobs/appointments.py).
+    ("sms_outbox", appointments.deliver_outbox, {"seconds": "SMS_OUTBOX_INTERVAL_SECONDS"}),
+    ("appointment_reminders", appointments.send_reminders, {"minutes": 1}),
+    ("turn_near_notices", appointments.send_turn_near, {"seconds": 30}),
+    ("appointment_day_close", appointments.close_days, {"minutes": 1}),
 ]
 
 
@@ -52,6 +58,9 @@ def build_scheduler(app: Flask, *, blocking: bool) -> BackgroundScheduler | Bloc
             replace_existing=True,
             # First run at start-up: a restart in the morning closes yesterday at once.
             next_run_time=datetime.now(UTC),
-            **interval,
+            **{
+                unit: float(app.config[v]) if isinstance(v, str) else v
+                for unit, v in interval.items()
+            },
         )
     return scheduler

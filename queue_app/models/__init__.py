@@ -1,7 +1,15 @@
 """The domain model: typed SQLAlchemy 2 mappings. Models never commit nor do I/O."""
 
 from .accounts import ApiToken, Device, DeviceKind, Role, User, user_sites
+from .appointments import (
+    Appointment,
+    AppointmentStatus,
+    BookingChannel,
+    SlotBooking,
+    SmsConversation,
+)
 from .base import Base, utcnow
+from .outbox import InboundMessage, MessageStatus, OutboundMessage, SmsGatewaySettings
 from .sites import WEEKDAYS, Counter, CounterService, CounterState, Service, Site, SiteClosure
 from .tickets import (
     ACTIVE_STATUSES,
@@ -20,6 +28,15 @@ __all__ = [
     "PRIORITY_RANK",
     "WEEKDAYS",
     "ApiToken",
+    "Appointment",
+    "AppointmentStatus",
+    "BookingChannel",
+    "InboundMessage",
+    "MessageStatus",
+    "OutboundMessage",
+    "SlotBooking",
+    "SmsConversation",
+    "SmsGatewaySettings",
     "Base",
     "Counter",
     "CounterService",

@@ -73,6 +73,9 @@ class Service(Base):
         UniqueConstraint("site_id", "prefix"),
         CheckConstraint("target_wait_minutes > 0", name="target_wait_positive"),
         CheckConstraint("avg_service_seconds > 0", name="avg_service_positive"),
+        CheckConstraint("slot_minutes BETWEEN 5 AND 480", name="slot_minutes_range"),
+        CheckConstraint("slot_capacity BETWEEN 1 AND 100", name="slot_capacity_range"),
+        CheckConstraint("booking_days_ahead BETWEEN 1 AND 365", name="booking_days_range"),
     )
 
     id: Mapped[intpk]
@@ -87,6 +90,13 @@ class Service(Base):
     is_active: Mapped[bool] = mapped_column(default=True)
     position: Mapped[int] = mapped_column(default=0)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Booking (appointments): off until a manager turns it on; slots of
+    # slot_minutes within the site's opening hours, slot_capacity citizens each,
+    # bookable up to booking_days_ahead days ahead.
+    booking_enabled: Mapped[bool] = mapped_column(default=False, server_default=text("false"))
+    slot_minutes: Mapped[int] = mapped_column(default=15, server_default=text("15"))
+    slot_capacity: Mapped[int] = mapped_column(default=1, server_default=text("1"))
+    booking_days_ahead: Mapped[int] = mapped_column(default=14, server_default=text("14"))
 
     site: Mapped[Site] = relationship(back_populates="services")
 

@@ -42,10 +42,12 @@ class PriorityClass(enum.StrEnum):
     NORMAL = "normal"
     # Elderly, disabled, pregnant: served before normal tickets.
     PRIORITY = "priority"
+    # A checked-in appointment: served first once its slot has come.
+    APPOINTMENT = "appointment"
 
 
 # Lower rank is served first; stored so the waiting index can sort on it.
-PRIORITY_RANK = {PriorityClass.PRIORITY: 0, PriorityClass.NORMAL: 1}
+PRIORITY_RANK = {PriorityClass.APPOINTMENT: -1, PriorityClass.PRIORITY: 0, PriorityClass.NORMAL: 1}
 
 
 class TicketSource(enum.StrEnum):
@@ -53,6 +55,7 @@ class TicketSource(enum.StrEnum):
     STAFF = "staff"
     WEB = "web"
     SMS = "sms"
+    APPOINTMENT = "appointment"
 
 
 class TicketSequence(Base):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from ..models import (
@@ -89,6 +89,8 @@ def call_next(
                 Ticket.service_id == link.service_id,
                 Ticket.service_day == day,
                 Ticket.status == TicketStatus.WAITING,
+                # A checked-in appointment waits for its slot (queued_at) to be called.
+                or_(Ticket.priority_class != PriorityClass.APPOINTMENT, Ticket.queued_at <= now),
             )
             .order_by(*queue_order())
             .limit(1)
@@ -105,6 +107,7 @@ def call_next(
                 is_priority=head.priority_class == PriorityClass.PRIORITY,
                 waiting_since=head.queued_at,
                 weight=link.weight,
+                is_appointment=head.priority_class == PriorityClass.APPOINTMENT,
             )
         )
 

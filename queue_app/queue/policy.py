@@ -15,12 +15,16 @@ class Candidate:
     is_priority: bool
     waiting_since: datetime
     weight: int = 1
+    # A checked-in appointment whose slot has come (its waiting_since is that moment).
+    is_appointment: bool = False
 
 
 def choose_next(candidates: list[Candidate], now: datetime) -> Candidate | None:
     """Pick the ticket to call among the heads of the counter's services.
 
-    Priority tickets (elderly, disabled, pregnant) come first. Then the longest
+    Appointments whose slot has come come first, the earliest slot first (the
+    counter only sees them once due: ``waiting_since`` is the slot start minus a
+    grace period). Then priority tickets (elderly, disabled, pregnant). Then the longest
     wait wins, each wait multiplied by its service's weight at this counter: a
     service of weight 2 is served about twice as often as one of weight 1 when
     both have queues, and no service starves, since every wait keeps growing.
@@ -28,6 +32,9 @@ def choose_next(candidates: list[Candidate], now: datetime) -> Candidate | None:
     """
     if not candidates:
         return None
+    appointments = [c for c in candidates if c.is_appointment]
+    if appointments:
+        return min(appointments, key=lambda c: (c.waiting_since, c.ticket_id))
     priority = [c for c in candidates if c.is_priority]
     pool = priority or candidates
 

@@ -24,4 +24,9 @@ def init_web(app: Flask) -> None:
     app.register_blueprint(auth.bp)
     app.register_blueprint(agent.bp)
     app.register_blueprint(public.bp)
+    from ..sms import webhook
+    from . import booking
+
+    app.register_blueprint(booking.bp)
+    app.register_blueprint(webhook.bp)
     app.jinja_env.globals["languages"] = app.config["LANGUAGES"]

@@ -330,3 +330,25 @@ def ticket_view(counter_id: int, ticket_id: int, action: str) -> Any:
             TICKET_ACTIONS[action](db.session, ticket, actor=Actor(user=user))
 
     return _act(counter, run)
+
+
+@bp.post("/counters/<int:counter_id>/check-in")
+@login_required
+def check_in_view(counter_id: int) -> Any:
+    """Check in an appointment by its code: it becomes a ticket, called first at its time."""
+    from flask import current_app
+
+    from ..queue.booking import BookingRules, check_in, get_appointment
+
+    counter, _user_ = _own_counter(counter_id, operate=True)
+    reference = request.form.get("reference", "")[:16]
+
+    def action(user: User) -> str:
+        appointment = get_appointment(db.session, reference, lock=True)
+        if appointment.site_id != counter.site_id:
+            raise Forbidden()
+        rules = BookingRules.from_config(current_app.config)
+        issued = check_in(db.session, appointment, actor=Actor(user=user), rules=rules)
+        return _("Checked in: ticket %(label)s.", label=issued.ticket.label)
+
+    return _act(counter, action)

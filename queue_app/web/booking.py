@@ -1,0 +1,294 @@
+"""The public booking page /book/<slug>: service → day → time → phone and name → done.
+
+Server-rendered steps with plain links and CSRF-protected forms: it works
+without JavaScript, on any phone. Rate limited like the booking API.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Any
+
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import HiddenField, StringField, TelField
+from wtforms.validators import DataRequired, Length, Optional
+
+from ..extensions import db, limiter
+from ..models import Appointment, AppointmentStatus, BookingChannel, Service, Site, utcnow
+from ..phones import normalize_phone
+from ..queue import booking, errors
+from ..queue.days import local_now, zone
+from ..queue.sites import get_site
+from ..sms import notices
+from .helpers import current_locale
+
+bp = Blueprint("booking", __name__, url_prefix="/book")
+
+
+def _limit() -> str:
+    return str(current_app.config["RATELIMIT_BOOKING"])
+
+
+class BookForm(FlaskForm):
+    service = HiddenField(validators=[DataRequired()])
+    start = HiddenField(validators=[DataRequired()])
+    phone = TelField(_l("Mobile phone number"), validators=[DataRequired(), Length(max=32)])
+    name = StringField(_l("Your name (optional)"), validators=[Optional(), Length(max=100)])
+
+
+class ReferenceForm(FlaskForm):
+    reference = StringField(_l("Appointment code"), validators=[DataRequired(), Length(max=16)])
+
+
+class CancelForm(FlaskForm):
+    pass
+
+
+def _rules() -> booking.BookingRules:
+    return booking.BookingRules.from_config(current_app.config)
+
+
+def _site(slug: str) -> Site:
+    try:
+        return get_site(db.session, slug[:64])
+    except errors.NotFound:
+        abort(404)
+
+
+def _bookable(site: Site) -> list[Service]:
+    return [s for s in site.services if s.booking_enabled and s.is_active]
+
+
+def _day_label(day: date) -> str:
+    from flask_babel import format_date
+
+    return format_date(day, "EEEE d MMMM")
+
+
+@bp.get("/<slug>")
+def start(slug: str) -> Any:
+    """One page per step, chosen by the query: ?service=, then &day=, then &start=."""
+    site = _site(slug)
+    services = _bookable(site)
+    lang = current_locale()
+    context: dict[str, Any] = {"site": site, "services": services, "lang": lang, "step": "service"}
+    code = request.args.get("service", "")[:32]
+    service = next((s for s in services if s.code == code), None)
+    if service is None:
+        return render_template("public/book.html", **context)
+    context.update(service=service, step="day")
+    days = booking.bookable_days(db.session, site, service, rules=_rules())
+    context["days"] = [(d, _day_label(d), n) for d, n in days]
+    day = _parse_day(request.args.get("day"))
+    if day is None:
+        return render_template("public/book.html", **context)
+    slots = [
+        (slot, local_now(site, slot.start).strftime("%H:%M"))
+        for slot in booking.available_slots(db.session, site, service, day, rules=_rules())
+    ]
+    context.update(day=day, day_label=_day_label(day), slots=slots, step="slot")
+    chosen = request.args.get("start", "")
+    slot = next((s for s, _label in slots if s.start.isoformat() == chosen), None)
+    if slot is None or slot.available <= 0:
+        return render_template("public/book.html", **context)
+    form = BookForm(service=service.code, start=slot.start.isoformat())
+    context.update(
+        step="details",
+        slot=slot,
+        slot_label=local_now(site, slot.start).strftime("%H:%M"),
+        form=form,
+    )
+    return render_template("public/book.html", **context)
+
+
+def _parse_day(raw: str | None) -> date | None:
+    try:
+        return date.fromisoformat(raw) if raw else None
+    except ValueError:
+        return None
+
+
+@bp.post("/<slug>")
+@limiter.limit(_limit)
+def submit(slug: str) -> Any:
+    site = _site(slug)
+    form = BookForm()
+    services = _bookable(site)
+    service = next((s for s in services if s.code == form.service.data), None)
+    try:
+        start_at = datetime.fromisoformat(form.start.data or "").astimezone(UTC)
+    except ValueError:
+        start_at = None
+    if service is None or start_at is None:
+        return redirect(url_for("booking.start", slug=site.slug))
+    day = local_now(site, start_at).date()
+    back = url_for("booking.start", slug=site.slug, service=service.code, day=day.isoformat())
+    error = None
+    if form.validate_on_submit():
+        try:
+            phone = normalize_phone(
+                form.phone.data or "", current_app.config["DEFAULT_PHONE_REGION"]
+            )
+            appointment = booking.book(
+                db.session, site, service, start_at, phone=phone, name=form.name.data,
+                channel=BookingChannel.WEB, language=current_locale(), rules=_rules(),
+            )  # fmt: skip
+            notices.confirm(db.session, appointment)
+            db.session.commit()
+            return redirect(
+                url_for("booking.done", slug=site.slug, reference=appointment.reference)
+            )
+        except errors.InvalidInput as exc:
+            db.session.rollback()
+            error = (
+                _("This phone number is not valid. Write it as 77 123 45 67 or +221 77 123 45 67.")
+                if exc.details.get("field") == "phone"
+                else str(exc.message)
+            )
+        except errors.DomainError as exc:
+            db.session.rollback()
+            if isinstance(exc, booking.SlotFull):
+                return redirect(back + "&full=1")
+            error = str(exc.message)
+    local = local_now(site, start_at)
+    return (
+        render_template(
+            "public/book.html",
+            site=site,
+            services=services,
+            service=service,
+            step="details",
+            day=day,
+            day_label=_day_label(day),
+            slot=booking.Slot(start_at, start_at, 1, 0),
+            slot_label=local.strftime("%H:%M"),
+            form=form,
+            error=error,
+            lang=current_locale(),
+        ),
+        400,
+    )
+
+
+def _appointment(site: Site, reference: str) -> Appointment:
+    try:
+        appointment = booking.get_appointment(db.session, reference[:16])
+    except errors.NotFound:
+        abort(404)
+    if appointment.site_id != site.id:
+        abort(404)
+    return appointment
+
+
+@bp.get("/<slug>/<reference>")
+def done(slug: str, reference: str) -> Any:
+    """The confirmation: the reference, big; the details; calendar file; cancel."""
+    site = _site(slug)
+    if reference.endswith(".ics"):
+        return ics(site, reference[:-4])
+    appointment = _appointment(site, reference)
+    local = local_now(site, appointment.slot_start)
+    return render_template(
+        "public/book_done.html",
+        site=site,
+        appointment=appointment,
+        day_label=_day_label(local.date()),
+        time_label=local.strftime("%H:%M"),
+        form=CancelForm(),
+        cancelled=appointment.status == AppointmentStatus.CANCELLED,
+        early=int(current_app.config["CHECK_IN_EARLY_MINUTES"]),
+    )
+
+
+@bp.post("/<slug>/<reference>/cancel")
+@limiter.limit(_limit)
+def cancel(slug: str, reference: str) -> Any:
+    site = _site(slug)
+    appointment = _appointment(site, reference)
+    if CancelForm().validate_on_submit():
+        try:
+            if booking.cancel(db.session, appointment):
+                notices.cancelled(db.session, appointment)
+            db.session.commit()
+        except errors.DomainError:
+            db.session.rollback()
+    return redirect(url_for("booking.done", slug=site.slug, reference=appointment.reference))
+
+
+@bp.route("/<slug>/find", methods=["GET", "POST"])
+@limiter.limit(_limit, methods=["POST"])
+def find(slug: str) -> Any:
+    """Cancel or look up an appointment by its code."""
+    site = _site(slug)
+    form = ReferenceForm()
+    error = None
+    if form.validate_on_submit():
+        reference = booking.normalize_reference(form.reference.data or "")
+        found = db.session.scalar(
+            booking.select(Appointment).where(
+                Appointment.reference == reference, Appointment.site_id == site.id
+            )
+        )
+        if found is not None:
+            return redirect(url_for("booking.done", slug=site.slug, reference=found.reference))
+        error = _("No appointment has this code at this office.")
+    return render_template("public/book_find.html", site=site, form=form, error=error), (
+        400 if error else 200
+    )
+
+
+def ics(site: Site, reference: str) -> Response:
+    """The appointment as an iCalendar event (RFC 5545), for the phone's calendar."""
+    appointment = _appointment(site, reference)
+
+    def stamp(moment: datetime) -> str:
+        return moment.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
+
+    def escape(text: str) -> str:
+        return text.replace("\\", "\\\\").replace(";", "\\;").replace(",", "\\,").replace("\n", " ")
+
+    summary = f"{appointment.service.name_in(current_locale())} — {site.name}"
+    lines = [
+        "BEGIN:VCALENDAR",
+        "VERSION:2.0",
+        "PRODID:-//Guichet//Appointments//FR",
+        "CALSCALE:GREGORIAN",
+        "METHOD:PUBLISH",
+        "BEGIN:VEVENT",
+        f"UID:{appointment.reference}@{site.slug}.guichet",
+        f"DTSTAMP:{stamp(utcnow())}",
+        f"DTSTART:{stamp(appointment.slot_start)}",
+        f"DTEND:{stamp(appointment.slot_end)}",
+        f"SUMMARY:{escape(summary)}",
+        f"LOCATION:{escape(site.name)}",
+        "DESCRIPTION:"
+        + escape(_("Appointment code: %(ref)s. Check in at the kiosk.", ref=appointment.reference)),
+        "BEGIN:VALARM",
+        "TRIGGER:-PT1H",
+        "ACTION:DISPLAY",
+        f"DESCRIPTION:{escape(summary)}",
+        "END:VALARM",
+        "END:VEVENT",
+        "END:VCALENDAR",
+    ]
+    body = "\r\n".join(lines) + "\r\n"
+    response = Response(body, mimetype="text/calendar")
+    response.headers["Content-Disposition"] = (
+        f'attachment; filename="rdv-{appointment.reference}.ics"'
+    )
+    return response
+
+
+__all__ = ["bp", "zone"]
