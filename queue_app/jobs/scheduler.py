@@ -12,13 +12,14 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 from flask import Flask
 
 from ..extensions import db
-from . import day_close, retention
+from . import day_close, idempotency, retention
 
 log = logging.getLogger(__name__)
 
 JOBS: list[tuple[str, Callable[[], Any], dict[str, int]]] = [
     ("day_close", day_close.run, {"minutes": 1}),
     ("retention", retention.run, {"hours": 1}),
+    ("idempotency", idempotency.run, {"hours": 1}),
 ]
 
 

@@ -2,6 +2,7 @@
 
 from .accounts import ApiToken, Device, DeviceKind, Role, User, user_sites
 from .base import Base, utcnow
+from .idempotency import IdempotencyKey
 from .sites import WEEKDAYS, Counter, CounterService, CounterState, Service, Site, SiteClosure
 from .tickets import (
     ACTIVE_STATUSES,
@@ -27,6 +28,7 @@ __all__ = [
     "Device",
     "DeviceKind",
     "EventKind",
+    "IdempotencyKey",
     "PriorityClass",
     "Role",
     "Service",

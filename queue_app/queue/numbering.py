@@ -52,14 +52,14 @@ ISSUE_POSTGRESQL = text(
         INSERT INTO tickets (
             site_id, service_id, issued_service_id, service_day, number, label, code,
             priority_class, priority_rank, source, status, phone, device_id,
-            idempotency_key, issued_at, queued_at, recall_count, transfer_count
+            issued_at, queued_at, recall_count, transfer_count
         )
         SELECT :site_id, :service_id, :service_id, :service_day, last_number,
                :prefix || '-' || CASE WHEN last_number < 1000
                                       THEN lpad(last_number::text, 3, '0')
                                       ELSE last_number::text END,
                :code, :priority_class, :priority_rank, :source, 'waiting', :phone,
-               :device_id, :idempotency_key, :now, :now, 0, 0
+               :device_id, :now, :now, 0, 0
         FROM number
         RETURNING *
     ), issued AS (
