@@ -274,20 +274,36 @@ def start(session: Session, ticket: Ticket, *, actor: Actor, now: datetime | Non
 
 
 def finish(
-    session: Session, ticket: Ticket, *, actor: Actor, now: datetime | None = None
+    session: Session,
+    ticket: Ticket,
+    *,
+    actor: Actor,
+    now: datetime | None = None,
+    learn: bool = True,
 ) -> Ticket:
-    """Service is over: called or serving → done; teaches the service's average duration."""
+    """Service is over: called or serving → done; teaches the service's average duration.
+
+    With ``learn=False`` the caller teaches it later with :func:`learn_from`.
+    """
     now = now or utcnow()
     _require(ticket, ACTIVE_STATUSES, "finish")
     previous = ticket.status
     ticket.status = TicketStatus.DONE
     ticket.finished_at = now
-    began = ticket.started_at or ticket.called_at
-    if began is not None:
-        learn_service_duration(ticket.service, (now - began).total_seconds())
     record(session, ticket, EventKind.FINISHED, previous, actor, now)
     publish_ticket(session, ticket)
+    if learn:
+        learn_from(session, ticket)
     return ticket
+
+
+def learn_from(session: Session, ticket: Ticket) -> None:
+    """Fold a finished ticket's service time into its service's learned average."""
+    began = ticket.started_at or ticket.called_at
+    if began is not None and ticket.finished_at is not None:
+        learn_service_duration(
+            session, ticket.service, (ticket.finished_at - began).total_seconds()
+        )
 
 
 def mark_no_show(
