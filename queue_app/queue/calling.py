@@ -100,9 +100,10 @@ def call_next(
         log.debug("counter %s called %s", counter.id, ticket.label)
     if ticket is not None or in_progress:
         publish_queue_changed(session, site)
-    # Last: the learned duration's row lock (one per service) is then held for
-    # the commit only, not while the next ticket is chosen.
-    for done in in_progress:
+    # Last, in service order: the learned durations' row locks (one per service)
+    # are then held for the commit only, not while the next ticket is chosen,
+    # and two counters never take them in opposite orders.
+    for done in sorted(in_progress, key=lambda t: t.service_id):
         learn_from(session, done)
     return ticket
 
