@@ -134,7 +134,7 @@ def test_a_phone_written_another_way_is_the_same_request(api, office):
     assert again.get_json()["id"] == first.get_json()["id"]
 
 
-def test_a_replay_after_closing_time_still_answers_the_ticket(any_app, api, office):
+def test_a_replay_still_answers_after_the_service_is_withdrawn(any_app, api, office):
     first = post_ticket(api, office)
     with any_app.app_context():
         db.session.get(Service, office.services["CNI"].id).is_active = False
