@@ -201,8 +201,9 @@ def send(
     path: str,
     body: dict | None = None,
     token: str | None = None,
+    extra_headers: dict[str, str] | None = None,
 ) -> tuple[int, dict | list | None]:
-    headers = {"Content-Type": "application/json"}
+    headers = {"Content-Type": "application/json", **(extra_headers or {})}
     if token:
         headers["Authorization"] = f"Bearer {token}"
     payload = json.dumps(body) if body is not None else None

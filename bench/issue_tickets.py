@@ -1,9 +1,10 @@
 """Ticket issue over HTTP: POST /api/v1/sites/<slug>/tickets as a kiosk.
 
 Kiosks issue tickets for one service, as fast as they can, at each concurrency
-level (a new service per level, so each starts from an empty queue); then
-checks that every number was given exactly once. Baseline: GET
-/healthz on the same server and connections (the framework's ceiling).
+level (a new service per level, so each starts from an empty queue), without
+and then with a fresh Idempotency-Key per request (its ratio is against the
+row without); then checks that every number was given exactly once. Baseline:
+GET /healthz on the same server and connections (the framework's ceiling).
 
     .venv/bin/python bench/issue_tickets.py --dburl sqlite
     .venv/bin/python bench/issue_tickets.py --dburl postgresql://postgres@127.0.0.1:5432/postgres
@@ -55,9 +56,15 @@ def main() -> None:
             expect(status, body, 201)
             issued = numbers.setdefault(code, [])
 
-            def issue_step(_: int, code: str = code, issued: list[int] = issued):  # type: ignore[no-untyped-def]
+            def issue_step(  # type: ignore[no-untyped-def]
+                _: int, code: str = code, issued: list[int] = issued, keyed: bool = False
+            ):
                 def step(conn: http.client.HTTPConnection, n: int) -> int:
-                    status, body = send(conn, "POST", path, {"service": code}, office.kiosk_token)
+                    # A fresh key per request: the claim a kiosk's first try costs.
+                    headers = {"Idempotency-Key": f"{code}-{n}"} if keyed else None
+                    status, body = send(
+                        conn, "POST", path, {"service": code}, office.kiosk_token, headers
+                    )
                     if status == 201:
                         issued.append(body["number"])  # type: ignore[index]
                     return status
@@ -70,6 +77,14 @@ def main() -> None:
             print_row(baseline)
             result = run_load(server.url, "issue ticket", clients, args.num, issue_step)
             print_row(result, baseline)
+            keyed = run_load(
+                server.url,
+                "issue, with key",
+                clients,
+                args.num,
+                lambda index, step=issue_step: step(index, keyed=True),  # type: ignore[misc]
+            )
+            print_row(keyed, result)
         status, board = request(
             server.url, "GET", f"/api/v1/sites/{office.slug}/board", None, office.admin_token
         )

@@ -8,6 +8,9 @@ from typing import Any
 
 from flask import Flask, request
 
+# Requests that only read: on SQLite their transactions take no write lock.
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     """Build the application: settings, extensions, blueprints, realtime, errors."""
@@ -26,6 +29,17 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app = Flask(__name__, instance_path=instance_path)
     load_config(app, test_config)
     _configure_logging(app)
+
+    # First of all hooks: the token check, Flask-Login and every later hook may
+    # read the database, and on SQLite the first query decides whether the
+    # request's transaction holds the writer lock (database.py).
+    @app.before_request
+    def _readers_do_not_lock() -> None:
+        set_read_only(request.method in SAFE_METHODS)
+
+    @app.teardown_request
+    def _reset_read_only(exc: BaseException | None) -> None:
+        set_read_only(False)
 
     db.init_app(app)
     configure_engine(app)
@@ -69,15 +83,6 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     init_web(app)
     register_error_handlers(app)
     security.install(app)
-
-    @app.before_request
-    def _readers_do_not_lock() -> None:
-        # GET pages and API reads never write: on SQLite they need no write lock.
-        set_read_only(request.method in ("GET", "HEAD"))
-
-    @app.teardown_request
-    def _reset_read_only(exc: BaseException | None) -> None:
-        set_read_only(False)
 
     return app
 

@@ -1,16 +1,40 @@
-"""Engine set-up per database: SQLite gets WAL and serialised write transactions."""
+"""Engine set-up per database: SQLite gets WAL and serialised write transactions.
+
+On SQLite every transaction either writes or only reads, decided when it
+begins. A writing transaction holds the process's writer lock from its BEGIN
+to its COMMIT, so that two agents calling "next" run one after the other. A
+reading transaction takes no lock at all (WAL): board reads of displays, GET
+requests, Socket.IO handlers, the state publisher and password checks never
+wait for a writer. Which one a transaction is comes from the context:
+
+* GET, HEAD and OPTIONS requests read only (a hook of the app, run before any
+  other hook can touch the database);
+* :func:`read_only` blocks and :func:`reads_only` functions (Socket.IO handlers,
+  the publisher) read only;
+* :func:`read_transaction` runs a block in a reading transaction of its own,
+  ended with the block (the password check of a sign-in, before it writes);
+* :func:`writable` lets a reading context write in a transaction of its own
+  (a GET that must record something); everything else writes.
+
+A reading transaction on SQLite refuses INSERT, UPDATE and DELETE
+(:class:`WriteInReadOnlyTransaction`): upgrading it to a writer would skip the
+writer lock and fail under load with "database is locked". PostgreSQL needs
+none of this (row locks, MVCC): there the context changes nothing.
+"""
 
 from __future__ import annotations
 
+import functools
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 from flask import Flask
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session, scoped_session
 
 from .extensions import db
 
@@ -18,6 +42,15 @@ from .extensions import db
 # SQLite start deferred (no write lock); everything else takes the write lock.
 _read_only: ContextVar[bool] = ContextVar("queue_app_read_only", default=False)
 _HOLDS_WRITER = "queue_app_holds_writer"
+_READING = "queue_app_reading"
+_WRITES = ("INSERT", "UPDATE", "DELETE", "REPLACE")
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+class WriteInReadOnlyTransaction(RuntimeError):
+    """A statement tried to write in a transaction begun as read-only (SQLite)."""
 
 
 @contextmanager
@@ -28,6 +61,60 @@ def read_only() -> Iterator[None]:
         yield
     finally:
         _read_only.reset(token)
+
+
+def reads_only(function: Callable[P, R]) -> Callable[P, R]:
+    """Decorator: the transactions the function begins only read (Socket.IO handlers)."""
+
+    @functools.wraps(function)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        with read_only():
+            return function(*args, **kwargs)
+
+    return wrapper
+
+
+@contextmanager
+def read_transaction(session: Session | scoped_session[Session]) -> Iterator[None]:
+    """Run the block in a reading transaction of its own, ended when the block ends.
+
+    For slow reads on a path that writes afterwards (a sign-in checks a password
+    hash, then records the sign-in): on SQLite no write lock is held meanwhile.
+    Objects loaded inside stay usable afterwards (sessions do not expire on
+    commit). When the session is already in a transaction, the block runs in it.
+    """
+    if _in_transaction(session):
+        yield
+        return
+    with read_only():
+        try:
+            yield
+        except BaseException:
+            session.rollback()
+            raise
+        # Nothing was written: this only ends the reading transaction.
+        session.commit()
+
+
+@contextmanager
+def writable(session: Session | scoped_session[Session]) -> Iterator[None]:
+    """Let a reading context write: transactions begun inside take the write lock.
+
+    Ends the session's open reading transaction first, so the write gets a
+    transaction of its own; commit it inside the block.
+    """
+    if _in_transaction(session):
+        session.commit()
+    token = _read_only.set(False)
+    try:
+        yield
+    finally:
+        _read_only.reset(token)
+
+
+def _in_transaction(session: Session | scoped_session[Session]) -> bool:
+    real = session() if isinstance(session, scoped_session) else session
+    return real.in_transaction()
 
 
 def set_read_only(value: bool) -> None:
@@ -69,9 +156,11 @@ def _configure_sqlite(engine: Engine) -> None:
     def on_begin(connection: Any) -> None:
         # Invariant 2 on SQLite: every writing transaction takes the write lock
         # when it starts, so two agents calling "next" run one after the other
-        # and the second sees the first's call. Readers (GET requests, the state
-        # publisher) start deferred and do not wait for writers (WAL).
-        if _read_only.get():
+        # and the second sees the first's call. Readers start deferred and do
+        # not wait for writers (WAL).
+        reading = _read_only.get()
+        connection.info[_READING] = reading
+        if reading:
             connection.exec_driver_sql("BEGIN")
             return
         if not connection.info.get(_HOLDS_WRITER):
@@ -83,9 +172,20 @@ def _configure_sqlite(engine: Engine) -> None:
             _release(connection.info)
             raise
 
+    @event.listens_for(engine, "before_cursor_execute")
+    def refuse_writes_when_reading(
+        connection: Any, cursor: Any, statement: str, *args: Any
+    ) -> None:
+        if connection.info.get(_READING) and statement.lstrip()[:7].upper().startswith(_WRITES):
+            raise WriteInReadOnlyTransaction(
+                "a write in a read-only transaction (a GET request, a Socket.IO handler or "
+                "a read_only block): write inside queue_app.database.writable(session)"
+            )
+
     # The turn is given back when the connection returns to the pool, which is
     # after its COMMIT or ROLLBACK (a session releases it at the end of each
     # transaction).
     @event.listens_for(engine, "checkin")
     def on_checkin(dbapi_connection: Any, record: Any) -> None:
+        record.info.pop(_READING, None)
         _release(record.info)

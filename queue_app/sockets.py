@@ -2,7 +2,9 @@
 
 Displays join ``site:<slug>``; agents and managers join ``agents:<slug>`` of
 their sites; a tracking page connects without credentials and emits ``track``.
-Events themselves are emitted by events.py only.
+Events themselves are emitted by events.py only. Every handler here only reads
+(database.reads_only): on SQLite a connecting or syncing screen never waits
+for, nor holds, the writer lock.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from flask_login import current_user
 from flask_socketio import ConnectionRefusedError, join_room
 
 from . import events
+from .database import reads_only
 from .extensions import db, socketio
 from .models import Device, DeviceKind, Role, Site, User
 from .permissions import belongs_to
@@ -44,6 +47,7 @@ def _authenticate(auth: Any) -> User | Device | None:
 
 
 @socketio.on("connect")
+@reads_only
 def on_connect(auth: Any = None) -> None:
     principal = _authenticate(auth)
     if isinstance(principal, Device):
@@ -67,6 +71,7 @@ def on_connect(auth: Any = None) -> None:
 
 
 @socketio.on("track")
+@reads_only
 def on_track(data: Any) -> dict:
     """Join ``ticket:<code>``; the answer is the ticket's current state."""
     from .api.tickets import track_json
@@ -81,6 +86,7 @@ def on_track(data: Any) -> dict:
 
 
 @socketio.on("sync")
+@reads_only
 def on_sync(data: Any = None) -> dict:
     """The board of the caller's site, so a reconnected screen shows current state."""
     who = session.get(PRINCIPAL_KEY) or {}

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import os
 import shutil
+import threading
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -13,7 +15,7 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import make_url
 from werkzeug.security import generate_password_hash
 
@@ -139,6 +141,29 @@ def pg_app(postgres_url: str, tmp_path: Path, app_config: dict[str, Any]) -> Ite
 def any_app(request: pytest.FixtureRequest) -> Flask:
     """The same test on the embedded SQLite default and on PostgreSQL."""
     return request.getfixturevalue("app" if request.param == "sqlite" else "pg_app")
+
+
+@contextmanager
+def count_statements(application: Flask) -> Iterator[list[str]]:
+    """The SQL statements this thread sends to the app's database inside the block.
+
+    Transaction control (BEGIN, COMMIT) is left out; other threads (the state
+    publisher) are not counted.
+    """
+    with application.app_context():
+        engine = db.engine
+    me = threading.get_ident()
+    statements: list[str] = []
+
+    def on_execute(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if threading.get_ident() == me and not statement.lstrip().upper().startswith("BEGIN"):
+            statements.append(statement)
+
+    event.listen(engine, "before_cursor_execute", on_execute)
+    try:
+        yield statements
+    finally:
+        event.remove(engine, "before_cursor_execute", on_execute)
 
 
 # --- the office ---------------------------------------------------------------

@@ -247,8 +247,8 @@ def test_idempotency_key_returns_the_same_ticket(api, office):
     reused = api.post(
         f"sites/{office.slug}/tickets", "kiosk", json={"service": "CASIER"}, headers=headers
     )
-    assert reused.status_code == 409
-    assert reused.get_json()["error"]["code"] == "idempotency_key_reused"
+    assert reused.status_code == 422
+    assert reused.get_json()["error"]["code"] == "idempotency_key_mismatch"
 
 
 def test_phone_is_stored_in_e164_and_never_returned(api, office, app):

@@ -149,7 +149,7 @@ def test_idempotency_key_replays_and_refuses_another_service(ctx, office):
     assert first.created
     assert not again.created
     assert again.ticket.id == first.ticket.id
-    with pytest.raises(errors.IdempotencyKeyReused):
+    with pytest.raises(errors.IdempotencyKeyMismatch):
         issue_ticket(
             ctx,
             site,

@@ -41,6 +41,23 @@ from .serialize import ticket_json
 blp = ApiBlueprint("api_tickets", __name__, description="Tickets and their life")
 
 IDEMPOTENCY_KEY_RE = re.compile(r"^[\x21-\x7e]{1,128}$")
+IDEMPOTENCY_KEY_HEADER = {
+    "in": "header",
+    "name": "Idempotency-Key",
+    "required": False,
+    "schema": {"type": "string", "minLength": 1, "maxLength": 128, "pattern": "^[!-~]+$"},
+    "description": (
+        "Makes the request safe to retry (a kiosk that lost the answer sends it again "
+        "with the same key). A key is the sender's own: another kiosk or user sending "
+        "the same key gets its own ticket. It holds until the end of the site's service "
+        "day; the next day the same key issues a new ticket. A retry with the same key "
+        "and the same body answers 201 with the ticket issued first (its current state) "
+        "and the header `Idempotent-Replayed: true`, and takes no number; concurrent "
+        "retries make one ticket. The same key with another body (service, priority or "
+        "phone) answers 422 `idempotency_key_mismatch`. Printable ASCII, 1 to 128 "
+        "characters (a UUID is a good key)."
+    ),
+}
 
 
 def _actor(who: User | Device) -> Actor:
@@ -54,19 +71,24 @@ def _answer(ticket: Ticket) -> dict:
 @blp.route("/sites/<slug>/tickets")
 class TicketsView(MethodView):
     @blp.arguments(TicketCreateSchema)
-    @blp.response(201, TicketSchema)
-    @blp.alt_response(409, description="The office is closed, or the Idempotency-Key was reused")
-    @blp.doc(
-        parameters=[
-            {
-                "in": "header",
-                "name": "Idempotency-Key",
-                "required": False,
-                "schema": {"type": "string", "maxLength": 128},
-                "description": "A retried request with the same key returns the same ticket.",
+    @blp.response(
+        201,
+        TicketSchema,
+        headers={
+            "Idempotent-Replayed": {
+                "description": "Present (true) when an Idempotency-Key retry answers "
+                "the ticket issued first",
+                "schema": {"type": "string", "enum": ["true"]},
             }
-        ]
+        },
     )
+    @blp.alt_response(409, description="The office is closed, or the service is not available")
+    @blp.alt_response(
+        422,
+        description="idempotency_key_mismatch: this sender already used the "
+        "Idempotency-Key today for a different request",
+    )
+    @blp.doc(parameters=[IDEMPOTENCY_KEY_HEADER])
     def post(self, body: dict, slug: str) -> Any:
         """Issue a ticket for a service (a kiosk of the site, or staff)."""
         who = require_principal(principal())

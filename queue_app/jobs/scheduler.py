@@ -12,7 +12,7 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 from flask import Flask
 
 from ..extensions import db
-from . import appointments, day_close, retention
+from . import appointments, day_close, idempotency, retention
 
 log = logging.getLogger(__name__)
 
@@ -25,6 +25,7 @@ JOBS: list[tuple[str, Callable[[], Any], dict[str, int | str]]] = [
     ("appointment_reminders", appointments.send_reminders, {"minutes": 1}),
     ("turn_near_notices", appointments.send_turn_near, {"seconds": 30}),
     ("appointment_day_close", appointments.close_days, {"minutes": 1}),
+    ("idempotency", idempotency.run, {"hours": 1}),
 ]
 
 

@@ -9,6 +9,7 @@ from .appointments import (
     SmsConversation,
 )
 from .base import Base, utcnow
+from .idempotency import IdempotencyKey
 from .outbox import InboundMessage, MessageStatus, OutboundMessage, SmsGatewaySettings
 from .sites import WEEKDAYS, Counter, CounterService, CounterState, Service, Site, SiteClosure
 from .tickets import (
@@ -44,6 +45,7 @@ __all__ = [
     "Device",
     "DeviceKind",
     "EventKind",
+    "IdempotencyKey",
     "PriorityClass",
     "Role",
     "Service",

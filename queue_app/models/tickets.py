@@ -77,7 +77,6 @@ class Ticket(Base):
     __table_args__ = (
         # Invariant 1: a number is never given twice for a service and day.
         UniqueConstraint("issued_service_id", "service_day", "number"),
-        UniqueConstraint("site_id", "idempotency_key"),
         # The queue: waiting tickets of a service and day in call order.
         Index(
             "ix_tickets_waiting_queue",
@@ -115,7 +114,6 @@ class Ticket(Base):
     counter_id: Mapped[int | None] = mapped_column(ForeignKey("counters.id", ondelete="SET NULL"))
     agent_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     device_id: Mapped[int | None] = mapped_column(ForeignKey("devices.id", ondelete="SET NULL"))
-    idempotency_key: Mapped[str | None] = mapped_column(String(128))
     issued_at: Mapped[datetime] = mapped_column(default=utcnow)
     # When the ticket entered its current queue ordering (arrival time).
     queued_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -12,6 +12,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, joinedload
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from ..database import read_transaction
 from ..models import ApiToken, Device, DeviceKind, Role, Site, User, utcnow
 from . import errors
 
@@ -84,14 +85,20 @@ def set_password(user: User, password: str) -> None:
 
 
 def authenticate(session: Session, email: str, password: str) -> User | None:
-    """The active user with this e-mail and password, else None."""
-    user = session.scalar(select(User).where(User.email == (email or "").strip().lower()))
-    if user is None:
-        check_password_hash(_DUMMY_HASH, password or "")
-        return None
-    if not check_password_hash(user.password_hash, password or "") or not user.is_active:
-        return None
-    return user
+    """The active user with this e-mail and password, else None.
+
+    The user is read and the (deliberately slow) hash checked in a reading
+    transaction of its own, ended before returning: on SQLite a sign-in holds
+    no write lock while it hashes; recording the sign-in is the caller's write.
+    """
+    with read_transaction(session):
+        user = session.scalar(select(User).where(User.email == (email or "").strip().lower()))
+        if user is None:
+            check_password_hash(_DUMMY_HASH, password or "")
+            return None
+        if not check_password_hash(user.password_hash, password or "") or not user.is_active:
+            return None
+        return user
 
 
 def issue_api_token(

@@ -42,7 +42,7 @@ from .days import closing_time, day_intervals, local_now, parse_hhmm, service_da
 from .estimates import position_and_wait
 from .numbering import CODE_ALPHABET
 from .publish import publish_positions, publish_queue_changed
-from .tickets import Issued, issue_ticket
+from .tickets import Issued, issue_ticket, replayed_ticket
 
 log = logging.getLogger(__name__)
 
@@ -466,9 +466,18 @@ def check_in(
     now = now or utcnow()
     rules = rules or BookingRules()
     if appointment.status == AppointmentStatus.CHECKED_IN and appointment.ticket is not None:
-        if idempotency_key and appointment.ticket.idempotency_key == idempotency_key:
-            ticket = appointment.ticket
-            return Issued(ticket, False, *position_and_wait(session, ticket))
+        if idempotency_key:
+            replay = replayed_ticket(
+                session,
+                appointment.site,
+                appointment.service,
+                actor=actor,
+                idempotency_key=idempotency_key,
+                ticket=appointment.ticket,
+                now=now,
+            )
+            if replay is not None:
+                return replay
         raise AlreadyCheckedIn(reference=appointment.reference, ticket=appointment.ticket.label)
     if appointment.status == AppointmentStatus.CANCELLED:
         raise AppointmentCancelled(reference=appointment.reference)

@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import date, datetime
 
-from sqlalchemy import or_, select
+from sqlalchemy import Select, or_, select, union_all
 from sqlalchemy.orm import Session
 
 from ..models import (
     ACTIVE_STATUSES,
     Counter,
+    CounterService,
     CounterState,
     EventKind,
     PriorityClass,
+    Service,
     Ticket,
     TicketStatus,
     utcnow,
@@ -24,7 +26,7 @@ from .days import service_day
 from .estimates import queue_order
 from .policy import Candidate, choose_next
 from .publish import publish_call, publish_positions, publish_queue_changed, publish_ticket
-from .tickets import finish, record
+from .tickets import finish, learn_from, record
 
 log = logging.getLogger(__name__)
 
@@ -57,10 +59,14 @@ def call_next(
 ) -> Ticket | None:
     """Call the next ticket for a counter; None when nothing waits for its services.
 
-    The counter's ticket in progress is finished first. Each service's queue head
-    is row-locked with SKIP LOCKED on PostgreSQL, so agents calling at the same
-    instant take different tickets; SQLite serialises write transactions.
-    Queues ``ticket_called``, ``queue_changed`` and position updates.
+    The counter's ticket in progress is finished first. Locks the counter, then
+    only the ticket it calls: the heads of the counter's services are read
+    without locks, the policy chooses one, and that one is locked with SKIP
+    LOCKED on PostgreSQL. When another agent is calling it at that instant, it
+    is set aside and the choice made again, so a concurrent agent never skips
+    a head that nobody calls and no ticket is called twice. SQLite serialises
+    write transactions: the head read is the one called. Queues
+    ``ticket_called``, ``queue_changed`` and position updates.
     """
     now = now or utcnow()
     counter = lock_counter(session, counter.id)
@@ -75,18 +81,104 @@ def call_next(
         .with_for_update()
         .execution_options(populate_existing=True)
     ).all()
-    for ticket in in_progress:
-        finish(session, ticket, actor=actor, now=now)
+    for done in in_progress:
+        finish(session, done, actor=actor, now=now, learn=False)
 
-    candidates: list[Candidate] = []
-    heads: dict[int, Ticket] = {}
-    for link in sorted(counter.service_links, key=lambda link: link.service_id):
-        if not link.service.is_active:
-            continue
-        head = session.scalar(
+    ticket = _take_next(session, counter, day, now)
+    if ticket is not None:
+        ticket.status = TicketStatus.CALLED
+        ticket.counter = counter
+        ticket.counter_id = counter.id
+        ticket.agent_id = actor.user_id
+        ticket.called_at = now
+        if ticket.first_called_at is None:
+            ticket.first_called_at = now
+        record(session, ticket, EventKind.CALLED, TicketStatus.WAITING, actor, now)
+        publish_call(session, ticket, counter, recall=False)
+        publish_ticket(session, ticket)
+        publish_positions(session, [ticket.service_id])
+        log.debug("counter %s called %s", counter.id, ticket.label)
+    if ticket is not None or in_progress:
+        publish_queue_changed(session, site)
+    # Last, in service order: the learned durations' row locks (one per service)
+    # are then held for the commit only, not while the next ticket is chosen,
+    # and two counters never take them in opposite orders.
+    for done in sorted(in_progress, key=lambda t: t.service_id):
+        learn_from(session, done)
+    return ticket
+
+
+# Each round sets aside one ticket another transaction holds, so this bounds
+# the agents calling at the same instant, not the length of the queue.
+MAX_CHOICES = 64
+
+
+def _take_next(session: Session, counter: Counter, day: date, now: datetime) -> Ticket | None:
+    links = session.execute(
+        select(CounterService.service_id, CounterService.weight)
+        .join(Service, Service.id == CounterService.service_id)
+        .where(CounterService.counter_id == counter.id, Service.is_active)
+    ).tuples()
+    weights: dict[int, int] = dict(links.all())
+    if not weights:
+        return None
+    # Row locks exist on PostgreSQL only; on SQLite this transaction holds the
+    # writer lock, so nobody else is calling.
+    locking = session.get_bind().dialect.name == "postgresql"
+    held_elsewhere: list[int] = []
+    for _ in range(MAX_CHOICES):
+        heads = {
+            head.id: head
+            for head in session.scalars(_heads(sorted(weights), day, now, held_elsewhere)).all()
+        }
+        chosen = choose_next(
+            [
+                Candidate(
+                    ticket_id=head.id,
+                    service_id=head.service_id,
+                    is_priority=head.priority_class == PriorityClass.PRIORITY,
+                    waiting_since=head.queued_at,
+                    weight=weights[head.service_id],
+                    is_appointment=head.priority_class == PriorityClass.APPOINTMENT,
+                )
+                for head in heads.values()
+            ],
+            now,
+        )
+        if chosen is None:
+            return None
+        head = heads[chosen.ticket_id]
+        if not locking:
+            return head
+        locked = session.scalar(
             select(Ticket)
             .where(
-                Ticket.service_id == link.service_id,
+                Ticket.id == head.id,
+                Ticket.service_id == head.service_id,
+                Ticket.service_day == day,
+                Ticket.status == TicketStatus.WAITING,
+            )
+            .with_for_update(skip_locked=True)
+            .execution_options(populate_existing=True)
+        )
+        if locked is not None:
+            return locked
+        # Being called (or changed) by another transaction right now: choose again.
+        held_elsewhere.append(head.id)
+    log.warning("counter %s: no queue head could be locked after %d tries", counter.id, MAX_CHOICES)
+    return None
+
+
+def _heads(
+    service_ids: list[int], day: date, now: datetime, excluded: list[int]
+) -> Select[tuple[Ticket]]:
+    """The first waiting ticket of each service (one statement, no lock)."""
+    firsts = []
+    for service_id in service_ids:
+        first = (
+            select(Ticket.id)
+            .where(
+                Ticket.service_id == service_id,
                 Ticket.service_day == day,
                 Ticket.status == TicketStatus.WAITING,
                 # A checked-in appointment waits for its slot (queued_at) to be called.
@@ -94,41 +186,9 @@ def call_next(
             )
             .order_by(*queue_order())
             .limit(1)
-            .with_for_update(skip_locked=True)
-            .execution_options(populate_existing=True)
         )
-        if head is None:
-            continue
-        heads[head.id] = head
-        candidates.append(
-            Candidate(
-                ticket_id=head.id,
-                service_id=head.service_id,
-                is_priority=head.priority_class == PriorityClass.PRIORITY,
-                waiting_since=head.queued_at,
-                weight=link.weight,
-                is_appointment=head.priority_class == PriorityClass.APPOINTMENT,
-            )
-        )
-
-    chosen = choose_next(candidates, now)
-    if chosen is None:
-        if in_progress:
-            publish_queue_changed(session, site)
-        return None
-
-    ticket = heads[chosen.ticket_id]
-    ticket.status = TicketStatus.CALLED
-    ticket.counter = counter
-    ticket.counter_id = counter.id
-    ticket.agent_id = actor.user_id
-    ticket.called_at = now
-    if ticket.first_called_at is None:
-        ticket.first_called_at = now
-    record(session, ticket, EventKind.CALLED, TicketStatus.WAITING, actor, now)
-    publish_call(session, ticket, counter, recall=False)
-    publish_ticket(session, ticket)
-    publish_queue_changed(session, site)
-    publish_positions(session, [ticket.service_id])
-    log.debug("counter %s called %s", counter.id, ticket.label)
-    return ticket
+        if excluded:
+            first = first.where(Ticket.id.not_in(excluded))
+        firsts.append(select(first.subquery().c.id))
+    ids = firsts[0] if len(firsts) == 1 else union_all(*firsts)
+    return select(Ticket).where(Ticket.id.in_(ids))

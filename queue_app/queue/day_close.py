@@ -24,7 +24,8 @@ def close_day(
     """Close waiting tickets of every day of the site whose end (closing time + grace) passed.
 
     Counters left open from before that end are closed too (not ones opened
-    after it: an agent may serve late). Idempotent; returns the tickets closed.
+    after it: an agent may serve late), row-locked so that an agent taking one
+    back at that instant keeps it. Idempotent; returns the tickets closed.
     Queues ``queue_changed`` when something changed.
     """
     now = now or utcnow()
@@ -51,12 +52,7 @@ def close_day(
         closed += len(tickets)
 
     released = 0
-    counters = session.scalars(
-        select(Counter).where(Counter.site_id == site.id, Counter.state != CounterState.CLOSED)
-    ).all()
-    for counter in counters:
-        if now < counter_day_end(site, counter.state_changed_at, grace):
-            continue
+    for counter in _due_counters(session, site, grace, now):
         if current_ticket(session, counter) is not None:
             continue
         counter.state = CounterState.CLOSED
@@ -70,6 +66,37 @@ def close_day(
     if released:
         log.info("day close at %s: %d counter(s) closed", site.slug, released)
     return closed
+
+
+def _due_counters(session: Session, site: Site, grace: timedelta, now: datetime) -> list[Counter]:
+    """The site's counters left open past their day's end, row-locked.
+
+    Read first without locks (usually none is due), then the due ones locked
+    and read again: an agent taking a counter back at that instant is either
+    seen with its new state, or skipped (SKIP LOCKED) until the next run, a
+    minute later. Never waiting on a counter also means never deadlocking with
+    an agent who holds one counter and releases another.
+    """
+    open_counters = session.execute(
+        select(Counter.id, Counter.state_changed_at).where(
+            Counter.site_id == site.id, Counter.state != CounterState.CLOSED
+        )
+    ).all()
+    due = [
+        counter_id
+        for counter_id, changed_at in open_counters
+        if now >= counter_day_end(site, changed_at, grace)
+    ]
+    if not due:
+        return []
+    locked = session.scalars(
+        select(Counter)
+        .where(Counter.id.in_(due), Counter.state != CounterState.CLOSED)
+        .order_by(Counter.id)
+        .with_for_update(skip_locked=True)
+        .execution_options(populate_existing=True)
+    ).all()
+    return [c for c in locked if now >= counter_day_end(site, c.state_changed_at, grace)]
 
 
 def counter_day_end(site: Site, changed_at: datetime, grace: timedelta) -> datetime:

@@ -57,8 +57,15 @@ def closing_time(site: Site, day: date) -> datetime:
     if intervals:
         end = max(end for _, end in intervals)
         return datetime.combine(day, end, tzinfo=tz).astimezone(UTC)
+    return end_of_day(site, day)
+
+
+def end_of_day(site: Site, day: date) -> datetime:
+    """UTC instant a site-local day ends: the site's next midnight."""
     # Midnight is computed from the next date so DST days keep their length.
-    return datetime.combine(day + timedelta(days=1), time(0), tzinfo=tz).astimezone(UTC)
+    return datetime.combine(
+        day + timedelta(days=1), time(0), tzinfo=zone(site.timezone)
+    ).astimezone(UTC)
 
 
 def accepts_tickets(site: Site, now: datetime) -> bool:

@@ -73,9 +73,15 @@ class SiteClosed(Conflict):
     default_message = _l("The office is closed: no more tickets today.")
 
 
-class IdempotencyKeyReused(Conflict):
-    code = "idempotency_key_reused"
-    default_message = _l("This Idempotency-Key was already used for another request.")
+class IdempotencyKeyMismatch(DomainError):
+    """The sender already used this Idempotency-Key today for a different request."""
+
+    status = 422
+    code = "idempotency_key_mismatch"
+    default_message = _l(
+        "This Idempotency-Key was already used for a different request: "
+        "send a new key for a new request."
+    )
 
 
 class ServiceInactive(Conflict):

@@ -35,13 +35,37 @@ def next_number(session: Session, service_id: int, day: date) -> int:
     return int(result.scalar_one())
 
 
+# The label, defined once: the service's prefix, a dash, the number padded to
+# three digits and growing past them (B-007, B-999, B-1000). format_label is it
+# in Python; label_sql writes the same in SQL that PostgreSQL and SQLite share,
+# for statements that number and insert a ticket in one go.
+LABEL_SEPARATOR = "-"
+LABEL_DIGITS = 3
+
+
+def format_label(prefix: str, number: int) -> str:
+    """The printed and announced label: B-007."""
+    return f"{prefix}{LABEL_SEPARATOR}{number:0{LABEL_DIGITS}d}"
+
+
+def label_sql(prefix: str, number: str) -> str:
+    """:func:`format_label` as a SQL expression over two SQL operands (e.g. ``:prefix``)."""
+    bound = 10**LABEL_DIGITS
+    # 7 → '1007' → '007': zero padding with functions both databases have.
+    return (
+        f"{prefix} || '{LABEL_SEPARATOR}' || CASE WHEN {number} < {bound} "
+        f"THEN substr(CAST({bound} + {number} AS TEXT), 2) "
+        f"ELSE CAST({number} AS TEXT) END"
+    )
+
+
 # PostgreSQL: the number, the ticket and its "issued" event in one statement, so
 # the sequence row stays locked for this statement and the commit only: kiosks
 # issuing for the same service then wait for each other as little as possible.
 # A rolled-back ticket still gives its number back. (SQLite cannot modify data
 # in a WITH clause; there one writer at a time holds the database anyway.)
 ISSUE_POSTGRESQL = text(
-    """
+    f"""
     WITH number AS (
         INSERT INTO ticket_sequences (service_id, service_day, last_number)
         VALUES (:service_id, :service_day, 1)
@@ -52,14 +76,12 @@ ISSUE_POSTGRESQL = text(
         INSERT INTO tickets (
             site_id, service_id, issued_service_id, service_day, number, label, code,
             priority_class, priority_rank, source, status, phone, device_id,
-            idempotency_key, issued_at, queued_at, recall_count, transfer_count
+            issued_at, queued_at, recall_count, transfer_count
         )
         SELECT :site_id, :service_id, :service_id, :service_day, last_number,
-               :prefix || '-' || CASE WHEN last_number < 1000
-                                      THEN lpad(last_number::text, 3, '0')
-                                      ELSE last_number::text END,
+               {label_sql(":prefix", "last_number")},
                :code, :priority_class, :priority_rank, :source, 'waiting', :phone,
-               :device_id, :idempotency_key, :now, :now, 0, 0
+               :device_id, :now, :now, 0, 0
         FROM number
         RETURNING *
     ), issued AS (
@@ -72,16 +94,11 @@ ISSUE_POSTGRESQL = text(
         FROM ticket
     )
     SELECT * FROM ticket
-    """
+    """  # noqa: S608 - label_sql interpolates constants, never input
 ).bindparams(
     bindparam("service_day", type_=Date()),
     bindparam("now", type_=TZDateTime()),
 )
-
-
-def format_label(prefix: str, number: int) -> str:
-    """The printed and announced label: B-007."""
-    return f"{prefix}-{number:03d}"
 
 
 def new_tracking_code() -> str:

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, NamedTuple, cast
 
 from sqlalchemy import Table, insert, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from .. import events
 from ..models import (
     ACTIVE_STATUSES,
     PRIORITY_RANK,
@@ -24,9 +22,9 @@ from ..models import (
     TicketStatus,
     utcnow,
 )
-from . import errors
+from . import errors, idempotency
 from .actors import Actor
-from .days import accepts_tickets, service_day
+from .days import accepts_tickets, end_of_day, service_day
 from .estimates import ahead_of_newcomer, learn_service_duration, position_and_wait
 from .numbering import ISSUE_POSTGRESQL, format_label, new_tracking_code, next_number
 from .publish import publish_call, publish_positions, publish_queue_changed, publish_ticket
@@ -35,6 +33,9 @@ log = logging.getLogger(__name__)
 
 
 _INSERT_EVENT = insert(cast(Table, TicketEvent.__table__))
+
+# The resource kind of the idempotency keys of ticket issues.
+TICKET_KIND = "ticket"
 
 
 class Issued(NamedTuple):
@@ -100,35 +101,73 @@ def issue_ticket(
     """Issue the next numbered ticket of a service; locks the day's sequence row.
 
     Queues ``queue_changed`` (and positions when a priority ticket moves others
-    back). With ``idempotency_key``, a repeated request returns the first ticket.
+    back). With ``idempotency_key`` (scoped to the actor, kept until the end of
+    the service day), a repeated request returns the first ticket, even after
+    closing time; the same key with another service, priority or phone raises
+    IdempotencyKeyMismatch. The key costs one statement (idempotency.py).
     """
     now = now or utcnow()
     if service.site_id != site.id:
         raise errors.NotFound(service=service.code)
+    day = service_day(site, now)
+    code = new_tracking_code()
     if idempotency_key:
-        existing = _by_idempotency_key(session, site, idempotency_key)
-        if existing is not None:
-            return _replay(session, existing, service)
+        claimed = idempotency.claim(
+            session,
+            idempotency.scope_of(actor),
+            idempotency_key,
+            request_fingerprint(site, service, priority, phone),
+            TICKET_KIND,
+            expires_at=end_of_day(site, day),
+            # The tracking code is drawn before the ticket exists: the key names
+            # its ticket from the start, with nothing to write back afterwards.
+            resource_ref=code,
+            now=now,
+        )
+        if claimed.replayed:
+            return _replay(session, claimed)
     if not service.is_active:
         raise errors.ServiceInactive(service=service.code)
     if enforce_hours and not accepts_tickets(site, now):
         raise errors.SiteClosed()
-    if not idempotency_key:
-        return _issue(session, site, service, actor, source, priority, phone, None, now)
-    queued = events.pending_events(session)
-    try:
-        # A savepoint, so a concurrent request with the same key that won the race
-        # costs only this insert (and gives its number back).
-        with session.begin_nested():
-            return _issue(
-                session, site, service, actor, source, priority, phone, idempotency_key, now
-            )
-    except IntegrityError:
-        events.restore_pending(session, queued)
-        existing = _by_idempotency_key(session, site, idempotency_key)
-        if existing is None:
-            raise
-        return _replay(session, existing, service)
+    return _issue(session, site, service, actor, source, priority, phone, code, day, now)
+
+
+def request_fingerprint(site: Site, service: Service, priority: bool, phone: str | None) -> str:
+    """What an Idempotency-Key of a ticket request stands for (idempotency.fingerprint)."""
+    return idempotency.fingerprint(site=site.id, service=service.id, priority=priority, phone=phone)
+
+
+def replayed_ticket(
+    session: Session,
+    site: Site,
+    service: Service,
+    *,
+    actor: Actor,
+    idempotency_key: str,
+    ticket: Ticket,
+    now: datetime | None = None,
+) -> Issued | None:
+    """``ticket`` again when ``idempotency_key`` is the actor's key that issued it, else None.
+
+    For creates that issue a ticket on the way (an appointment's check-in): a
+    retry finds the ticket its key made. Raises IdempotencyKeyMismatch when the
+    key stands for another request. Leaves a fresh claim behind when the key
+    is unknown: the caller refuses the request and rolls back.
+    """
+    now = now or utcnow()
+    claimed = idempotency.claim(
+        session,
+        idempotency.scope_of(actor),
+        idempotency_key,
+        request_fingerprint(site, service, False, None),
+        TICKET_KIND,
+        expires_at=end_of_day(site, service_day(site, now)),
+        now=now,
+    )
+    if claimed.replayed and claimed.resource_ref == ticket.code:
+        return Issued(ticket, False, *position_and_wait(session, ticket))
+    return None
 
 
 def _issue(
@@ -139,16 +178,15 @@ def _issue(
     source: TicketSource,
     priority: bool,
     phone: str | None,
-    idempotency_key: str | None,
+    code: str,
+    day: date,
     now: datetime,
 ) -> Issued:
-    day = service_day(site, now)
     priority_class = PriorityClass.PRIORITY if priority else PriorityClass.NORMAL
     rank = PRIORITY_RANK[priority_class]
     # Counted before the insert, outside the sequence row lock: the people
     # already waiting ahead of a newcomer of this rank.
     position, wait = ahead_of_newcomer(session, service, day, rank)
-    code = new_tracking_code()
     if session.get_bind().dialect.name == "postgresql":
         ticket = session.scalars(
             select(Ticket).from_statement(ISSUE_POSTGRESQL),
@@ -164,7 +202,6 @@ def _issue(
                 "phone": phone,
                 "device_id": actor.device_id,
                 "user_id": actor.user_id,
-                "idempotency_key": idempotency_key,
                 "now": now,
             },
         ).one()
@@ -184,7 +221,6 @@ def _issue(
             status=TicketStatus.WAITING,
             phone=phone,
             device_id=actor.device_id,
-            idempotency_key=idempotency_key,
             issued_at=now,
             queued_at=now,
         )
@@ -199,15 +235,13 @@ def _issue(
     return Issued(ticket, True, position, wait)
 
 
-def _by_idempotency_key(session: Session, site: Site, key: str) -> Ticket | None:
-    return session.scalar(
-        select(Ticket).where(Ticket.site_id == site.id, Ticket.idempotency_key == key)
-    )
-
-
-def _replay(session: Session, ticket: Ticket, service: Service) -> Issued:
-    if ticket.issued_service_id != service.id:
-        raise errors.IdempotencyKeyReused()
+def _replay(session: Session, claimed: idempotency.Claim) -> Issued:
+    ticket = None
+    if claimed.resource_ref is not None:
+        ticket = session.scalar(select(Ticket).where(Ticket.code == claimed.resource_ref))
+    if ticket is None:
+        # A key is committed with its ticket: this is a key without one.
+        raise errors.NotFound(ticket=claimed.resource_ref)
     return Issued(ticket, False, *position_and_wait(session, ticket))
 
 
@@ -275,20 +309,36 @@ def start(session: Session, ticket: Ticket, *, actor: Actor, now: datetime | Non
 
 
 def finish(
-    session: Session, ticket: Ticket, *, actor: Actor, now: datetime | None = None
+    session: Session,
+    ticket: Ticket,
+    *,
+    actor: Actor,
+    now: datetime | None = None,
+    learn: bool = True,
 ) -> Ticket:
-    """Service is over: called or serving → done; teaches the service's average duration."""
+    """Service is over: called or serving → done; teaches the service's average duration.
+
+    With ``learn=False`` the caller teaches it later with :func:`learn_from`.
+    """
     now = now or utcnow()
     _require(ticket, ACTIVE_STATUSES, "finish")
     previous = ticket.status
     ticket.status = TicketStatus.DONE
     ticket.finished_at = now
-    began = ticket.started_at or ticket.called_at
-    if began is not None:
-        learn_service_duration(ticket.service, (now - began).total_seconds())
     record(session, ticket, EventKind.FINISHED, previous, actor, now)
     publish_ticket(session, ticket)
+    if learn:
+        learn_from(session, ticket)
     return ticket
+
+
+def learn_from(session: Session, ticket: Ticket) -> None:
+    """Fold a finished ticket's service time into its service's learned average."""
+    began = ticket.started_at or ticket.called_at
+    if began is not None and ticket.finished_at is not None:
+        learn_service_duration(
+            session, ticket.service, (ticket.finished_at - began).total_seconds()
+        )
 
 
 def mark_no_show(
