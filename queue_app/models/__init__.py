@@ -2,6 +2,7 @@
 
 from .accounts import ApiToken, Device, DeviceKind, Role, User, user_sites
 from .base import Base, utcnow
+from .printing import PrintJob, PrintJobKind, PrintJobStatus
 from .sites import WEEKDAYS, Counter, CounterService, CounterState, Service, Site, SiteClosure
 from .tickets import (
     ACTIVE_STATUSES,
@@ -27,6 +28,9 @@ __all__ = [
     "Device",
     "DeviceKind",
     "EventKind",
+    "PrintJob",
+    "PrintJobKind",
+    "PrintJobStatus",
     "PriorityClass",
     "Role",
     "Service",

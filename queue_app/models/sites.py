@@ -87,6 +87,8 @@ class Service(Base):
     is_active: Mapped[bool] = mapped_column(default=True)
     position: Mapped[int] = mapped_column(default=0)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Name of the kiosk pictogram (queue_app/static/kiosk/icons/<icon>.svg).
+    icon: Mapped[str | None] = mapped_column(String(32))
 
     site: Mapped[Site] = relationship(back_populates="services")
 
