@@ -63,7 +63,12 @@ def demo() -> None:
     from .demo import load_office, read_spec
 
     upgrade_database()
-    loaded = load_office(db.session, read_spec(), current_app.config["SECRET_KEY"])
+    loaded = load_office(
+        db.session,
+        read_spec(),
+        current_app.config["SECRET_KEY"],
+        instance_path=current_app.instance_path,
+    )
     db.session.commit()
     base = current_app.config["PUBLIC_URL"]
     site = loaded.site
@@ -79,11 +84,22 @@ def demo() -> None:
         click.echo(f"    {user.role.value:<8} {user.email:<24} {password}")
     click.echo("")
     click.echo("  Device tokens:")
-    kiosk_token = None
+    kiosk_token = kiosk_device = None
     for name, (device, token) in loaded.tokens.items():
         click.echo(f"    {device.kind.value:<8} {name:<24} {token}")
         if device.kind.value == "kiosk":
-            kiosk_token = token
+            kiosk_token, kiosk_device = token, device
+    if kiosk_token and kiosk_device is not None:
+        click.echo("")
+        click.echo(f"  Touch kiosk      {base}/kiosk/{site.slug}?token={kiosk_token}")
+        if kiosk_device.printer:
+            click.echo(f"  Kiosk printer    {kiosk_device.printer}")
+            click.echo(
+                "    (ESC/POS bytes are appended to that file; to print on paper, PATCH the kiosk's"
+            )
+            click.echo(
+                '     "printer" to tcp://PRINTER-IP:9100 — see the README, "Kiosk and printing")'
+            )
     if kiosk_token:
         click.echo("")
         click.echo("  Issue a ticket as the kiosk:")

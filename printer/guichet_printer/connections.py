@@ -124,23 +124,50 @@ def open_printer(url: str | PrinterUrl, timeout: float = DEFAULT_TIMEOUT) -> Any
     return device
 
 
-def send(url: str | PrinterUrl, payload: bytes, timeout: float = DEFAULT_TIMEOUT) -> None:
-    """Send ESC/POS bytes to the printer; PrinterError when they could not all be sent."""
+def send(
+    url: str | PrinterUrl,
+    payload: bytes,
+    timeout: float = DEFAULT_TIMEOUT,
+    *,
+    query_paper: float = 0.0,
+) -> dict[str, Any] | None:
+    """Send ESC/POS bytes to the printer; PrinterError when they could not all be sent.
+
+    With ``query_paper`` (seconds), a network printer is then asked for its paper
+    sensor on the same connection: a printer out of paper still takes the bytes
+    into its buffer, and staff must know. Returns that status, or None.
+    """
     parsed = url if isinstance(url, PrinterUrl) else parse_printer_url(url)
     if parsed.scheme == "dummy":
         with _dummy_lock:
             _dummy_output.setdefault(parsed.raw, []).append(bytes(payload))
-        return
+        return None
+    if parsed.scheme == "file":
+        # Appended: a device node takes it as a write, a plain file keeps every ticket.
+        try:
+            with open(parsed.target, "ab") as handle:
+                handle.write(payload)
+        except OSError as exc:
+            raise PrinterError(f"file printer {parsed.target}: {exc}") from exc
+        return None
     device = open_printer(parsed, timeout)
     try:
         device._raw(payload)
         if hasattr(device, "flush"):
             device.flush()
     except Exception as exc:
-        raise PrinterError(f"{parsed.scheme} printer {parsed.target}: {exc}") from exc
-    finally:
         with contextlib.suppress(Exception):
             device.close()
+        raise PrinterError(f"{parsed.scheme} printer {parsed.target}: {exc}") from exc
+    result = None
+    if query_paper and parsed.scheme == "tcp":
+        result = {"online": True, "paper": None, "error": None}
+        with contextlib.suppress(Exception):
+            device.device.settimeout(query_paper)
+            result["paper"] = _paper(device)
+    with contextlib.suppress(Exception):
+        device.close()
+    return result
 
 
 # DLE EOT n: real-time status. n=1 printer status, n=4 roll paper sensor.
@@ -172,14 +199,7 @@ def status(url: str | PrinterUrl, timeout: float = 2.0) -> dict[str, Any]:
         if online:
             # Bit 3 set: the printer is offline (cover open, paper out, error).
             result["online"] = not online[0] & 0x08
-        paper = device.query_status(_PAPER_QUERY)
-        if paper:
-            if paper[0] & 0x60 == 0x60:
-                result["paper"] = "out"
-            elif paper[0] & 0x0C == 0x0C:
-                result["paper"] = "low"
-            else:
-                result["paper"] = "ok"
+        result["paper"] = _paper(device)
     except Exception as exc:
         # Reachable, but no answer to status queries: nothing more is known.
         log.debug("printer %s gave no status: %s", parsed.raw, exc)
@@ -187,3 +207,15 @@ def status(url: str | PrinterUrl, timeout: float = 2.0) -> dict[str, Any]:
         with contextlib.suppress(Exception):
             device.close()
     return result
+
+
+def _paper(device: Any) -> str | None:
+    """The roll paper sensor (DLE EOT 4): "ok", "low" (near end), "out", or None."""
+    answer = device.query_status(_PAPER_QUERY)
+    if not answer:
+        return None
+    if answer[0] & 0x60 == 0x60:
+        return "out"
+    if answer[0] & 0x0C == 0x0C:
+        return "low"
+    return "ok"

@@ -6,7 +6,7 @@ from typing import Any
 
 from flask import current_app
 
-from ..models import Counter, Device, Service, Site, Ticket, User
+from ..models import Counter, Device, DeviceKind, Service, Site, Ticket, User
 from ..queue.publish import iso
 
 
@@ -20,6 +20,7 @@ def service_json(service: Service) -> dict[str, Any]:
         "avg_service_minutes": round(service.avg_service_seconds / 60, 2),
         "is_active": service.is_active,
         "position": service.position,
+        "icon": service.icon,
     }
 
 
@@ -66,6 +67,10 @@ def device_json(device: Device, token: str | None = None) -> dict[str, Any]:
         "created_at": iso(device.created_at),
         "revoked": device.revoked_at is not None,
     }
+    if device.kind == DeviceKind.KIOSK:
+        data["printer"] = device.printer
+        data["printer_options"] = device.printer_options or {}
+        data["print_agent"] = device.print_agent_id
     if token is not None:
         data["token"] = token
     return data

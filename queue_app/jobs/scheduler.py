@@ -12,6 +12,7 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 from flask import Flask
 
 from ..extensions import db
+from ..printing import worker as print_spool
 from . import day_close, retention
 
 log = logging.getLogger(__name__)
@@ -19,6 +20,7 @@ log = logging.getLogger(__name__)
 JOBS: list[tuple[str, Callable[[], Any], dict[str, int]]] = [
     ("day_close", day_close.run, {"minutes": 1}),
     ("retention", retention.run, {"hours": 1}),
+    ("print_spool", print_spool.run, {"seconds": 10}),
 ]
 
 
