@@ -111,7 +111,7 @@ class PrintAgent:
         poll_interval: float = 10.0,
         timeout: float = 10.0,
         use_socketio: bool = True,
-        sender: Callable[[str, bytes], None] = send,
+        sender: Callable[[str, bytes], Any] = send,
     ) -> None:
         parse_printer_url(printer_url)  # refuse a bad URL before starting
         self.server = server.rstrip("/")

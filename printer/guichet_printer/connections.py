@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import socket
 import threading
 from dataclasses import dataclass
 from typing import Any
@@ -96,6 +97,9 @@ def open_printer(url: str | PrinterUrl, timeout: float = DEFAULT_TIMEOUT) -> Any
         if parsed.scheme == "tcp":
             host, port = parsed.target.rsplit(":", 1)
             device: Any = printer.Network(host, int(port), timeout=timeout, **kwargs)
+            # Connected here rather than by Network.open, which leaks the socket on failure.
+            device.device = socket.create_connection((host, int(port)), timeout=timeout)
+            return device
         elif parsed.scheme == "usb":
             vendor, product = (int(part, 16) for part in parsed.target.split(":"))
             usb_kwargs: dict[str, Any] = {"timeout": int(timeout * 1000)}
@@ -159,7 +163,7 @@ def send(
         with contextlib.suppress(Exception):
             device.close()
         raise PrinterError(f"{parsed.scheme} printer {parsed.target}: {exc}") from exc
-    result = None
+    result: dict[str, Any] | None = None
     if query_paper and parsed.scheme == "tcp":
         result = {"online": True, "paper": None, "error": None}
         with contextlib.suppress(Exception):

@@ -210,10 +210,15 @@ def claim(
     now = now or utcnow()
     lease = timedelta(seconds=float(current_app.config["PRINT_LEASE_SECONDS"]))
     route = PrintJob.agent_id.is_(None) if agent is None else PrintJob.agent_id == agent.id
+    due = PrintJob.status.in_(DUE_STATUSES) & (PrintJob.next_attempt_at <= now)
+    # When one job of a printer is due, its older pending ones go first: a printer
+    # that comes back prints its queue in the order the tickets were issued.
+    printers = select(PrintJob.device_id).where(route, due).distinct().scalar_subquery()
+    waiting = (PrintJob.status == PrintJobStatus.PENDING) & PrintJob.device_id.in_(printers)
     jobs = list(
         session.scalars(
             select(PrintJob)
-            .where(route, PrintJob.status.in_(DUE_STATUSES), PrintJob.next_attempt_at <= now)
+            .where(route, due | waiting)
             .order_by(PrintJob.id)
             .limit(limit)
             .with_for_update(skip_locked=True)

@@ -80,9 +80,10 @@ class PrintWorker:
 
         handled = 0
         with self.app.app_context():
+            session = db.session()
             try:
                 while True:
-                    jobs = spool.claim(db.session, agent=None)
+                    jobs = spool.claim(session, agent=None)
                     work = [
                         (job.id, job.device.printer if job.device else None, job.payload)
                         for job in jobs
@@ -97,11 +98,11 @@ class PrintWorker:
                         if job is None:
                             continue
                         if ok:
-                            spool.mark_done(db.session, job, printer=printer)
+                            spool.mark_done(session, job, printer=printer)
                         else:
-                            spool.mark_failed(db.session, job, error or "", printer=printer)
+                            spool.mark_failed(session, job, error or "", printer=printer)
                     db.session.commit()
-                with_read = spool.next_due(db.session)
+                with_read = spool.next_due(session)
                 db.session.rollback()
                 return handled, with_read
             finally:
