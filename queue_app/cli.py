@@ -201,6 +201,24 @@ def worker() -> None:
     build_scheduler(app, blocking=True).start()
 
 
+@cli.command(
+    "print-agent",
+    with_appcontext=False,
+    add_help_option=False,
+    context_settings={"ignore_unknown_options": True, "allow_extra_args": True},
+)
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+def print_agent(args: tuple[str, ...]) -> None:
+    """Run a print agent on a kiosk PC: --server URL --token T --printer PRINTER_URL.
+
+    The same agent as `guichet-print-agent` (printer/), which installs without the
+    server; it reads no server settings. `queue-app print-agent --help` lists its options.
+    """
+    from guichet_printer.agent import main as agent_main
+
+    raise SystemExit(agent_main(list(args), prog="queue-app print-agent"))
+
+
 def _safe_url(url: str) -> str:
     """A database URL without its password, for messages."""
     from sqlalchemy.engine import make_url
