@@ -8,7 +8,7 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, render_template, request
 from flask_babel import force_locale
-from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from markupsafe import Markup
 
 from ..extensions import db
@@ -21,6 +21,8 @@ from ..queue.sites import get_site
 from ..queue.tickets import get_ticket_by_code
 
 bp = Blueprint("kiosk", __name__, url_prefix="/kiosk")
+
+TITLE = _l("Touch the service you came for")
 
 
 @lru_cache(maxsize=64)
@@ -40,12 +42,12 @@ def _kiosk_device(site: Site, token: str | None) -> Device | None:
     return None
 
 
-def _in_languages(site: Site, message: str) -> list[tuple[str, str]]:
-    """A phrase in each of the site's languages (the first is the big one)."""
+def _in_languages(site: Site, message: Any) -> list[tuple[str, str]]:
+    """A (lazy) phrase in each of the site's languages (the first is the big one)."""
     result = []
     for language in site.languages:
         with force_locale(language):
-            result.append((language, _(message)))
+            result.append((language, str(message)))
     return result
 
 
@@ -78,7 +80,7 @@ def kiosk(slug: str) -> Any:
         services=services,
         icon_svg=icon_svg,
         kiosk_config=kiosk_config,
-        title=_in_languages(site, "Touch the service you came for"),
+        title=_in_languages(site, TITLE),
         alphabet=kiosk_config["alphabet"],
     )
 

@@ -140,9 +140,11 @@
         printState("done", text.printed);
         return;
       }
-      var late = Date.now() - started > 4000;
-      if (job.status === "failed" || printer.paper === "out" || (late && printer.online === false) ||
-          (late && job.status !== "done" && job.attempts > 1) || Date.now() - started > 10000) {
+      // The printer is known to be away (it refused a second attempt), or the paper
+      // has not come out after a few seconds: the citizen must not wait for it.
+      var away = printer.online === false && job.attempts > 1;
+      if (job.status === "failed" || printer.paper === "out" || away ||
+          Date.now() - started > 4000) {
         printState("failed", printer.paper === "out" ? text.paper_out : text.print_failed);
         countdown(config.reset_seconds * 2);
         return;
