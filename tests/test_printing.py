@@ -296,3 +296,42 @@ def test_a_kiosk_reads_only_its_own_jobs(app, api, office, make_office):
     assert other_api.get(f"print-jobs/{job_id}", "kiosk").status_code == 403
     assert api.get(f"print-jobs/{job_id}", "display").status_code == 403
     assert api.get(f"print-jobs/{job_id}", "manager").status_code == 200
+
+
+# --- the agent console ---------------------------------------------------------------
+
+
+def test_an_agent_reprints_a_lost_ticket_from_the_console(app, api, office, printer):
+    from .test_agent_console import Agent, forms_of, text_of
+
+    set_printer(api, office, printer=printer.url)
+    api.issue("CNI")
+    api.issue("CNI")
+    assert printer.wait_for(2)
+    agent = Agent(app.test_client(), office)
+    agent.sign_in()
+    agent.open_counter("Guichet 2")
+    agent.submit("/next")
+    assert agent.ticket_label == "B-001"
+    # The citizen at the counter lost the ticket: one button.
+    agent.submit("/reprint", ticket_id=agent.form("/reprint").fields["ticket_id"])
+    assert "Réimpression envoyée à l'imprimante de la borne : B-001." in agent.text
+    assert printer.wait_for(3)
+    assert b"DUPLICATA" in printer.prints[2]
+    assert b"B-001" in printer.prints[2]
+    # Another citizen, still waiting, says their number ("b2" is B-002).
+    reprint_forms = [
+        form
+        for form in forms_of(agent.html)
+        if form.action.endswith("/reprint") and "ticket_id" not in form.fields
+    ]
+    assert reprint_forms
+    agent.client.post(reprint_forms[0].action, data={**reprint_forms[0].fields, "label": "b2"})
+    assert printer.wait_for(4)
+    assert b"B-002" in printer.prints[3]
+    response = agent.client.post(
+        reprint_forms[0].action,
+        data={**reprint_forms[0].fields, "label": "Z-999"},
+        follow_redirects=True,
+    )
+    assert "Aucun ticket Z-999 aujourd'hui." in text_of(response.get_data(as_text=True))
