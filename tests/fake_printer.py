@@ -78,7 +78,8 @@ class FakePrinter:
                     break
                 if not chunk:
                     break
-                last = time.perf_counter()
+                if chunk.replace(ONLINE_QUERY, b"").replace(PAPER_QUERY, b""):
+                    last = time.perf_counter()  # the last byte of the print, not of a query
                 data += chunk
                 for query, answer in (
                     (ONLINE_QUERY, 0x12 if self.online else 0x1A),
