@@ -24,7 +24,7 @@ from typing import Any
 from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from .. import events
 from ..models import (
@@ -304,7 +304,11 @@ def list_jobs(
     session: Session, site: Site, *, status: PrintJobStatus | None = None, limit: int = 200
 ) -> list[PrintJob]:
     """A site's recent print jobs, newest first (failed ones for staff to act on)."""
-    stmt = select(PrintJob).where(PrintJob.site_id == site.id)
+    stmt = (
+        select(PrintJob)
+        .where(PrintJob.site_id == site.id)
+        .options(selectinload(PrintJob.ticket), selectinload(PrintJob.device))
+    )
     if status is not None:
         stmt = stmt.where(PrintJob.status == status)
     return list(session.scalars(stmt.order_by(PrintJob.id.desc()).limit(limit)))
