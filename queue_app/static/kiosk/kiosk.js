@@ -234,6 +234,15 @@
   function tick() { $("clock").textContent = clockFormat.format(new Date()); }
   tick();
   setInterval(tick, 10000);
+
+  // Services, names and hours change: reload now and then while nobody uses the kiosk,
+  // and only when the server answers (a reload while it is away would blank the screen).
+  setInterval(function () {
+    if (root.dataset.screen !== "home" || busy || priority) return;
+    fetch(window.location.href, { method: "HEAD", cache: "no-store" }).then(function (response) {
+      if (response.ok && root.dataset.screen === "home") window.location.reload();
+    }, function () {});
+  }, 15 * 60 * 1000);
   renderReference();
   show("home");
 })();
