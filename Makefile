@@ -43,7 +43,7 @@ i18n-update: i18n-extract ## merge new messages into each language's catalogue
 	$(BIN)/pybabel -q update -i queue_app/translations/messages.pot -d queue_app/translations \
 		--width 100
 
-install: $(VENV)/.installed assets i18n-compile ## install the application (virtualenv, npm assets, catalogues)
+install: $(VENV)/.installed assets i18n-compile fonts ## install the application (virtualenv, npm assets, catalogues, fonts)
 
 install-test: install $(VENV)/.installed-test browser ## install everything the tests need
 
@@ -53,6 +53,14 @@ browser: ## install Debian's Chromium for the browser tests when missing
 		if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
 		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq \
 			chromium fonts-dejavu-core fonts-liberation >/dev/null; \
+	fi
+
+fonts: ## install Debian's DejaVu fonts (tickets print text a code page lacks, e.g. Wolof ŋ, as images)
+	@if [ ! -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ]; then \
+		echo "Installing fonts-dejavu-core for ticket printing (apt)…"; \
+		if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq \
+			fonts-dejavu-core >/dev/null; \
 	fi
 
 demo: install ## run the demo office on SQLite (prints the URLs, then serves on :5000)
@@ -85,6 +93,7 @@ bench: install ## run the benchmarks on SQLite and PostgreSQL (prints figures)
 	$(BIN)/python bench/call_next.py --dburl $(PG_URL)
 	$(BIN)/python bench/sms_outbox.py --dburl sqlite
 	$(BIN)/python bench/sms_outbox.py --dburl $(PG_URL)
+	$(BIN)/python bench/kiosk_to_paper.py --dburl sqlite
 
 .PHONY: help assets i18n-compile i18n-extract i18n-update install install-test browser demo run \
-	worker test lint fmt bench
+	worker test lint fmt bench fonts

@@ -44,6 +44,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     db.init_app(app)
     configure_engine(app)
     events.install(db.session)
+    from .printing import worker as print_worker
+
+    print_worker.install(app, db.session)
     babel.init_app(app, locale_selector=select_locale)
     login_manager.init_app(app)
     csrf.init_app(app)

@@ -63,7 +63,12 @@ def demo() -> None:
     from .demo import load_office, read_spec
 
     upgrade_database()
-    loaded = load_office(db.session, read_spec(), current_app.config["SECRET_KEY"])
+    loaded = load_office(
+        db.session,
+        read_spec(),
+        current_app.config["SECRET_KEY"],
+        instance_path=current_app.instance_path,
+    )
     db.session.commit()
     base = current_app.config["PUBLIC_URL"]
     site = loaded.site
@@ -80,11 +85,22 @@ def demo() -> None:
         click.echo(f"    {user.role.value:<8} {user.email:<24} {password}")
     click.echo("")
     click.echo("  Device tokens:")
-    kiosk_token = None
+    kiosk_token = kiosk_device = None
     for name, (device, token) in loaded.tokens.items():
         click.echo(f"    {device.kind.value:<8} {name:<24} {token}")
         if device.kind.value == "kiosk":
-            kiosk_token = token
+            kiosk_token, kiosk_device = token, device
+    if kiosk_token and kiosk_device is not None:
+        click.echo("")
+        click.echo(f"  Touch kiosk      {base}/kiosk/{site.slug}?token={kiosk_token}")
+        if kiosk_device.printer:
+            click.echo(f"  Kiosk printer    {kiosk_device.printer}")
+            click.echo(
+                "    (ESC/POS bytes are appended to that file; to print on paper, PATCH the kiosk's"
+            )
+            click.echo(
+                '     "printer" to tcp://PRINTER-IP:9100 — see the README, "Kiosk and printing")'
+            )
     if kiosk_token:
         click.echo("")
         click.echo("  Issue a ticket as the kiosk:")
@@ -239,6 +255,24 @@ def worker() -> None:
         )
     click.echo("Guichet worker started.")
     build_scheduler(app, blocking=True).start()
+
+
+@cli.command(
+    "print-agent",
+    with_appcontext=False,
+    add_help_option=False,
+    context_settings={"ignore_unknown_options": True, "allow_extra_args": True},
+)
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+def print_agent(args: tuple[str, ...]) -> None:
+    """Run a print agent on a kiosk PC: --server URL --token T --printer PRINTER_URL.
+
+    The same agent as `guichet-print-agent` (printer/), which installs without the
+    server; it reads no server settings. `queue-app print-agent --help` lists its options.
+    """
+    from guichet_printer.agent import main as agent_main
+
+    raise SystemExit(agent_main(list(args), prog="queue-app print-agent"))
 
 
 def _safe_url(url: str) -> str:

@@ -163,3 +163,42 @@ BOOKING_DEFAULT_HOURS = {
     day: [["08:00", "12:30"], ["14:00", "17:00"]]
     for day in ("monday", "tuesday", "wednesday", "thursday", "friday")
 }
+# --- Kiosk and ticket printing ---------------------------------------------------
+
+# Seconds the kiosk shows an issued ticket before going back to the services
+# (twice as long when the ticket could not be printed, so the citizen can note it).
+KIOSK_RESET_SECONDS = 12
+
+# Whether the kiosk offers "J'ai un rendez-vous" (appointment check-in with its
+# reference code, POST /api/v1/appointments/<reference>/check-in). None: when
+# one of the site's services takes appointments; True or False forces it.
+KIOSK_APPOINTMENTS = None
+
+# Characters of appointment references on the kiosk keypad (no 0/O, 1/I look-alikes).
+KIOSK_REFERENCE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+
+# Lines printed at the foot of every ticket (opening hours, a phone number) when the
+# kiosk's printer options give none: ["Ouvert du lundi au vendredi, 8h-17h", "Tél. 33 951 00 00"].
+PRINT_FOOTER = []
+
+# Print jobs of server-driven printers (tcp://, file://, dummy:… without a print
+# agent) are printed by the process that spooled them, right after commit; the
+# scheduler (worker or `queue-app run`) retries the ones that failed.
+PRINT_IN_PROCESS = True
+
+# Retry a print whose printer did not answer after RETRY_BASE × 2^(attempt-1)
+# seconds, at most RETRY_MAX seconds apart; give up (status failed, shown to staff,
+# reprintable) when the job is older than GIVE_UP_MINUTES: a ticket printed much
+# later would only confuse the queue.
+PRINT_RETRY_BASE_SECONDS = 2.0
+PRINT_RETRY_MAX_SECONDS = 30.0
+PRINT_GIVE_UP_MINUTES = 15
+
+# A job handed to a printer or print agent is due again after this many seconds
+# without an answer (a crashed agent or process); see the README on "printed once".
+PRINT_LEASE_SECONDS = 30
+
+# Connection timeout to a printer, and how long to wait for its paper status after
+# a print (0 disables the query; printers that never answer cost this much per ticket).
+PRINT_TIMEOUT_SECONDS = 5.0
+PRINT_PAPER_QUERY_SECONDS = 0.5

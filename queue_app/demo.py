@@ -13,6 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from .models import Counter, Device, DeviceKind, Role, Site, User
+from .printing.devices import configure_printer
 from .queue.accounts import (
     DEVICE_TOKEN_PREFIX,
     create_device,
@@ -54,7 +55,9 @@ def read_spec(path: Path = DEMO_FILE) -> dict[str, Any]:
     return json.loads(path.read_text(encoding="utf-8"))
 
 
-def load_office(session: Session, spec: dict[str, Any], secret_key: str) -> LoadedOffice:
+def load_office(
+    session: Session, spec: dict[str, Any], secret_key: str, *, instance_path: str = "."
+) -> LoadedOffice:
     """Create or bring up to date the office described by ``spec``; flushes, does not commit."""
     site = session.scalar(select(Site).where(Site.slug == spec["slug"]))
     if site is None:
@@ -73,6 +76,7 @@ def load_office(session: Session, spec: dict[str, Any], secret_key: str) -> Load
             "prefix": item["prefix"],
             "target_wait_minutes": item.get("target_wait_minutes", 20),
             "avg_service_minutes": item.get("avg_service_minutes", 5),
+            "icon": item.get("icon"),
         }
         existing = next((s for s in site.services if s.code == item["code"]), None)
         if existing is None:
@@ -108,6 +112,14 @@ def load_office(session: Session, spec: dict[str, Any], secret_key: str) -> Load
         else:
             device.token_hash = hash_token(token)
             device.revoked_at = None
+        if "printer" in item:
+            # The demo kiosk prints into a file of the instance folder: look at the bytes.
+            printer = str(item["printer"]).replace("{instance}", str(Path(instance_path).resolve()))
+            configure_printer(
+                session,
+                device,
+                {"printer": printer, "printer_options": item.get("printer_options") or {}},
+            )
         loaded.tokens[item["name"]] = (device, token)
 
     for item in spec["users"]:

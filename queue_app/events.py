@@ -43,6 +43,8 @@ PUBLISHER_KEY = "queue_app.state_publisher"
 TICKET_CALLED = "ticket_called"
 QUEUE_CHANGED = "queue_changed"
 TICKET_UPDATED = "ticket_updated"
+# To a print agent: a job is waiting for it ({"id"}); it claims it over HTTP.
+PRINT_JOB = "print_job"
 
 
 # What changed, for the publisher: (kind, id), e.g. ("queue", site_id).
@@ -73,6 +75,11 @@ def agents_room(slug: str) -> str:
 def ticket_room(code: str) -> str:
     """Room of the tracking pages following one ticket."""
     return f"ticket:{code}"
+
+
+def printer_room(device_id: int) -> str:
+    """Room of a print agent device (it joins it on connect)."""
+    return f"printer:{device_id}"
 
 
 def queue(session: Session, name: str, room: str, payload: dict[str, Any]) -> None:

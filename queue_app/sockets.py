@@ -54,6 +54,8 @@ def on_connect(auth: Any = None) -> None:
         site = principal.site
         if principal.kind == DeviceKind.DISPLAY:
             join_room(events.site_room(site.slug))
+        elif principal.kind == DeviceKind.PRINTER:
+            join_room(events.printer_room(principal.id))
         session[PRINCIPAL_KEY] = {
             "device": principal.id,
             "site": site.slug,

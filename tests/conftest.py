@@ -48,6 +48,7 @@ def base_config(instance: Path, database_url: str) -> dict[str, Any]:
 
 def dispose(app: Flask) -> None:
     app.extensions[events.PUBLISHER_KEY].stop()
+    app.extensions["queue_app.print_worker"].stop()
     with app.app_context():
         db.session.remove()
         db.engine.dispose()
@@ -133,6 +134,7 @@ def pg_app(postgres_url: str, tmp_path: Path, app_config: dict[str, Any]) -> Ite
     yield application
     # No publisher query may hold a lock while the tables are truncated.
     application.extensions[events.PUBLISHER_KEY].stop()
+    application.extensions["queue_app.print_worker"].stop()
     truncate_all(application)
     dispose(application)
 

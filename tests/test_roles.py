@@ -98,6 +98,12 @@ def world(tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path) -> It
     api, dk = Api(app, thies), Api(app, dakar)
     tokens = {who: api.token(who) for who in (*THIES_USERS, *THIES_DEVICES)}
     tokens |= {f"dk_{who}": dk.token(who) for who in ("manager", "agent", "kiosk", "display")}
+    devices = {d["kind"]: d["id"] for d in api.get("sites/thies/devices", "admin").get_json()}
+    # The thies kiosk prints through the thies print agent: its tickets have print jobs.
+    patched = api.patch(
+        f"sites/thies/devices/{devices['kiosk']}", "admin", json={"print_agent": devices["printer"]}
+    )
+    assert patched.status_code == 200, patched.get_json()
 
     api.open_counter("g1", "agent")
     called = api.issue("CASIER")
@@ -116,7 +122,6 @@ def world(tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path) -> It
         },
     )
     assert shared.status_code == 201, shared.get_json()
-    devices = {d["kind"]: d["id"] for d in api.get("sites/thies/devices", "admin").get_json()}
 
     user_ids = {who: user.id for who, user in thies.users.items()}
     user_ids |= {f"dk_{who}": user.id for who, user in dakar.users.items()}
@@ -128,6 +133,8 @@ def world(tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path) -> It
         "code": waiting["code"],
         "dk_waiting": dk_waiting["id"],
         "kiosk_device": devices["kiosk"],
+        "waiting_job": waiting["print_job"]["id"],
+        "printer_device": devices["printer"],
         **{name: counter.id for name, counter in thies.counters.items()},
         **{f"user_{who}": uid for who, uid in user_ids.items()},
     }
@@ -269,6 +276,40 @@ def lists_devices(w: World, r: Any, who: str | None) -> None:
     devices = r.get_json()
     assert sorted(d["kind"] for d in devices) == ["display", "kiosk", "printer", "tablet"]
     assert all("token" not in d for d in devices)
+
+
+def device_renamed(w: World, r: Any, who: str | None) -> None:
+    assert r.get_json()["name"] == "Borne A"
+    assert r.get_json()["print_agent"] == w.ids["printer_device"]
+
+
+def printer_via_agent(w: World, r: Any, who: str | None) -> None:
+    assert r.get_json()["via"] == "agent"
+    assert r.get_json()["pending_jobs"] == 2
+
+
+def lists_print_jobs(w: World, r: Any, who: str | None) -> None:
+    assert {job["ticket"]["label"] for job in r.get_json()} == {"A-001", "B-001"}
+
+
+def is_job(w: World, r: Any, who: str | None) -> None:
+    assert r.get_json()["id"] == w.ids["waiting_job"]
+
+
+def job_claimed(w: World, r: Any, who: str | None) -> None:
+    assert w.ids["waiting_job"] in [job["id"] for job in r.get_json()]
+
+
+def job_done(w: World, r: Any, who: str | None) -> None:
+    assert w.get(f"print-jobs/{w.ids['waiting_job']}").get_json()["status"] == "done"
+
+
+def job_failed(w: World, r: Any, who: str | None) -> None:
+    assert r.get_json()["last_error"] == "paper jam"
+
+
+def reprint_spooled(w: World, r: Any, who: str | None) -> None:
+    assert (r.get_json()["kind"], r.get_json()["ticket"]["id"]) == ("reprint", w.ids["waiting"])
 
 
 def device_created(w: World, r: Any, who: str | None) -> None:
@@ -484,6 +525,30 @@ CASES: list[Case] = [
     *endpoint("POST", "sites/thies/devices/{kiosk_device}/revoke", MANAGERS, check=device_revoked),
     Case("POST", "sites/dakar/devices/{kiosk_device}/rotate-token", "dk_manager", 404),
     Case("POST", "sites/dakar/devices/{kiosk_device}/revoke", "dk_manager", 404),
+    # --- kiosk printers and the print spool ---
+    *endpoint(
+        "PATCH",
+        "sites/thies/devices/{kiosk_device}",
+        MANAGERS,
+        body={"name": "Borne A"},
+        check=device_renamed,
+    ),
+    Case("PATCH", "sites/dakar/devices/{kiosk_device}", "dk_manager", 404, {"name": "x"}),
+    *endpoint("GET", "sites/thies/devices/{kiosk_device}/printer", STAFF, check=printer_via_agent),
+    *endpoint("GET", "sites/thies/print-jobs", STAFF, check=lists_print_jobs),
+    # A job: staff of its site, the kiosk it prints for, the agent that prints it.
+    *endpoint("GET", "print-jobs/{waiting_job}", (*STAFF, "kiosk", "printer"), check=is_job),
+    *endpoint("POST", "print-jobs/claim", ("printer",), check=job_claimed),
+    *endpoint("POST", "print-jobs/{waiting_job}/done", ("printer",), body={}, check=job_done),
+    *endpoint(
+        "POST",
+        "print-jobs/{waiting_job}/failed",
+        ("printer",),
+        body={"error": "paper jam"},
+        check=job_failed,
+    ),
+    *endpoint("POST", "print-jobs/{waiting_job}/reprint", STAFF, check=is_job),
+    *endpoint("POST", "tickets/{waiting}/reprint", STAFF, 201, check=reprint_spooled),
     # --- the board ---
     *endpoint("GET", "sites/thies/board", (*STAFF, "display"), check=shows_board("thies")),
     *endpoint("GET", "sites/dakar/board", (*DK_STAFF, "dk_display"), check=shows_board("dakar")),

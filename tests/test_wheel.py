@@ -99,6 +99,21 @@ def test_the_installed_wheel_runs_the_demo_office(installed: Path, tmp_path: Pat
         )
         assert ticket.status_code == 201, ticket.text
         assert ticket.json()["label"] == "B-001"
+        # The touch kiosk (page, script, pictograms) and its printer, from the wheel too.
+        assert re.search(r"Touch kiosk\s+\S+/kiosk/demo\?token=gd_", demo.stdout), demo.stdout
+        page = requests.get(f"{base}/kiosk/demo", params={"token": kiosk.group(1)}, timeout=5)
+        assert page.status_code == 200
+        assert "Touchez le service qui vous amène" in page.text
+        assert "<svg" in page.text
+        assert requests.get(f"{base}/static/kiosk/kiosk.js", timeout=5).status_code == 200
+        qr = requests.get(f"{base}/kiosk/qr/{ticket.json()['code']}.svg", timeout=5)
+        assert qr.headers["Content-Type"].startswith("image/svg+xml")
+        paper = work / "instance" / "kiosk-printer.escpos"
+        deadline = time.monotonic() + 30
+        while not (paper.exists() and b"B-001" in paper.read_bytes()):
+            assert time.monotonic() < deadline, "the demo kiosk's ticket was not printed"
+            time.sleep(0.1)
+        assert b"Espace S\xe9n\xe9gal Services \x97 Thi\xe8s" in paper.read_bytes()
     finally:
         server.terminate()
         try:

@@ -17,6 +17,7 @@ from ..permissions import (
     require_site_staff,
 )
 from ..phones import normalize_phone
+from ..printing.spool import print_job_brief
 from ..queue import Actor, errors
 from ..queue.booking import (
     BookingRules,
@@ -240,6 +241,9 @@ def check_in_view(reference: str) -> Any:
     issued = check_in(db.session, appointment, actor=actor, rules=rules(), idempotency_key=key)
     db.session.commit()
     answer = ticket_json(issued.ticket, issued.position, issued.estimated_wait_minutes)
+    if isinstance(who, Device):
+        # The kiosk shows whether its ticket is printing (as for POST tickets).
+        answer["print_job"] = print_job_brief(db.session, issued.ticket)
     return answer, (201 if issued.created else 200)
 
 

@@ -112,6 +112,7 @@ class ServiceSchema(Schema):
     slot_minutes = fields.Integer()
     slot_capacity = fields.Integer()
     booking_days_ahead = fields.Integer()
+    icon = fields.String(allow_none=True, metadata={"description": "kiosk pictogram name"})
 
 
 class CounterAgentSchema(Schema):
@@ -165,6 +166,7 @@ class ServiceCreateSchema(StrictSchema):
     prefix = fields.String(required=True, validate=validate.Length(min=1, max=3))
     target_wait_minutes = fields.Integer(load_default=20, validate=validate.Range(1, 1440))
     avg_service_minutes = fields.Float(load_default=5, validate=validate.Range(0.25, 240))
+    icon = fields.String(allow_none=True, validate=validate.Length(max=32))
 
     @validates_schema
     def _needs_a_name(self, data: dict, **kwargs: object) -> None:
@@ -187,6 +189,7 @@ class ServicePatchSchema(StrictSchema):
     slot_minutes = fields.Integer(validate=validate.Range(5, 480))
     slot_capacity = fields.Integer(validate=validate.Range(1, 100))
     booking_days_ahead = fields.Integer(validate=validate.Range(1, 365))
+    icon = fields.String(allow_none=True, validate=validate.Length(max=32))
 
 
 class CounterCreateSchema(StrictSchema):
@@ -212,6 +215,10 @@ class PauseSchema(StrictSchema):
 class DeviceCreateSchema(StrictSchema):
     kind = fields.String(required=True, validate=validate.OneOf([k.value for k in DeviceKind]))
     name = fields.String(required=True, validate=validate.Length(min=1, max=100))
+    # Kiosks: the ticket printer URL, its layout options, the print agent printing for it.
+    printer = Text(allow_none=True, validate=validate.Length(max=255))
+    printer_options = fields.Dict(allow_none=True)
+    print_agent = fields.Integer(allow_none=True)
 
 
 class DeviceSchema(Schema):
@@ -222,6 +229,9 @@ class DeviceSchema(Schema):
     created_at = fields.String()
     revoked = fields.Boolean()
     token = fields.String(metadata={"description": "only in the answer that creates or rotates it"})
+    printer = fields.String(allow_none=True, metadata={"description": "kiosks: printer URL"})
+    printer_options = fields.Dict()
+    print_agent = fields.Integer(allow_none=True)
 
 
 def _day_field() -> fields.List:
@@ -283,6 +293,10 @@ class TicketSchema(Schema):
     recall_count = fields.Integer()
     transfer_count = fields.Integer()
     track_url = fields.String()
+    print_job = fields.Dict(
+        allow_none=True,
+        metadata={"description": 'issued by a printing kiosk: {"id", "status"} of its print job'},
+    )
 
 
 class TransferSchema(StrictSchema):

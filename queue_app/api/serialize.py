@@ -6,7 +6,7 @@ from typing import Any
 
 from flask import current_app
 
-from ..models import Counter, Device, Service, Site, Ticket, User
+from ..models import Counter, Device, DeviceKind, Service, Site, Ticket, User
 from ..queue.publish import iso
 
 
@@ -24,6 +24,7 @@ def service_json(service: Service) -> dict[str, Any]:
         "slot_minutes": service.slot_minutes,
         "slot_capacity": service.slot_capacity,
         "booking_days_ahead": service.booking_days_ahead,
+        "icon": service.icon,
     }
 
 
@@ -70,6 +71,10 @@ def device_json(device: Device, token: str | None = None) -> dict[str, Any]:
         "created_at": iso(device.created_at),
         "revoked": device.revoked_at is not None,
     }
+    if device.kind == DeviceKind.KIOSK:
+        data["printer"] = device.printer
+        data["printer_options"] = device.printer_options or {}
+        data["print_agent"] = device.print_agent_id
     if token is not None:
         data["token"] = token
     return data

@@ -19,6 +19,7 @@ from ..permissions import (
     require_user,
     visible_sites_filter,
 )
+from ..printing.devices import configure_printer
 from ..queue import errors
 from ..queue.accounts import create_device, rotate_device_token
 from ..queue.board import board
@@ -177,6 +178,7 @@ class ServicesView(MethodView):
             prefix=body["prefix"],
             target_wait_minutes=body["target_wait_minutes"],
             avg_service_minutes=body["avg_service_minutes"],
+            icon=body.get("icon"),
         )
         db.session.commit()
         return service_json(service)
@@ -291,6 +293,7 @@ class DevicesView(MethodView):
         site = get_site(db.session, slug)
         require_site_manager(principal(), site)
         device, token = create_device(db.session, site, DeviceKind(body["kind"]), body["name"])
+        configure_printer(db.session, device, body)
         db.session.commit()
         return device_json(device, token)
 

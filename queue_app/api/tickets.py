@@ -18,6 +18,7 @@ from ..permissions import (
     require_ticket_reader,
 )
 from ..phones import normalize_phone
+from ..printing.spool import print_job_brief
 from ..queue import (
     Actor,
     cancel,
@@ -115,6 +116,8 @@ class TicketsView(MethodView):
         )
         db.session.commit()
         answer = ticket_json(issued.ticket, issued.position, issued.estimated_wait_minutes)
+        if is_kiosk:
+            answer["print_job"] = print_job_brief(db.session, issued.ticket)
         headers = {} if issued.created else {"Idempotent-Replayed": "true"}
         return answer, 201, headers
 

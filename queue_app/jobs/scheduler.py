@@ -12,6 +12,7 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 from flask import Flask
 
 from ..extensions import db
+from ..printing import worker as print_spool
 from . import appointments, day_close, idempotency, retention
 
 log = logging.getLogger(__name__)
@@ -26,6 +27,7 @@ JOBS: list[tuple[str, Callable[[], Any], dict[str, int | str]]] = [
     ("turn_near_notices", appointments.send_turn_near, {"seconds": 30}),
     ("appointment_day_close", appointments.close_days, {"minutes": 1}),
     ("idempotency", idempotency.run, {"hours": 1}),
+    ("print_spool", print_spool.run, {"seconds": 10}),
 ]
 
 

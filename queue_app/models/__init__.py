@@ -11,6 +11,7 @@ from .appointments import (
 from .base import Base, utcnow
 from .idempotency import IdempotencyKey
 from .outbox import InboundMessage, MessageStatus, OutboundMessage, SmsGatewaySettings
+from .printing import PrintJob, PrintJobKind, PrintJobStatus
 from .sites import WEEKDAYS, Counter, CounterService, CounterState, Service, Site, SiteClosure
 from .tickets import (
     ACTIVE_STATUSES,
@@ -46,6 +47,9 @@ __all__ = [
     "DeviceKind",
     "EventKind",
     "IdempotencyKey",
+    "PrintJob",
+    "PrintJobKind",
+    "PrintJobStatus",
     "PriorityClass",
     "Role",
     "Service",

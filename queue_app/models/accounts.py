@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Column, ForeignKey, String, Table
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -97,6 +98,16 @@ class Device(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_seen_at: Mapped[datetime | None]
     revoked_at: Mapped[datetime | None]
+    # Kiosks: the ticket printer (a URL: tcp://, usb://, serial://, file://, dummy:),
+    # its layout options ({"paper_width_mm": 80, "codepage": "cp1252", "footer": [...]}),
+    # the print agent that prints for it (None: the server prints directly), and
+    # the printer's last known status ({"online", "paper", "error", "at"}).
+    printer: Mapped[str | None] = mapped_column(String(255))
+    printer_options: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    print_agent_id: Mapped[int | None] = mapped_column(
+        ForeignKey("devices.id", ondelete="SET NULL")
+    )
+    printer_status: Mapped[dict[str, Any] | None]
 
     site: Mapped[Site] = relationship()
 

@@ -140,6 +140,7 @@ def create_service(
     prefix: str,
     target_wait_minutes: int = 20,
     avg_service_minutes: float = 5,
+    icon: str | None = None,
 ) -> Service:
     """Add a service to a site; Conflict when its code or prefix is taken."""
     if not CODE_RE.match(code or ""):
@@ -162,6 +163,7 @@ def create_service(
                 "prefix": prefix,
                 "target_wait_minutes": target_wait_minutes,
                 "avg_service_minutes": avg_service_minutes,
+                "icon": icon,
             },
         )
     session.add(service)
@@ -210,6 +212,13 @@ def _apply_service_changes(session: Session, service: Service, changes: Mapping[
         service.is_active = bool(changes["is_active"])
     if "position" in changes:
         service.position = _bounded_int(changes["position"], 0, 10_000, "position")
+    if "icon" in changes:
+        from ..icons import available_icons
+
+        icon = changes["icon"] or None
+        if icon is not None and icon not in available_icons():
+            raise errors.InvalidInput(field="icon", expected=list(available_icons()))
+        service.icon = icon
 
 
 def create_counter(

@@ -227,6 +227,11 @@ def _issue(
         session.add(ticket)
         session.flush()
         record(session, ticket, EventKind.ISSUED, None, actor, now, {"number": number})
+    if actor.device is not None:
+        # A kiosk with a printer: the print job is part of the ticket's transaction.
+        from ..printing.spool import spool_ticket
+
+        spool_ticket(session, ticket, actor.device, position, wait, now=now)
     publish_queue_changed(session, site)
     if priority:
         # A priority ticket moves the normal ones back: their pages must know.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from datetime import datetime, time
 from typing import Any
@@ -48,7 +49,7 @@ from ..queue import (
 )
 from ..queue.calling import current_ticket, lock_counter
 from ..queue.days import service_day, zone
-from ..queue.errors import DomainError, Forbidden, NothingWaiting
+from ..queue.errors import DomainError, Forbidden, NotFound, NothingWaiting
 from ..queue.estimates import queue_order, waiting_counts
 from ..queue.sites import get_counter, get_service
 
@@ -308,6 +309,43 @@ TICKET_ACTIONS: dict[str, Callable[..., Ticket]] = {
     "no-show": mark_no_show,
     "cancel": cancel,
 }
+
+
+LABEL_RE = re.compile(r"^([A-Z]{1,3})-?0*([0-9]{1,5})$")
+
+
+@bp.post("/counters/<int:counter_id>/reprint")
+@login_required
+def reprint_view(counter_id: int) -> Any:
+    """Print a ticket again at the kiosk printer (a citizen lost theirs): by id or by label."""
+    from ..printing.spool import reprint_ticket
+    from ..queue.numbering import format_label
+
+    counter, _user_ = _own_counter(counter_id, operate=True)
+    ticket_id = request.form.get("ticket_id", "")
+    typed = "".join(request.form.get("label", "").split()).upper()[:16]
+
+    def action(user: User) -> str:
+        if ticket_id.isdigit():
+            ticket = get_ticket(db.session, int(ticket_id))
+        else:
+            match = LABEL_RE.match(typed)
+            label = format_label(match.group(1), int(match.group(2))) if match else typed
+            ticket = db.session.scalar(
+                select(Ticket).where(
+                    Ticket.site_id == counter.site_id,
+                    Ticket.service_day == service_day(counter.site, utcnow()),
+                    Ticket.label == label,
+                )
+            )
+            if ticket is None:
+                raise NotFound(_("No ticket %(label)s today.", label=label or "?"))
+        if ticket.site_id != counter.site_id:
+            raise Forbidden()
+        reprint_ticket(db.session, ticket, actor=Actor(user=user))
+        return _("Reprint sent to the kiosk printer: %(label)s.", label=ticket.label)
+
+    return _act(counter, action)
 
 
 @bp.post("/counters/<int:counter_id>/tickets/<int:ticket_id>/<action>")

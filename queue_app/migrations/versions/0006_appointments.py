@@ -13,7 +13,7 @@ from alembic import op
 import queue_app.models.base
 
 revision = "0006_appointments"
-down_revision = "0002_idempotency"
+down_revision = "0005_printing"
 branch_labels = None
 depends_on = None
 

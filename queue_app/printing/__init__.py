@@ -1,0 +1,1 @@
+"""Kiosk ticket printing on the server: spool, rendering with guichet_printer, print thread."""

@@ -1,0 +1,52 @@
+"""A kiosk's printer settings: URL, layout options, the print agent that prints for it."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from guichet_printer.connections import parse_printer_url
+from guichet_printer.layout import LayoutOptions
+from sqlalchemy.orm import Session
+
+from ..models import Device, DeviceKind
+from ..queue import errors
+
+
+def configure_printer(session: Session, device: Device, changes: Mapping[str, Any]) -> Device:
+    """Set ``printer`` (URL or None), ``printer_options`` and ``print_agent`` (device id or None).
+
+    Only kiosks print tickets; a print agent must be a printer device of the same site.
+    """
+    touched = {"printer", "printer_options", "print_agent"} & set(changes)
+    if touched and device.kind != DeviceKind.KIOSK:
+        raise errors.InvalidInput(field=sorted(touched)[0], reason="only kiosks have a printer")
+    if "printer" in changes:
+        url = (changes["printer"] or "").strip() or None
+        if url is not None:
+            try:
+                parse_printer_url(url)
+            except ValueError as exc:
+                raise errors.InvalidInput(field="printer", reason=str(exc)) from exc
+        if url != device.printer:
+            device.printer_status = None
+        device.printer = url
+    if "printer_options" in changes:
+        options = dict(changes["printer_options"] or {})
+        try:
+            LayoutOptions.from_mapping(options)
+        except (TypeError, ValueError) as exc:
+            raise errors.InvalidInput(field="printer_options", reason=str(exc)) from exc
+        device.printer_options = options
+    if "print_agent" in changes:
+        agent_id = changes["print_agent"]
+        if agent_id is None:
+            device.print_agent_id = None
+        else:
+            agent = session.get(Device, int(agent_id))
+            if agent is None or agent.site_id != device.site_id:
+                raise errors.NotFound(print_agent=agent_id)
+            if agent.kind != DeviceKind.PRINTER:
+                raise errors.InvalidInput(field="print_agent", reason="not a printer device")
+            device.print_agent_id = agent.id
+    return device

@@ -1,0 +1,107 @@
+"""A fake ESC/POS network printer: a TCP server on 127.0.0.1 that keeps what it is sent.
+
+Each connection that sends bytes is one print. It answers the real-time status
+queries DLE EOT 1 (printer) and DLE EOT 4 (paper) as an Epson printer does, so
+the real python-escpos client can be tested against it. ``stop()`` closes the
+port (the printer is "unplugged"); ``start()`` opens the same port again.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import threading
+import time
+
+ONLINE_QUERY = b"\x10\x04\x01"
+PAPER_QUERY = b"\x10\x04\x04"
+PAPER_ANSWERS = {"ok": 0x12, "low": 0x1E, "out": 0x72}
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class FakePrinter:
+    def __init__(self, port: int | None = None) -> None:
+        self.port = port or free_port()
+        self.prints: list[bytes] = []
+        self.last_byte_at: list[float] = []
+        self.paper = "ok"
+        self.online = True
+        self._listener: socket.socket | None = None
+        self._changed = threading.Condition()
+        self._threads: list[threading.Thread] = []
+
+    @property
+    def url(self) -> str:
+        return f"tcp://127.0.0.1:{self.port}"
+
+    def start(self) -> FakePrinter:
+        listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(("127.0.0.1", self.port))
+        listener.listen(64)
+        self._listener = listener
+        thread = threading.Thread(target=self._accept, args=(listener,), daemon=True)
+        thread.start()
+        self._threads.append(thread)
+        return self
+
+    def stop(self) -> None:
+        listener, self._listener = self._listener, None
+        if listener is not None:
+            with contextlib.suppress(OSError):
+                listener.shutdown(socket.SHUT_RDWR)
+            listener.close()
+
+    def _accept(self, listener: socket.socket) -> None:
+        while True:
+            try:
+                connection, _ = listener.accept()
+            except OSError:
+                return
+            # One connection at a time, as a printer's port 9100 does.
+            self._serve(connection)
+
+    def _serve(self, connection: socket.socket) -> None:
+        data = bytearray()
+        last = time.perf_counter()
+        with connection:
+            connection.settimeout(30)
+            while True:
+                try:
+                    chunk = connection.recv(65536)
+                except OSError:
+                    break
+                if not chunk:
+                    break
+                if chunk.replace(ONLINE_QUERY, b"").replace(PAPER_QUERY, b""):
+                    last = time.perf_counter()  # the last byte of the print, not of a query
+                data += chunk
+                for query, answer in (
+                    (ONLINE_QUERY, 0x12 if self.online else 0x1A),
+                    (PAPER_QUERY, PAPER_ANSWERS[self.paper]),
+                ):
+                    if data.endswith(query):
+                        with contextlib.suppress(OSError):
+                            connection.sendall(bytes([answer]))
+        payload = bytes(data).replace(ONLINE_QUERY, b"").replace(PAPER_QUERY, b"")
+        if payload:
+            with self._changed:
+                self.prints.append(payload)
+                self.last_byte_at.append(last)
+                self._changed.notify_all()
+
+    def wait_for(self, count: int, timeout: float = 10.0) -> bool:
+        """Wait until ``count`` prints arrived; False on timeout."""
+        deadline = time.monotonic() + timeout
+        with self._changed:
+            while len(self.prints) < count:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return False
+                self._changed.wait(remaining)
+        return True
