@@ -8,6 +8,7 @@ from typing import Any
 from flask import current_app, request
 from marshmallow import Schema, fields, validate
 
+from ..database import writable
 from ..extensions import db
 from ..models import Device, DeviceKind, PrintJob, PrintJobStatus, Ticket
 from ..permissions import require_principal, require_site_manager, require_site_staff
@@ -248,8 +249,12 @@ def kiosk_printer(slug: str, device_id: int) -> dict:
 
         from ..models import utcnow
 
-        spool.record_status(device, status(device.printer, timeout=2.0), utcnow())
-        db.session.commit()
+        # Asked outside any transaction (a printer may take seconds), then written:
+        # a GET reads only, so the write gets a transaction of its own.
+        found = status(device.printer, timeout=2.0)
+        with writable(db.session):
+            spool.record_status(device, found, utcnow())
+            db.session.commit()
     return printer_json(device)
 
 
