@@ -69,3 +69,16 @@ CONTENT_SECURITY_POLICY = (
     "connect-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; "
     "frame-ancestors 'none'"
 )
+
+
+# --- Waiting-room displays (display/, queue_app/screens) -----------------------
+
+# Largest voice recording an office may upload (bytes; OGG, MP3, WAV or WebM).
+VOICE_CLIP_MAX_BYTES = 512 * 1024
+
+# A call the display learns of late (it was offline a moment) is still spoken
+# when it was made less than this many seconds ago; older ones are only shown.
+DISPLAY_ANNOUNCE_LATE_SECONDS = 20
+
+# How long a new call flashes on the display, in seconds.
+DISPLAY_FLASH_SECONDS = 8

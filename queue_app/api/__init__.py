@@ -69,9 +69,9 @@ def init_api(app: Flask) -> None:
 
     from ..extensions import csrf
     from ..queue.errors import Unauthorized
-    from . import auth, counters, sites, tickets, users
+    from . import auth, counters, screens, sites, tickets, users
 
-    modules = (auth, users, sites, counters, tickets)
+    modules = (auth, users, sites, counters, tickets, screens)
     for module in modules:
         # Bearer tokens, not cookies, authenticate the API: no CSRF token needed.
         csrf.exempt(module.blp)

@@ -2,6 +2,7 @@
 
 from .accounts import ApiToken, Device, DeviceKind, Role, User, user_sites
 from .base import Base, utcnow
+from .display import VoiceClip, device_services
 from .sites import WEEKDAYS, Counter, CounterService, CounterState, Service, Site, SiteClosure
 from .tickets import (
     ACTIVE_STATUSES,
@@ -38,6 +39,8 @@ __all__ = [
     "TicketSource",
     "TicketStatus",
     "User",
+    "VoiceClip",
+    "device_services",
     "user_sites",
     "utcnow",
 ]
