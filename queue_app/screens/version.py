@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterator
 from functools import cache
 from importlib import metadata, resources
+from importlib.resources.abc import Traversable
 
 
 @cache
@@ -24,7 +26,7 @@ def server_version() -> str:
     return f"{package}+{digest.hexdigest()[:12]}"
 
 
-def _walk(node):  # type: ignore[no-untyped-def]
+def _walk(node: Traversable) -> Iterator[Traversable]:
     if not node.is_dir():
         return
     for child in sorted(node.iterdir(), key=lambda c: c.name):
