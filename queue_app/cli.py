@@ -155,6 +155,15 @@ def run_command(host: str, port: int, no_scheduler: bool) -> None:
     os.environ.pop("FLASK_RUN_FROM_CLI", None)
     # The development server's "not for production" banner: known, and said in the README.
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    options = {}
+    if socketio.server.eio.async_mode == "gevent":
+        from gevent.pywsgi import LoggingLogAdapter
+
+        # gevent's server reports each WebSocket closed by its client as a bad request
+        # line; what matters is logged by the application.
+        options["error_log"] = LoggingLogAdapter(
+            logging.getLogger("queue_app.server"), logging.DEBUG
+        )
     try:
         socketio.run(
             app,
@@ -163,6 +172,7 @@ def run_command(host: str, port: int, no_scheduler: bool) -> None:
             use_reloader=False,
             log_output=False,
             allow_unsafe_werkzeug=True,
+            **options,
         )
     finally:
         if scheduler is not None:

@@ -82,3 +82,19 @@ DISPLAY_ANNOUNCE_LATE_SECONDS = 20
 
 # How long a new call flashes on the display, in seconds.
 DISPLAY_FLASH_SECONDS = 8
+
+# --- Realtime server for thousands of screens (queue_app/socket_guard.py) -------
+
+# Flask-SocketIO's async mode: "auto" uses gevent in a process gevent patched
+# (gunicorn -k gevent, `queue-app run`), threads elsewhere (tests, the worker).
+# `queue-app run` patches unless the environment says QUEUE_APP_ASYNC_MODE=threading.
+SOCKETIO_ASYNC_MODE = "auto"
+
+# Socket.IO connections one client address may hold open on one server process
+# (tracking pages of a waiting room behind one router, displays, consoles).
+# 0 removes the bound.
+SOCKETIO_MAX_CONNECTIONS_PER_ADDRESS = 200
+
+# Reverse proxies in front of the server whose X-Forwarded-For/-Proto/-Host to
+# trust (1 behind the nginx of config/nginx.example.conf). 0: use the peer address.
+PROXY_COUNT = 0
