@@ -84,6 +84,20 @@ def demo() -> None:
         click.echo(f"    {device.kind.value:<8} {name:<24} {token}")
         if device.kind.value == "kiosk":
             kiosk_token = token
+    # The waiting-room screen and the one above the first counter (display/).
+    display_token = next(
+        (token for device, token in loaded.tokens.values() if device.kind.value == "display"), None
+    )
+    if display_token:
+        click.echo("")
+        click.echo("  Screens (open in Chromium; README: kiosk mode):")
+        click.echo(f"    Display (TV)     {base}/display/{site.slug}?token={display_token}")
+        if site.counters:
+            first = site.counters[0]
+            click.echo(
+                f"    Counter screen   {base}/display/{site.slug}/counters/{first.id}"
+                f"?token={display_token}  ({first.name})"
+            )
     if kiosk_token:
         click.echo("")
         click.echo("  Issue a ticket as the kiosk:")
