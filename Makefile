@@ -108,6 +108,7 @@ bench: install ## run the benchmarks on SQLite and PostgreSQL (prints figures)
 	$(BIN)/python bench/issue_tickets.py --dburl $(PG_URL)
 	$(BIN)/python bench/call_next.py --dburl sqlite
 	$(BIN)/python bench/call_next.py --dburl $(PG_URL)
+	$(BIN)/python bench/display_fanout.py --clients 100,1000 --calls 20
 
 .PHONY: voice voice-tools help assets i18n-compile i18n-extract i18n-update install install-test browser demo run \
 	worker test lint fmt bench
