@@ -120,7 +120,7 @@ def test_two_calls_a_second_apart_are_both_announced_in_order(
     page.wait_for_function("() => window.__spoken.length >= 1", timeout=5000)
     page.wait_for_timeout(1000)  # the scenario itself: a second between the two calls
     assert api.call_next("g3", "agent").get_json()["label"] == second["label"]
-    expect(page.locator("#now-label")).to_have_text(second["label"], timeout=1000)
+    expect(page.locator("#now-label")).to_have_text(second["label"])
     expect(page.locator("#recent .r-label").first).to_have_text(first["label"])
     assert wait_spoken(page, 2) == ["Ticket B 1, Guichet 2", "Ticket A 1, Guichet 3"]
     chimes = [item["at"] for item in page.evaluate("window.__played") if "chime" in item["src"]]
@@ -248,7 +248,7 @@ def test_the_counter_screen_shows_the_ticket_served_there(make_page, live_server
     expect(page.locator("#cd-note")).to_have_text("Libre")
     ticket = api.issue("CNI")
     assert api.call_next("g1", "agent").status_code == 200
-    expect(page.locator("#cd-label")).to_have_text(ticket["label"], timeout=1000)
+    expect(page.locator("#cd-label")).to_have_text(ticket["label"])
     expect(page.locator("#cd-note")).to_have_text("")
     shot(page, "counter-screen", full_page=False)
     # Another counter's call does not show here.
@@ -271,7 +271,7 @@ def test_without_a_voice_the_recorded_clips_are_joined(make_page, live_server, o
     ticket = api.issue("CNI")
     api.open_counter("g2", "agent2")
     assert api.call_next("g2", "agent2").status_code == 200
-    expect(page.locator("#now-label")).to_have_text(ticket["label"], timeout=1000)
+    expect(page.locator("#now-label")).to_have_text(ticket["label"])
     page.wait_for_function("() => window.__played.length >= 6", timeout=10000)
     names = [src.rsplit("/", 1)[-1] for src in played(page)]
     # chime, "ticket", "bé", "un", "guichet", "deux": the set built by `make voice`.
@@ -327,7 +327,7 @@ def test_message_line_and_a_second_waiting_room(make_page, live_server, office: 
         ).status_code
         == 200
     )
-    expect(page.locator("#message")).to_have_text(message, timeout=1000)
+    expect(page.locator("#message")).to_have_text(message)
 
     # A second room's screen shows and announces the criminal-record service only.
     created = api.post(
@@ -347,10 +347,10 @@ def test_message_line_and_a_second_waiting_room(make_page, live_server, office: 
     api.open_counter("g2", "agent2")
     api.open_counter("g3", "agent")
     assert api.call_next("g2", "agent2").get_json()["label"] == cni["label"]
-    expect(page.locator("#now-label")).to_have_text(cni["label"], timeout=1000)
+    expect(page.locator("#now-label")).to_have_text(cni["label"])
     assert api.call_next("g3", "agent").get_json()["label"] == casier["label"]
-    expect(room2.locator("#now-label")).to_have_text(casier["label"], timeout=1000)
-    expect(page.locator("#now-label")).to_have_text(casier["label"], timeout=1000)
+    expect(room2.locator("#now-label")).to_have_text(casier["label"])
+    expect(page.locator("#now-label")).to_have_text(casier["label"])
     assert wait_spoken(room2, 1) == ["Ticket A 1, Guichet 3"]
     assert wait_spoken(page, 2) == ["Ticket B 1, Guichet 2", "Ticket A 1, Guichet 3"]
     expect(room2.locator("#recent .r-label")).to_have_count(0)
