@@ -450,6 +450,8 @@
     tick();
     setInterval(tick, 1000);
     renderCalls();
+    // Chromium loads its voices on the first ask: ask now, not at the first call.
+    if (window.speechSynthesis) window.speechSynthesis.getVoices();
     probeSound();
     loadVoices();
     if (typeof io === "undefined") { setOnline(false); return; }
