@@ -384,3 +384,83 @@ def test_a_new_server_version_reloads_the_display(make_page, live_server, office
     expect(page.locator("body")).to_have_attribute("data-online", "yes")
     config = page.locator("#display-config").text_content()
     assert "9.9.9+new" in config
+
+
+def test_the_display_survives_a_server_restart(make_page, tmp_path):
+    """`make demo`'s server (queue-app run, gevent) stopped and started again."""
+    import os
+    import subprocess
+    import sys
+    import time
+
+    import requests
+
+    from .test_realtime import _free_port
+
+    queue_app = str(Path(sys.executable).with_name("queue-app"))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("QUEUE_APP_")}
+    env.update(QUEUE_APP_INSTANCE_PATH=str(tmp_path / "instance"), QUEUE_APP_LOG_LEVEL="WARNING")
+    port = _free_port()
+    base = f"http://127.0.0.1:{port}"
+    demo = subprocess.run(
+        [queue_app, "demo"], env=env, capture_output=True, text=True, timeout=120, check=True
+    )
+    display_url = re.search(r"Display \(TV\)\s+(\S+)", demo.stdout).group(1)
+    kiosk = re.search(r"kiosk\s+.*?(gd_\w+)", demo.stdout).group(1)
+
+    def start() -> subprocess.Popen:
+        server = subprocess.Popen(
+            [queue_app, "run", "--port", str(port), "--no-scheduler"],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        for _ in range(600):
+            try:
+                if requests.get(f"{base}/readyz", timeout=2).status_code == 200:
+                    return server
+            except requests.RequestException:
+                pass
+            assert server.poll() is None
+            time.sleep(0.1)  # the server is starting: poll its readiness (bounded)
+        raise AssertionError("the server did not start")
+
+    def stop(server: subprocess.Popen) -> None:
+        server.terminate()
+        server.wait(timeout=20)
+
+    page = make_page(TV_LANDSCAPE)
+    page.add_init_script(SPY % FRENCH_VOICE)
+    server = start()
+    try:
+        page.goto(display_url.replace("http://127.0.0.1:5000", base))
+        expect(page.locator("body")).to_have_attribute("data-online", "yes")
+        page.evaluate("window.notReloaded = true")
+        stop(server)
+        expect(page.locator("#offline")).to_be_visible()
+        server = start()
+        expect(page.locator("body")).to_have_attribute("data-online", "yes", timeout=20000)
+        ticket = requests.post(
+            f"{base}/api/v1/sites/demo/tickets",
+            json={"service": "CNI"},
+            headers={"Authorization": f"Bearer {kiosk}"},
+            timeout=10,
+        ).json()
+        agent = requests.post(
+            f"{base}/api/v1/auth/token",
+            json={"email": "agent@guichet.demo", "password": "demo-agent-2026"},
+            timeout=10,
+        ).json()["token"]
+        headers = {"Authorization": f"Bearer {agent}"}
+        counters = requests.get(f"{base}/api/v1/sites/demo/counters", headers=headers, timeout=10)
+        counter = next(c for c in counters.json() if "CNI" in c["services"])
+        requests.post(f"{base}/api/v1/counters/{counter['id']}/open", headers=headers, timeout=10)
+        called = requests.post(
+            f"{base}/api/v1/counters/{counter['id']}/call-next", headers=headers, timeout=10
+        )
+        assert called.json()["label"] == ticket["label"]
+        expect(page.locator("#now-label")).to_have_text(ticket["label"])
+        assert wait_spoken(page, 1)[0].startswith("Ticket B 1, ")
+        assert page.evaluate("window.notReloaded") is True
+    finally:
+        stop(server)
