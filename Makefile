@@ -43,7 +43,32 @@ i18n-update: i18n-extract ## merge new messages into each language's catalogue
 	$(BIN)/pybabel -q update -i queue_app/translations/messages.pot -d queue_app/translations \
 		--width 100
 
-install: $(VENV)/.installed assets i18n-compile fonts ## install the application (virtualenv, npm assets, catalogues, fonts)
+# The built-in French voice of the displays (recorded clips joined when the browser has
+# no voice): generated offline by espeak-ng and sox into display/static/voice/ (git-ignored),
+# which the wheel includes.
+VOICE_LANGUAGES ?= fr
+VOICE_STAMP := display/static/voice/.built
+
+voice-tools: ## install espeak-ng and sox (Debian) when missing: they make the voice clips
+	@if ! command -v espeak-ng >/dev/null || ! command -v sox >/dev/null \
+		|| ! sox -h 2>/dev/null | grep -q ' vorbis'; then \
+		echo "Installing espeak-ng and sox for the display's voice clips (apt)…"; \
+		if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+		for try in 1 2 3 4 5 6; do \
+			$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq \
+				espeak-ng sox libsox-fmt-base >/dev/null && break; \
+			echo "apt busy, retrying…"; sleep 10; \
+		done; \
+	fi
+
+$(VOICE_STAMP): display/build_voice.py | $(BIN)/activate
+	$(MAKE) --no-print-directory voice-tools
+	$(BIN)/python display/build_voice.py --out display/static/voice $(VOICE_LANGUAGES)
+	touch $@
+
+voice: $(VOICE_STAMP) ## generate the display's built-in voice clips (espeak-ng + sox)
+
+install: $(VENV)/.installed assets voice i18n-compile fonts ## install the application (virtualenv, npm assets, voice clips, catalogues, fonts)
 
 install-test: install $(VENV)/.installed-test browser ## install everything the tests need
 
@@ -95,5 +120,7 @@ bench: install ## run the benchmarks on SQLite and PostgreSQL (prints figures)
 	$(BIN)/python bench/sms_outbox.py --dburl $(PG_URL)
 	$(BIN)/python bench/kiosk_to_paper.py --dburl sqlite
 
-.PHONY: help assets i18n-compile i18n-extract i18n-update install install-test browser demo run \
+	$(BIN)/python bench/display_fanout.py --clients 100,1000 --calls 20
+
+.PHONY: voice voice-tools help assets i18n-compile i18n-extract i18n-update install install-test browser demo run \
 	worker test lint fmt bench fonts

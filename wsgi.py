@@ -1,7 +1,9 @@
-"""WSGI entry point: gunicorn -k gthread --threads 64 -w 1 wsgi:app
+"""WSGI entry point: gunicorn -k gevent -w 1 --worker-connections 10000 wsgi:app
 
-Each gunicorn process serves HTTP and Socket.IO (threading mode, WebSocket via
-simple-websocket). Run several behind a reverse proxy with sticky sessions and
+Each gunicorn process serves HTTP and Socket.IO (gevent mode: one greenlet per
+connection, WebSocket via simple-websocket; gunicorn's gevent worker patches
+the standard library before it loads this module). Run several behind a
+reverse proxy with sticky sessions (config/nginx.example.conf) and
 QUEUE_APP_REDIS_URL set, plus one `queue-app worker` for the periodic jobs.
 """
 

@@ -12,3 +12,5 @@ REDIS_URL = "redis://127.0.0.1:6379/0"
 PUBLIC_URL = "https://guichet.example.sn"
 SESSION_COOKIE_SECURE = True
 SCHEDULER_IN_PROCESS = False  # run `queue-app worker` once beside the web processes
+PROXY_COUNT = 1  # behind the nginx of config/nginx.example.conf
+SOCKETIO_MAX_CONNECTIONS_PER_ADDRESS = 200

@@ -70,7 +70,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
         socketio.init_app(
             app,
-            async_mode="threading",
+            async_mode=_async_mode(app),
             message_queue=redis_url,
             channel=app.config["SOCKETIO_CHANNEL"],
             logger=False,
@@ -86,8 +86,38 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     init_web(app)
     register_error_handlers(app)
     security.install(app)
+    _guard_realtime(app)
 
     return app
+
+
+def _async_mode(app: Flask) -> str:
+    """gevent where gevent patched the process (gunicorn -k gevent, queue-app run), else threads."""
+    wanted = str(app.config.get("SOCKETIO_ASYNC_MODE") or "auto")
+    if wanted != "auto":
+        return wanted
+    try:
+        from gevent import monkey
+    except ImportError:  # pragma: no cover - gevent is a dependency
+        return "threading"
+    return "gevent" if monkey.is_module_patched("socket") else "threading"
+
+
+def _guard_realtime(app: Flask) -> None:
+    """Bound the realtime connections per address; trust the proxy's address headers."""
+    from werkzeug.middleware.proxy_fix import ProxyFix
+
+    from .socket_guard import SocketGuard
+
+    limit = int(app.config.get("SOCKETIO_MAX_CONNECTIONS_PER_ADDRESS") or 0)
+    if limit > 0 and not app.config.get("SOCKETIO_WRITE_ONLY"):
+        app.wsgi_app = SocketGuard(app.wsgi_app, limit)  # type: ignore[method-assign]
+    proxies = int(app.config.get("PROXY_COUNT") or 0)
+    if proxies > 0:
+        # Outermost, so that the guard and the rate limits see the client's address.
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies
+        )
 
 
 def _configure_logging(app: Flask) -> None:

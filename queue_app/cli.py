@@ -101,6 +101,20 @@ def demo() -> None:
             click.echo(
                 '     "printer" to tcp://PRINTER-IP:9100 — see the README, "Kiosk and printing")'
             )
+    # The waiting-room screen and the one above the first counter (display/).
+    display_token = next(
+        (token for device, token in loaded.tokens.values() if device.kind.value == "display"), None
+    )
+    if display_token:
+        click.echo("")
+        click.echo("  Screens (open in Chromium; README: kiosk mode):")
+        click.echo(f"    Display (TV)     {base}/display/{site.slug}?token={display_token}")
+        if site.counters:
+            first = site.counters[0]
+            click.echo(
+                f"    Counter screen   {base}/display/{site.slug}/counters/{first.id}"
+                f"?token={display_token}  ({first.name})"
+            )
     if kiosk_token:
         click.echo("")
         click.echo("  Issue a ticket as the kiosk:")
@@ -227,6 +241,15 @@ def run_command(host: str, port: int, no_scheduler: bool) -> None:
     os.environ.pop("FLASK_RUN_FROM_CLI", None)
     # The development server's "not for production" banner: known, and said in the README.
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    options = {}
+    if socketio.server.eio.async_mode == "gevent":
+        from gevent.pywsgi import LoggingLogAdapter
+
+        # gevent's server reports each WebSocket closed by its client as a bad request
+        # line; what matters is logged by the application.
+        options["error_log"] = LoggingLogAdapter(
+            logging.getLogger("queue_app.server"), logging.DEBUG
+        )
     try:
         socketio.run(
             app,
@@ -235,6 +258,7 @@ def run_command(host: str, port: int, no_scheduler: bool) -> None:
             use_reloader=False,
             log_output=False,
             allow_unsafe_werkzeug=True,
+            **options,
         )
     finally:
         if scheduler is not None:

@@ -202,3 +202,31 @@ PRINT_LEASE_SECONDS = 30
 # a print (0 disables the query; printers that never answer cost this much per ticket).
 PRINT_TIMEOUT_SECONDS = 5.0
 PRINT_PAPER_QUERY_SECONDS = 0.5
+
+# --- Waiting-room displays (display/, queue_app/screens) -----------------------
+
+# Largest voice recording an office may upload (bytes; OGG, MP3, WAV or WebM).
+VOICE_CLIP_MAX_BYTES = 512 * 1024
+
+# A call the display learns of late (it was offline a moment) is still spoken
+# when it was made less than this many seconds ago; older ones are only shown.
+DISPLAY_ANNOUNCE_LATE_SECONDS = 20
+
+# How long a new call flashes on the display, in seconds.
+DISPLAY_FLASH_SECONDS = 8
+
+# --- Realtime server for thousands of screens (queue_app/socket_guard.py) -------
+
+# Flask-SocketIO's async mode: "auto" uses gevent in a process gevent patched
+# (gunicorn -k gevent, `queue-app run`), threads elsewhere (tests, the worker).
+# `queue-app run` patches unless the environment says QUEUE_APP_ASYNC_MODE=threading.
+SOCKETIO_ASYNC_MODE = "auto"
+
+# Socket.IO connections one client address may hold open on one server process
+# (tracking pages of a waiting room behind one router, displays, consoles).
+# 0 removes the bound.
+SOCKETIO_MAX_CONNECTIONS_PER_ADDRESS = 200
+
+# Reverse proxies in front of the server whose X-Forwarded-For/-Proto/-Host to
+# trust (1 behind the nginx of config/nginx.example.conf). 0: use the peer address.
+PROXY_COUNT = 0

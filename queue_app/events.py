@@ -72,6 +72,16 @@ def agents_room(slug: str) -> str:
     return f"agents:{slug}"
 
 
+def display_room(device_id: int) -> str:
+    """Room of one display configured for some services only (it is not in its site's)."""
+    return f"display:{device_id}"
+
+
+def counter_room(counter_id: int) -> str:
+    """Room of the screens above one counter."""
+    return f"counter:{counter_id}"
+
+
 def ticket_room(code: str) -> str:
     """Room of the tracking pages following one ticket."""
     return f"ticket:{code}"

@@ -19,13 +19,13 @@ from flask_socketio import ConnectionRefusedError, join_room
 from . import events
 from .database import reads_only
 from .extensions import db, socketio
-from .models import Device, DeviceKind, Role, Site, User
+from .models import Counter, Device, DeviceKind, Role, Site, User
 from .permissions import belongs_to
 from .queue import errors
 from .queue.accounts import resolve_token
-from .queue.board import board
 from .queue.sites import get_site
 from .queue.tickets import get_ticket_by_code
+from .screens import counter_state, display_board, server_version
 
 log = logging.getLogger(__name__)
 PRINCIPAL_KEY = "rt_principal"
@@ -52,14 +52,18 @@ def on_connect(auth: Any = None) -> None:
     principal = _authenticate(auth)
     if isinstance(principal, Device):
         site = principal.site
+        codes = [service.code for service in principal.services]
+        counter_id = None
         if principal.kind == DeviceKind.DISPLAY:
-            join_room(events.site_room(site.slug))
+            counter_id = _display_room(principal, auth)
         elif principal.kind == DeviceKind.PRINTER:
             join_room(events.printer_room(principal.id))
         session[PRINCIPAL_KEY] = {
             "device": principal.id,
             "site": site.slug,
             "kind": principal.kind.value,
+            "services": codes or None,
+            "counter": counter_id,
         }
     elif isinstance(principal, User):
         wanted = auth.get("site") if isinstance(auth, dict) else None
@@ -70,6 +74,23 @@ def on_connect(auth: Any = None) -> None:
         session[PRINCIPAL_KEY] = {"user": principal.id, "sites": slugs}
     else:
         session[PRINCIPAL_KEY] = {}
+
+
+def _display_room(device: Device, auth: Any) -> int | None:
+    """Put a display in its room: a counter's, its own (some services only), or its site's."""
+    wanted = auth.get("counter") if isinstance(auth, dict) else None
+    if wanted is not None:
+        # The screen above a counter (display/<slug>/counters/<id>).
+        counter = db.session.get(Counter, wanted) if isinstance(wanted, int) else None
+        if counter is None or counter.site_id != device.site_id:
+            raise ConnectionRefusedError("unknown counter")
+        join_room(events.counter_room(counter.id))
+        return counter.id
+    if device.services:
+        join_room(events.display_room(device.id))
+    else:
+        join_room(events.site_room(device.site.slug))
+    return None
 
 
 @socketio.on("track")
@@ -109,4 +130,20 @@ def on_sync(data: Any = None) -> dict:
         user = db.session.get(User, who["user"])
         if user is None or not belongs_to(user, site):
             return {"error": {"code": "forbidden", "message": "not your site"}}
-    return board(db.session, site, limit=int(current_app.config["BOARD_CALLS"]))
+    if who.get("counter") is not None:
+        counter = db.session.get(Counter, who["counter"])
+        if counter is None:
+            return {"error": {"code": "not_found", "message": "unknown counter"}}
+        return {
+            "counter": counter_state(db.session, counter),
+            "site_name": site.name,
+            "server_version": server_version(),
+        }
+    answer = display_board(
+        db.session,
+        site,
+        limit=int(current_app.config["BOARD_CALLS"]),
+        service_codes=who.get("services"),
+    )
+    answer["server_version"] = server_version()
+    return answer

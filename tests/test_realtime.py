@@ -57,11 +57,14 @@ class Inbox:
     def __init__(self, client: Any) -> None:
         self.client = client
         self.events: list[tuple[str, Any]] = []
+        # State versions (tests/test_display_realtime.py checks them), kept apart.
+        self.versions: list[tuple[str, int]] = []
 
     def pull(self) -> list[tuple[str, Any]]:
         for item in self.client.get_received():
             args = item["args"]
-            self.events.append((item["name"], args[0] if len(args) == 1 else args))
+            payload = without_version(item["name"], args[0] if len(args) == 1 else args, self)
+            self.events.append((item["name"], payload))
         return self.events
 
     def named(self, name: str) -> list[Any]:
@@ -82,6 +85,14 @@ class Inbox:
 
     def payloads(self) -> list[Any]:
         return [payload for _, payload in self.pull()]
+
+
+def without_version(name: str, payload: Any, into: Any) -> Any:
+    """The payload without its state ``version`` (recorded in ``into.versions``)."""
+    if isinstance(payload, dict) and "version" in payload:
+        payload = dict(payload)
+        into.versions.append((name, payload.pop("version")))
+    return payload
 
 
 def connect(app: Flask, **kwargs: Any) -> Inbox:
@@ -536,10 +547,12 @@ class RealClient:
         self.sio = sio_client.Client(reconnection=False)
         self.inbox: queues.Queue[tuple[float, str, Any]] = queues.Queue()
         self.seen: list[tuple[float, str, Any]] = []
+        self.versions: list[tuple[str, int]] = []
         self.sio.on("*", self._on_event)
 
     def _on_event(self, event: str, *args: Any) -> None:
-        self.inbox.put((time.perf_counter(), event, args[0] if args else None))
+        payload = without_version(event, args[0] if args else None, self)
+        self.inbox.put((time.perf_counter(), event, payload))
 
     def connect(self, url: str, auth: dict[str, Any] | None = None) -> RealClient:
         self.sio.connect(url, auth=auth, transports=["websocket"], wait_timeout=10)

@@ -135,6 +135,7 @@ def world(tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path) -> It
         "kiosk_device": devices["kiosk"],
         "waiting_job": waiting["print_job"]["id"],
         "printer_device": devices["printer"],
+        "display_device": devices["display"],
         **{name: counter.id for name, counter in thies.counters.items()},
         **{f"user_{who}": uid for who, uid in user_ids.items()},
     }
@@ -420,6 +421,26 @@ def user_created(w: World, r: Any, who: str | None) -> None:
     assert w.call("POST", "auth/token", None, login).status_code == 200
 
 
+def message_is(text: str | None) -> Check:
+    def check(w: World, r: Any, who: str | None) -> None:
+        assert r.get_json() == {"message": text}
+        assert w.get("sites/thies/board").get_json()["message"] == text
+
+    return check
+
+
+def display_shows_only_cni(w: World, r: Any, who: str | None) -> None:
+    assert r.get_json()["services"] == ["CNI"]
+    board = w.get("sites/thies/board", "display").get_json()
+    assert set(board["waiting"]) == {"CNI"}
+
+
+def lists_voices(w: World, r: Any, who: str | None) -> None:
+    body = r.get_json()
+    assert body["clips"] == []
+    assert "fr" in body["builtin"]
+
+
 def is_agent(w: World, r: Any, who: str | None) -> None:
     assert r.get_json()["email"] == "agent@thies.sn"
 
@@ -552,6 +573,28 @@ CASES: list[Case] = [
     # --- the board ---
     *endpoint("GET", "sites/thies/board", (*STAFF, "display"), check=shows_board("thies")),
     *endpoint("GET", "sites/dakar/board", (*DK_STAFF, "dk_display"), check=shows_board("dakar")),
+    # --- displays: message line, a device's services, recorded voices ---
+    *endpoint("GET", "sites/thies/display-message", (*STAFF, "display"), check=message_is(None)),
+    *endpoint(
+        "PUT",
+        "sites/thies/display-message",
+        MANAGERS,
+        body={"message": "Fermeture à 15 h ce vendredi"},
+        check=message_is("Fermeture à 15 h ce vendredi"),
+    ),
+    *endpoint("GET", "sites/thies/devices/{display_device}/services", MANAGERS),
+    *endpoint(
+        "PUT",
+        "sites/thies/devices/{display_device}/services",
+        MANAGERS,
+        body={"services": ["CNI"]},
+        check=display_shows_only_cni,
+    ),
+    *endpoint("GET", "sites/thies/voice-clips", (*STAFF, "display"), check=lists_voices),
+    # No recording yet: readers get 404, the admin's JSON body is no recording (400).
+    *endpoint("GET", "sites/thies/voice-clips/fr/ticket", (*STAFF, "display"), 404),
+    *endpoint("PUT", "sites/thies/voice-clips/fr/ticket", ("admin",), 400, body={"a": 1}),
+    *endpoint("DELETE", "sites/thies/voice-clips/fr/ticket", ("admin",), 404),
     # --- tickets ---
     *endpoint(
         "POST",

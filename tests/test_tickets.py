@@ -362,7 +362,9 @@ def test_a_call_queues_its_events_until_commit(ctx, office):
     call_next(ctx, counters["Guichet 2"], actor=Actor(user=users["agent"]))
     queued = events.pending_events(ctx)
     called = [e for e in queued if e.name == events.TICKET_CALLED]
-    assert {e.room for e in called} == {"site:thies", "agents:thies"}
+    # The site's displays, its agents, and the screen above the counter (display/).
+    counter_room = f"counter:{counters['Guichet 2'].id}"
+    assert {e.room for e in called} == {"site:thies", "agents:thies", counter_room}
     assert called[0].payload["label"] == ticket.label
     assert called[0].payload["counter"] == "Guichet 2"
     assert "771234567" not in repr(queued)

@@ -64,6 +64,8 @@ def test_the_installed_wheel_runs_the_demo_office(installed: Path, tmp_path: Pat
     demo = _run([queue_app, "demo"], cwd=work, env=env)
     kiosk = re.search(r"kiosk\s+.*?(gd_\w+)", demo.stdout)
     assert kiosk is not None, demo.stdout
+    display_url = re.search(r"Display \(TV\)\s+\S+(/display/demo\?token=gd_\w+)", demo.stdout)
+    assert display_url is not None, demo.stdout
     port = _free_port()
     server = subprocess.Popen(
         [queue_app, "run", "--port", str(port), "--no-scheduler"],
@@ -114,6 +116,21 @@ def test_the_installed_wheel_runs_the_demo_office(installed: Path, tmp_path: Pat
             assert time.monotonic() < deadline, "the demo kiosk's ticket was not printed"
             time.sleep(0.1)
         assert b"Espace S\xe9n\xe9gal Services \x97 Thi\xe8s" in paper.read_bytes()
+        # The display front end (display/), its chime and the built-in French voice.
+        page = requests.get(f"{base}{display_url.group(1)}", timeout=5)
+        assert page.status_code == 200
+        assert "Appel en cours" in page.text
+        for asset, kind in (
+            ("/display/static/display.js", "javascript"),
+            ("/display/static/display.css", "css"),
+            ("/display/static/sounds/chime.ogg", "ogg"),
+            ("/display/static/voice/fr/ticket.ogg", "ogg"),
+            ("/display/static/voice/fr/number-42.ogg", "ogg"),
+        ):
+            answer = requests.get(f"{base}{asset}", timeout=5)
+            assert answer.status_code == 200, asset
+            assert kind in answer.headers["Content-Type"], asset
+            assert len(answer.content) > 100, asset
     finally:
         server.terminate()
         try:

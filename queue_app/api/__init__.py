@@ -69,9 +69,9 @@ def init_api(app: Flask) -> None:
 
     from ..extensions import csrf
     from ..queue.errors import Unauthorized
-    from . import appointments, auth, counters, print_jobs, sites, tickets, users
+    from . import appointments, auth, counters, print_jobs, screens, sites, tickets, users
 
-    modules = (auth, users, sites, counters, tickets, appointments, print_jobs)
+    modules = (auth, users, sites, counters, tickets, appointments, print_jobs, screens)
     for module in modules:
         # Bearer tokens, not cookies, authenticate the API: no CSRF token needed.
         csrf.exempt(module.blp)

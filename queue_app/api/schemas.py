@@ -228,6 +228,9 @@ class DeviceSchema(Schema):
     name = fields.String()
     created_at = fields.String()
     revoked = fields.Boolean()
+    services = fields.List(
+        fields.String(), metadata={"description": "service codes it is configured for; []: all"}
+    )
     token = fields.String(metadata={"description": "only in the answer that creates or rotates it"})
     printer = fields.String(allow_none=True, metadata={"description": "kiosks: printer URL"})
     printer_options = fields.Dict()
@@ -304,6 +307,7 @@ class TransferSchema(StrictSchema):
 
 
 class TrackSchema(Schema):
+    version = fields.Integer(metadata={"description": "drop a state older than one shown"})
     label = fields.String()
     status = fields.String()
     position = fields.Integer(allow_none=True)
@@ -325,12 +329,26 @@ class BoardCallSchema(Schema):
     status = fields.String()
 
 
+class BoardServiceSchema(Schema):
+    code = fields.String()
+    name = fields.String()
+    prefix = fields.String()
+
+
 class BoardSchema(Schema):
     site = fields.String()
     site_name = fields.String()
     calls = fields.List(fields.Nested(BoardCallSchema))
     waiting = fields.Dict(keys=fields.String(), values=fields.Integer())
     generated_at = fields.String()
+    version = fields.Integer(
+        metadata={"description": "grows with the site's state; drop older states arriving late"}
+    )
+    message = fields.String(allow_none=True, metadata={"description": "the manager's line"})
+    services = fields.List(fields.Nested(BoardServiceSchema))
+    server_version = fields.String(
+        metadata={"description": "changes when a new server version is deployed"}
+    )
 
 
 class HealthSchema(Schema):

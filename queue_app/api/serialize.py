@@ -70,6 +70,8 @@ def device_json(device: Device, token: str | None = None) -> dict[str, Any]:
         "name": device.name,
         "created_at": iso(device.created_at),
         "revoked": device.revoked_at is not None,
+        # The services it is configured for ([]: all of its site's).
+        "services": [service.code for service in device.services],
     }
     if device.kind == DeviceKind.KIOSK:
         data["printer"] = device.printer

@@ -22,7 +22,6 @@ from ..permissions import (
 from ..printing.devices import configure_printer
 from ..queue import errors
 from ..queue.accounts import create_device, rotate_device_token
-from ..queue.board import board
 from ..queue.booking import update_booking_settings
 from ..queue.calling import current_ticket
 from ..queue.sites import (
@@ -38,6 +37,7 @@ from ..queue.sites import (
     update_service,
     update_site,
 )
+from ..screens import display_board, server_version
 from . import ApiBlueprint, principal
 from .schemas import (
     BoardSchema,
@@ -332,5 +332,11 @@ def revoke(slug: str, device_id: int) -> dict:
 def get_board(slug: str) -> dict:
     """What a display shows: the latest calls and waiting counts (no personal data)."""
     site = get_site(db.session, slug)
-    require_board_reader(principal(), site)
-    return board(db.session, site, limit=int(current_app.config["BOARD_CALLS"]))
+    who = require_board_reader(principal(), site)
+    # A display configured for some services sees only theirs.
+    codes = [s.code for s in who.services] if isinstance(who, Device) else None
+    answer = display_board(
+        db.session, site, limit=int(current_app.config["BOARD_CALLS"]), service_codes=codes
+    )
+    answer["server_version"] = server_version()
+    return answer

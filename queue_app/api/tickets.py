@@ -184,9 +184,13 @@ def track(code: str) -> dict:
 
 def track_json(ticket: Ticket) -> dict:
     """A ticket as its tracking page shows it."""
+    from ..screens import site_version
+
+    version = site_version(db.session, ticket.site_id)
     return {
         # The same fields as its live ``ticket_updated`` pushes, and where it is.
         **ticket_update_payload(ticket, *position_and_wait(db.session, ticket)),
+        "version": version,
         "service": ticket.service.code,
         "service_name": ticket.service.name,
         "site": ticket.site.slug,

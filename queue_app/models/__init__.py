@@ -9,6 +9,7 @@ from .appointments import (
     SmsConversation,
 )
 from .base import Base, utcnow
+from .display import VoiceClip, device_services
 from .idempotency import IdempotencyKey
 from .outbox import InboundMessage, MessageStatus, OutboundMessage, SmsGatewaySettings
 from .printing import PrintJob, PrintJobKind, PrintJobStatus
@@ -61,6 +62,8 @@ __all__ = [
     "TicketSource",
     "TicketStatus",
     "User",
+    "VoiceClip",
+    "device_services",
     "user_sites",
     "utcnow",
 ]

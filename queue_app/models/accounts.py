@@ -10,7 +10,7 @@ from sqlalchemy import Column, ForeignKey, String, Table
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .base import Base, enum_column, intpk, utcnow
-from .sites import Site
+from .sites import Service, Site
 
 
 class Role(enum.StrEnum):
@@ -110,6 +110,10 @@ class Device(Base):
     printer_status: Mapped[dict[str, Any] | None]
 
     site: Mapped[Site] = relationship()
+    # Services this device is configured for; empty: all of its site's.
+    services: Mapped[list[Service]] = relationship(
+        secondary="device_services", order_by="Service.position, Service.id"
+    )
 
     def __repr__(self) -> str:
         return f"<Device {self.id} {self.kind}>"

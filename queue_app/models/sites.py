@@ -31,6 +31,8 @@ class Site(Base):
     # {"monday": [["08:00", "12:30"], ["14:00", "17:00"]], ...}, site-local times;
     # an empty mapping means no hours are set (always open, day ends at midnight).
     hours: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # A line the manager shows on the waiting-room displays (None: no message).
+    display_message: Mapped[str | None] = mapped_column(String(280))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     services: Mapped[list[Service]] = relationship(

@@ -154,7 +154,11 @@ class TicketEvent(Base):
     """One change of one ticket; never updated or deleted. Statistics read only this."""
 
     __tablename__ = "ticket_events"
-    __table_args__ = (Index("ix_ticket_events_site_at", "site_id", "at"),)
+    __table_args__ = (
+        Index("ix_ticket_events_site_at", "site_id", "at"),
+        # The latest events of a site: the version of what its screens show.
+        Index("ix_ticket_events_site_id_id", "site_id", "id"),
+    )
 
     # BIGINT on PostgreSQL; SQLite only autoincrements an INTEGER primary key.
     id: Mapped[int] = mapped_column(

@@ -15,12 +15,21 @@ from .publish import iso
 
 
 def board(
-    session: Session, site: Site, *, limit: int = 8, now: datetime | None = None
+    session: Session,
+    site: Site,
+    *,
+    limit: int = 8,
+    now: datetime | None = None,
+    service_codes: set[str] | None = None,
 ) -> dict[str, Any]:
-    """The board of a site for today (two queries; public fields only)."""
+    """The board of a site for today (two queries; public fields only).
+
+    With ``service_codes``, only the calls and counts of those services (a
+    display configured for some services).
+    """
     now = now or utcnow()
     day = service_day(site, now)
-    rows = session.execute(
+    stmt = (
         select(
             Ticket.label,
             Ticket.called_at,
@@ -35,7 +44,10 @@ def board(
         .where(Ticket.site_id == site.id, Ticket.service_day == day, Ticket.called_at.is_not(None))
         .order_by(Ticket.called_at.desc(), Ticket.id.desc())
         .limit(limit)
-    ).all()
+    )
+    if service_codes is not None:
+        stmt = stmt.where(Service.code.in_(sorted(service_codes)))
+    rows = session.execute(stmt).all()
     language = site.default_language
     calls = [
         {
@@ -49,10 +61,13 @@ def board(
         }
         for label, called_at, status, counter_id, counter_name, code, names in rows
     ]
+    waiting = waiting_counts(session, site, day)
+    if service_codes is not None:
+        waiting = {code: n for code, n in waiting.items() if code in service_codes}
     return {
         "site": site.slug,
         "site_name": site.name,
         "calls": calls,
-        "waiting": waiting_counts(session, site, day),
+        "waiting": waiting,
         "generated_at": iso(now),
     }

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 from ..models import Counter, CounterState, User, utcnow
 from . import errors
 from .calling import current_ticket, lock_counter
+from .publish import publish_counter
 
 
 def open_counter(
@@ -36,6 +37,7 @@ def open_counter(
     counter.pause_reason = None
     counter.state_changed_at = now
     session.flush()
+    publish_counter(session, counter.id)
     return counter
 
 
@@ -50,6 +52,7 @@ def pause_counter(
     counter.state = CounterState.PAUSED
     counter.pause_reason = (reason or "").strip()[:200] or None
     counter.state_changed_at = now
+    publish_counter(session, counter.id)
     return counter
 
 
@@ -69,3 +72,4 @@ def _release(session: Session, counter: Counter, now: datetime) -> None:
     counter.agent_id = None
     counter.pause_reason = None
     counter.state_changed_at = now
+    publish_counter(session, counter.id)

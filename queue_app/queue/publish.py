@@ -27,6 +27,9 @@ MAX_POSITION_UPDATES = 300
 QUEUE = "queue"  # a site's waiting counts: queue_changed
 POSITIONS = "positions"  # a service's waiting tickets: ticket_updated to each
 TICKET = "ticket"  # one ticket's state: ticket_updated
+COUNTER = "counter"  # what a counter is serving: counter_changed to the screen above it
+
+COUNTER_CHANGED = "counter_changed"
 
 
 def iso(moment: datetime | None) -> str | None:
@@ -76,10 +79,20 @@ def publish_queue_changed(session: Session, site: Site) -> None:
 
 
 def publish_ticket(session: Session, ticket: Ticket) -> None:
-    """Have ``ticket_updated`` pushed to the pages tracking this ticket after commit."""
+    """Have ``ticket_updated`` pushed to the pages tracking this ticket after commit.
+
+    The screen above the ticket's counter is told too (``counter_changed``).
+    """
     if ticket.id is None:
         session.flush()
     events.mark_changed(session, (TICKET, ticket.id))
+    publish_counter(session, ticket.counter_id)
+
+
+def publish_counter(session: Session, counter_id: int | None) -> None:
+    """Have ``counter_changed`` pushed to the screens above this counter after commit."""
+    if counter_id is not None:
+        events.mark_changed(session, (COUNTER, counter_id))
 
 
 def publish_positions(session: Session, service_ids: Iterable[int]) -> None:
@@ -89,9 +102,17 @@ def publish_positions(session: Session, service_ids: Iterable[int]) -> None:
 
 def publish_call(session: Session, ticket: Ticket, counter: Counter, *, recall: bool) -> None:
     """Queue ``ticket_called`` for the site's displays and agents (a moment)."""
+    from ..screens.state import filtered_displays
+
     payload = call_payload(ticket, counter, ticket.service, recall=recall)
     events.queue(session, events.TICKET_CALLED, events.site_room(ticket.site.slug), payload)
     events.queue(session, events.TICKET_CALLED, events.agents_room(ticket.site.slug), payload)
+    events.queue(session, events.TICKET_CALLED, events.counter_room(counter.id), payload)
+    # Displays of a second waiting room hear only the calls of their services.
+    for device_id, codes in filtered_displays(session, ticket.site_id).items():
+        if payload["service"] in codes:
+            events.queue(session, events.TICKET_CALLED, events.display_room(device_id), payload)
+    publish_counter(session, counter.id)
 
 
 def build_state(keys: set[events.StateKey]) -> list[events.PendingEvent]:
@@ -102,31 +123,67 @@ def build_state(keys: set[events.StateKey]) -> list[events.PendingEvent]:
     with read_only():
         session = db.session()
         try:
+            versions = _Versions(session)
             built: list[events.PendingEvent] = []
             for kind, builder in ((QUEUE, _queue_state), (POSITIONS, _positions)):
                 for key_id in sorted(key_id for key_kind, key_id in keys if key_kind == kind):
-                    built.extend(builder(session, key_id))
-            built.extend(_tickets(session, sorted(i for kind, i in keys if kind == TICKET)))
+                    built.extend(builder(session, key_id, versions))
+            built.extend(
+                _tickets(session, sorted(i for kind, i in keys if kind == TICKET), versions)
+            )
+            built.extend(
+                _counters(session, sorted(i for kind, i in keys if kind == COUNTER), versions)
+            )
             return built
         finally:
             session.rollback()
 
 
-def _queue_state(session: Session, site_id: int) -> list[events.PendingEvent]:
+class _Versions:
+    """Each site's version, read once per publication before the state it orders."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self.known: dict[int, int] = {}
+
+    def of(self, site_id: int) -> int:
+        from ..screens.state import site_version
+
+        if site_id not in self.known:
+            self.known[site_id] = site_version(self.session, site_id)
+        return self.known[site_id]
+
+
+def _queue_state(session: Session, site_id: int, versions: _Versions) -> list[events.PendingEvent]:
+    from ..screens.state import filtered_displays
+
     site = session.get(Site, site_id)
     if site is None:
         return []
-    payload = {"waiting": waiting_counts(session, site, service_day(site, utcnow()))}
-    return [
+    version = versions.of(site.id)
+    waiting = waiting_counts(session, site, service_day(site, utcnow()))
+    payload = {"waiting": waiting, "version": version}
+    built = [
         events.PendingEvent(events.QUEUE_CHANGED, events.site_room(site.slug), payload),
         events.PendingEvent(events.QUEUE_CHANGED, events.agents_room(site.slug), payload),
     ]
+    for device_id, codes in filtered_displays(session, site.id).items():
+        only = {code: n for code, n in waiting.items() if code in codes}
+        built.append(
+            events.PendingEvent(
+                events.QUEUE_CHANGED,
+                events.display_room(device_id),
+                {"waiting": only, "version": version},
+            )
+        )
+    return built
 
 
-def _positions(session: Session, service_id: int) -> list[events.PendingEvent]:
+def _positions(session: Session, service_id: int, versions: _Versions) -> list[events.PendingEvent]:
     service = session.get(Service, service_id)
     if service is None:
         return []
+    version = versions.of(service.site_id)
     rows = session.execute(
         select(Ticket.code, Ticket.label)
         .where(
@@ -144,19 +201,24 @@ def _positions(session: Session, service_id: int) -> list[events.PendingEvent]:
         events.PendingEvent(
             events.TICKET_UPDATED,
             events.ticket_room(code),
-            update_payload(
-                label,
-                TicketStatus.WAITING,
-                position,
-                wait_minutes(position, service.avg_service_seconds, counters),
-                None,
-            ),
+            {
+                **update_payload(
+                    label,
+                    TicketStatus.WAITING,
+                    position,
+                    wait_minutes(position, service.avg_service_seconds, counters),
+                    None,
+                ),
+                "version": version,
+            },
         )
         for position, (code, label) in enumerate(rows)
     ]
 
 
-def _tickets(session: Session, ticket_ids: list[int]) -> list[events.PendingEvent]:
+def _tickets(
+    session: Session, ticket_ids: list[int], versions: _Versions
+) -> list[events.PendingEvent]:
     if not ticket_ids:
         return []
     tickets = session.scalars(
@@ -164,11 +226,31 @@ def _tickets(session: Session, ticket_ids: list[int]) -> list[events.PendingEven
         .where(Ticket.id.in_(ticket_ids))
         .options(joinedload(Ticket.counter), joinedload(Ticket.service))
     ).all()
+    for site_id in sorted({ticket.site_id for ticket in tickets}):
+        versions.of(site_id)
     return [
         events.PendingEvent(
             events.TICKET_UPDATED,
             events.ticket_room(ticket.code),
-            ticket_update_payload(ticket, *position_and_wait(session, ticket)),
+            {
+                **ticket_update_payload(ticket, *position_and_wait(session, ticket)),
+                "version": versions.of(ticket.site_id),
+            },
         )
         for ticket in tickets
     ]
+
+
+def _counters(
+    session: Session, counter_ids: list[int], versions: _Versions
+) -> list[events.PendingEvent]:
+    from ..screens.state import counter_state
+
+    built = []
+    for counter_id in counter_ids:
+        counter = session.get(Counter, counter_id)
+        if counter is None:
+            continue
+        payload = counter_state(session, counter, version=versions.of(counter.site_id))
+        built.append(events.PendingEvent(COUNTER_CHANGED, events.counter_room(counter.id), payload))
+    return built

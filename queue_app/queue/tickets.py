@@ -27,7 +27,13 @@ from .actors import Actor
 from .days import accepts_tickets, end_of_day, service_day
 from .estimates import ahead_of_newcomer, learn_service_duration, position_and_wait
 from .numbering import ISSUE_POSTGRESQL, format_label, new_tracking_code, next_number
-from .publish import publish_call, publish_positions, publish_queue_changed, publish_ticket
+from .publish import (
+    publish_call,
+    publish_counter,
+    publish_positions,
+    publish_queue_changed,
+    publish_ticket,
+)
 
 log = logging.getLogger(__name__)
 
@@ -421,6 +427,7 @@ def transfer(
         {"from_service": previous_service.code, "to_service": service.code},
         counter_id=from_counter,
     )
+    publish_counter(session, from_counter)
     publish_queue_changed(session, ticket.site)
     publish_positions(session, [previous_service.id, service.id])
     return ticket

@@ -15,7 +15,7 @@ def load_user(user_id: str) -> User | None:
 
 
 def init_web(app: Flask) -> None:
-    from . import agent, auth, helpers, kiosk, public
+    from . import agent, auth, display, helpers, kiosk, public
 
     helpers.register(app)
 
@@ -30,4 +30,5 @@ def init_web(app: Flask) -> None:
     app.register_blueprint(booking.bp)
     app.register_blueprint(webhook.bp)
     app.register_blueprint(kiosk.bp)
+    app.register_blueprint(display.bp)
     app.jinja_env.globals["languages"] = app.config["LANGUAGES"]

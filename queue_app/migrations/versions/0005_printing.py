@@ -13,7 +13,7 @@ from alembic import op
 import queue_app.models.base
 
 revision = "0005_printing"
-down_revision = "0002_idempotency"
+down_revision = "0004_display"
 branch_labels = None
 depends_on = None
 

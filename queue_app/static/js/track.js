@@ -1,12 +1,78 @@
 // Tracking page: follows one ticket live (Socket.IO room ticket:<code>).
+// Light for a cheap phone on 3G: no library besides the Socket.IO client.
 (function () {
   "use strict";
   var card = document.getElementById("track");
   if (!card) return;
   var labels = JSON.parse(document.getElementById("status-labels").textContent);
+  var texts = JSON.parse(document.getElementById("track-texts").textContent);
+  var shown = { version: Number(card.dataset.version) || 0, status: card.dataset.status };
+  var title = document.title;
+  var audio = null;
 
+  // --- "it is your turn": vibration and a sound, where the phone allows ----------
+  function beep() {
+    if (!audio) return;
+    var now = audio.currentTime;
+    [[880, 0], [660, 0.28], [880, 0.56]].forEach(function (tone) {
+      var osc = audio.createOscillator();
+      var gain = audio.createGain();
+      osc.frequency.value = tone[0];
+      gain.gain.setValueAtTime(0.0001, now + tone[1]);
+      gain.gain.exponentialRampToValueAtTime(0.5, now + tone[1] + 0.02);
+      gain.gain.exponentialRampToValueAtTime(0.0001, now + tone[1] + 0.25);
+      osc.connect(gain).connect(audio.destination);
+      osc.start(now + tone[1]);
+      osc.stop(now + tone[1] + 0.26);
+    });
+  }
+
+  function alertCalled() {
+    if (navigator.vibrate) {
+      try { navigator.vibrate([400, 150, 400, 150, 400]); } catch (e) { /* not allowed */ }
+    }
+    if (audio && audio.state === "suspended") audio.resume();
+    beep();
+    document.title = "🔔 " + texts.called + " · " + title;
+    card.dataset.alerted = "yes";
+  }
+
+  function setUpAlerts() {
+    var button = document.getElementById("alert-toggle");
+    var Context = window.AudioContext || window.webkitAudioContext;
+    if (!button || (!Context && !navigator.vibrate)) return;
+    button.hidden = false;
+    button.addEventListener("click", function () {
+      // A tap is what phones require before sound and vibration.
+      if (Context && !audio) {
+        try { audio = new Context(); } catch (e) { audio = null; }
+      }
+      if (audio && audio.state === "suspended") audio.resume();
+      if (navigator.vibrate) {
+        try { navigator.vibrate(60); } catch (e) { /* not allowed */ }
+      }
+      beep();
+      button.setAttribute("aria-pressed", "true");
+    });
+    if (Context) {
+      // Where the browser allows sound without a tap, it is on at once.
+      try {
+        var probe = new Context();
+        if (probe.state === "running") audio = probe; else probe.close();
+      } catch (e) { /* no sound */ }
+    }
+  }
+
+  // --- state -----------------------------------------------------------------------
   function render(state) {
     if (!state || state.error) return;
+    // A state older than the one shown (it arrived late) is dropped.
+    if (typeof state.version === "number") {
+      if (state.version < shown.version) return;
+      shown.version = state.version;
+    }
+    var was = shown.status;
+    shown.status = state.status;
     card.dataset.status = state.status;
     card.querySelectorAll("[data-field]").forEach(function (el) {
       var field = el.dataset.field;
@@ -14,10 +80,12 @@
       var value = state[field];
       el.textContent = value === null || value === undefined ? "—" : value;
     });
-    if (state.status === "called" && navigator.vibrate) navigator.vibrate([300, 150, 300]);
+    if (state.status === "called" && was !== "called") alertCalled();
+    if (state.status !== "called") document.title = title;
   }
 
   function start() {
+    setUpAlerts();
     if (typeof io === "undefined") {
       setInterval(function () {
         fetch("/api/v1/track/" + encodeURIComponent(card.dataset.code))
