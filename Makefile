@@ -88,12 +88,15 @@ fonts: ## install Debian's DejaVu fonts (tickets print text a code page lacks, e
 			fonts-dejavu-core >/dev/null; \
 	fi
 
-demo: install ## run the demo office on SQLite (prints the URLs, then serves on :5000)
-	$(BIN)/queue-app demo
-	$(BIN)/queue-app run --host 127.0.0.1 --port 5000
+HOST ?= 127.0.0.1
+PORT ?= 5000
 
-run: install ## run the server (in-process scheduler)
-	$(BIN)/queue-app run
+demo: install ## run the demo office on SQLite, prints its URLs, serves on HOST:PORT (127.0.0.1:5000)
+	$(BIN)/queue-app demo --host $(HOST) --port $(PORT)
+	$(BIN)/queue-app run --host $(HOST) --port $(PORT)
+
+run: install ## run the server (in-process scheduler) on HOST:PORT
+	$(BIN)/queue-app run --host $(HOST) --port $(PORT)
 
 worker: install ## run the background jobs alone
 	$(BIN)/queue-app worker

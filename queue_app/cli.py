@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 import click
-from flask import current_app
+from flask import Flask, current_app
 from flask.cli import FlaskGroup, with_appcontext
 
 from . import create_app
@@ -56,10 +56,20 @@ def init_db() -> None:
     click.echo(f"Database ready: {_safe_url(current_app.config['DATABASE_URL'])}")
 
 
+def _adapt_public_url(app: Flask, host: str, port: int) -> None:
+    """Links name the host and port served on, unless PUBLIC_URL was configured."""
+    if app.config.get("PUBLIC_URL_IS_DEFAULT"):
+        shown = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host  # noqa: S104
+        app.config["PUBLIC_URL"] = f"http://{shown}:{port}"
+
+
 @cli.command("demo")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Host the URLs name.")
+@click.option("--port", default=5000, show_default=True, type=int, help="Port the URLs name.")
 @with_appcontext
-def demo() -> None:
+def demo(host: str, port: int) -> None:
     """Load the example office (idempotent) and print its URLs and device tokens."""
+    _adapt_public_url(current_app._get_current_object(), host, port)  # type: ignore[attr-defined]
     from .demo import load_office, read_spec
 
     upgrade_database()
@@ -227,9 +237,7 @@ def run_command(host: str, port: int, no_scheduler: bool) -> None:
     from .jobs.scheduler import build_scheduler
 
     app = current_app._get_current_object()  # type: ignore[attr-defined]
-    if app.config.get("PUBLIC_URL_IS_DEFAULT"):
-        shown = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host  # noqa: S104
-        app.config["PUBLIC_URL"] = f"http://{shown}:{port}"
+    _adapt_public_url(app, host, port)
     scheduler = None
     if not no_scheduler:
         scheduler = build_scheduler(app, blocking=False)

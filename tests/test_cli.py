@@ -157,11 +157,21 @@ def test_run_serves_the_demo_office(tmp_path):
         "QUEUE_APP_INSTANCE_PATH": str(tmp_path),
         "QUEUE_APP_DATABASE_URL": f"sqlite:///{tmp_path / 'demo.db'}",
     }
-    demo = subprocess.run(
-        [QUEUE_APP, "demo"], env=env, capture_output=True, text=True, timeout=120, check=True
-    )
-    kiosk = re.search(r"kiosk\s+.*?(gd_\w+)", demo.stdout).group(1)
+    env.pop("QUEUE_APP_PUBLIC_URL", None)
     port = _free_port()
+    # As `make demo PORT=...` runs it: every link printed names the port served on.
+    demo = subprocess.run(
+        [QUEUE_APP, "demo", "--port", str(port)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    links = re.findall(r"https?://[^\s'\"]+", demo.stdout)
+    assert len(links) >= 5, demo.stdout
+    assert all(link.startswith(f"http://127.0.0.1:{port}/") for link in links), links
+    kiosk = re.search(r"kiosk\s+.*?(gd_\w+)", demo.stdout).group(1)
     server = subprocess.Popen(
         [QUEUE_APP, "run", "--port", str(port)],
         env=env,
