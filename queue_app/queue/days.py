@@ -34,11 +34,21 @@ def service_day(site: Site, now: datetime) -> date:
     return local_now(site, now).date()
 
 
+def has_hours(site: Site) -> bool:
+    """Whether opening hours are configured (None: always open; {} : closed every day)."""
+    return site.hours is not None
+
+
+def is_closure_day(site: Site, day: date) -> bool:
+    """Whether the site-local day is one of the site's closure days (holidays)."""
+    return any(closure.day == day for closure in site.closures)
+
+
 def day_intervals(site: Site, day: date) -> list[tuple[time, time]]:
-    """Opening intervals of a site-local day; empty when closed that day."""
-    if any(closure.day == day for closure in site.closures):
+    """Opening intervals of a site-local day; empty when closed that day or without hours."""
+    if not site.hours or is_closure_day(site, day):
         return []
-    raw = site.hours.get(WEEKDAYS[day.weekday()], []) if site.hours else []
+    raw = site.hours.get(WEEKDAYS[day.weekday()], [])
     return [(parse_hhmm(start), parse_hhmm(end)) for start, end in raw]
 
 
@@ -51,9 +61,13 @@ def parse_hhmm(value: str) -> time:
 
 
 def closing_time(site: Site, day: date) -> datetime:
-    """UTC instant the site's day ends: last closing time, or next local midnight."""
+    """UTC instant the site's day ends: last closing time, or next local midnight.
+
+    Midnight ends the days without an interval: a site without hours, and a
+    closed day (tickets staff let in on such a day are closed after midnight).
+    """
     tz = zone(site.timezone)
-    intervals = day_intervals(site, day) if site.hours else []
+    intervals = day_intervals(site, day)
     if intervals:
         end = max(end for _, end in intervals)
         return datetime.combine(day, end, tzinfo=tz).astimezone(UTC)
@@ -64,10 +78,12 @@ def closing_time(site: Site, day: date) -> datetime:
 def accepts_tickets(site: Site, now: datetime) -> bool:
     """Whether a kiosk may still issue tickets now: not after today's closing time.
 
-    Tickets before opening are fine (citizens queue early). A site without hours
-    is always open; a day with no interval or a closure day is closed.
+    Tickets before opening are fine (citizens queue early). A site without
+    hours configured is always open (closure days belong to the weekly hours);
+    with hours, a day without an interval or a closure day is closed ({}
+    closes every day).
     """
-    if not site.hours:
+    if not has_hours(site):
         return True
     today = service_day(site, now)
     intervals = day_intervals(site, today)
