@@ -30,7 +30,13 @@ queue_app/static/vendor/socket.io.min.js: node_modules/.installed
 	mkdir -p queue_app/static/vendor
 	cp node_modules/socket.io-client/dist/socket.io.min.js queue_app/static/vendor/
 
-assets: queue_app/static/vendor/socket.io.min.js ## copy front-end libraries from npm into static/vendor
+SWAGGER_UI := queue_app/static/vendor/swagger-ui
+$(SWAGGER_UI)/swagger-ui-bundle.js: node_modules/.installed
+	mkdir -p $(SWAGGER_UI)
+	cp node_modules/swagger-ui-dist/swagger-ui-bundle.js node_modules/swagger-ui-dist/swagger-ui.css \
+		node_modules/swagger-ui-dist/LICENSE $(SWAGGER_UI)/
+
+assets: queue_app/static/vendor/socket.io.min.js $(SWAGGER_UI)/swagger-ui-bundle.js ## copy front-end libraries from npm into static/vendor
 
 i18n-compile: $(VENV)/.installed ## compile the translation catalogues
 	$(BIN)/pybabel -q compile -d queue_app/translations

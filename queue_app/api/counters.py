@@ -44,7 +44,7 @@ def open_(counter_id: int) -> dict:
 
 
 @blp.route("/counters/<int:counter_id>/pause", methods=["POST"])
-@blp.arguments(PauseSchema)
+@blp.arguments(PauseSchema, required=False)
 @blp.response(200, CounterSchema)
 def pause(body: dict, counter_id: int) -> dict:
     """Pause the counter (no calls until it is opened again), with a reason."""

@@ -7,6 +7,7 @@ from typing import Any
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from ..models import DeviceKind, Role
+from .inputs import MULTILINE_PATTERN, SINGLE_LINE_PATTERN
 
 
 class StrictSchema(Schema):
@@ -27,6 +28,9 @@ class Text(fields.String):
     }
 
     def __init__(self, *args: Any, multiline: bool = False, **kwargs: Any) -> None:
+        # The same rule in the OpenAPI document, so clients and fuzzers know it.
+        pattern = MULTILINE_PATTERN if multiline else SINGLE_LINE_PATTERN
+        kwargs["metadata"] = {"pattern": pattern, **(kwargs.get("metadata") or {})}
         super().__init__(*args, **kwargs)
         self.allowed_controls = "\n\r\t" if multiline else ""
 
@@ -42,12 +46,30 @@ class Text(fields.String):
 
 
 class ErrorBodySchema(Schema):
-    code = fields.String(required=True, metadata={"example": "not_found"})
-    message = fields.String(required=True)
-    details = fields.Dict()
+    code = fields.String(
+        required=True,
+        metadata={
+            "description": "Stable machine code (not_found, invalid_request, site_closed, ...).",
+            "example": "not_found",
+        },
+    )
+    message = fields.String(
+        required=True,
+        metadata={"description": "For people, in the request's language (fr, or en)."},
+    )
+    details = fields.Dict(
+        required=True,
+        metadata={
+            "description": "What was wrong (the field, the validation messages, ...); "
+            "always present, {} when there is nothing to add.",
+            "example": {},
+        },
+    )
 
 
 class ErrorSchema(Schema):
+    """Every error of the API: {"error": {"code", "message", "details"}}."""
+
     error = fields.Nested(ErrorBodySchema, required=True)
 
 
@@ -55,8 +77,8 @@ class ErrorSchema(Schema):
 
 
 class TokenRequestSchema(StrictSchema):
-    email = fields.String(required=True, validate=validate.Length(max=254))
-    password = fields.String(required=True, validate=validate.Length(max=1024))
+    email = Text(required=True, validate=validate.Length(max=254))
+    password = Text(required=True, validate=validate.Length(max=1024))
 
 
 class TokenSchema(Schema):
@@ -68,22 +90,20 @@ class TokenSchema(Schema):
 
 
 class UserCreateSchema(StrictSchema):
-    email = fields.String(required=True, validate=validate.Length(max=254))
-    password = fields.String(required=True, validate=validate.Length(min=8, max=1024))
-    role = fields.String(required=True, validate=validate.OneOf([r.value for r in Role]))
-    sites = fields.List(fields.String(validate=validate.Length(max=64)), load_default=list)
-    full_name = fields.String(load_default="", validate=validate.Length(max=200))
-    locale = fields.String(
-        load_default=None, allow_none=True, validate=validate.OneOf(["fr", "en"])
-    )
+    email = Text(required=True, validate=validate.Length(max=254))
+    password = Text(required=True, validate=validate.Length(min=8, max=1024))
+    role = Text(required=True, validate=validate.OneOf([r.value for r in Role]))
+    sites = fields.List(Text(validate=validate.Length(max=64)), load_default=list)
+    full_name = Text(load_default="", validate=validate.Length(max=200))
+    locale = Text(load_default=None, allow_none=True, validate=validate.OneOf(["fr", "en"]))
 
 
 class UserPatchSchema(StrictSchema):
-    password = fields.String(validate=validate.Length(min=8, max=1024))
-    role = fields.String(validate=validate.OneOf([r.value for r in Role]))
-    sites = fields.List(fields.String(validate=validate.Length(max=64)))
-    full_name = fields.String(validate=validate.Length(max=200))
-    locale = fields.String(allow_none=True, validate=validate.OneOf(["fr", "en"]))
+    password = Text(validate=validate.Length(min=8, max=1024))
+    role = Text(validate=validate.OneOf([r.value for r in Role]))
+    sites = fields.List(Text(validate=validate.Length(max=64)))
+    full_name = Text(validate=validate.Length(max=200))
+    locale = Text(allow_none=True, validate=validate.OneOf(["fr", "en"]))
     is_active = fields.Boolean()
 
 
@@ -133,32 +153,39 @@ class SiteSchema(Schema):
     name = fields.String()
     timezone = fields.String()
     languages = fields.List(fields.String())
-    hours = fields.Dict()
+    hours = fields.Dict(
+        keys=fields.String(),
+        values=fields.List(fields.List(fields.String())),
+        allow_none=True,
+        metadata={
+            "description": "Weekly opening hours (site-local), as PUT /hours takes them; "
+            "null when none are configured (always open); {} when closed every day.",
+            "example": {"monday": [["08:00", "12:30"], ["14:00", "17:00"]]},
+        },
+    )
     closures = fields.List(fields.Date())
     services = fields.List(fields.Nested(ServiceSchema))
     counters = fields.List(fields.Nested(CounterSchema))
 
 
 class SiteCreateSchema(StrictSchema):
-    slug = fields.String(required=True, validate=validate.Length(min=1, max=64))
-    name = fields.String(required=True, validate=validate.Length(min=1, max=200))
-    timezone = fields.String(required=True, validate=validate.Length(max=64))
-    languages = fields.List(fields.String(), validate=validate.Length(min=1, max=10))
+    slug = Text(required=True, validate=validate.Length(min=1, max=64))
+    name = Text(required=True, validate=validate.Length(min=1, max=200))
+    timezone = Text(required=True, validate=validate.Length(max=64))
+    languages = fields.List(Text(), validate=validate.Length(min=1, max=10))
 
 
 class SitePatchSchema(StrictSchema):
-    name = fields.String(validate=validate.Length(min=1, max=200))
-    timezone = fields.String(validate=validate.Length(max=64))
-    languages = fields.List(fields.String(), validate=validate.Length(min=1, max=10))
+    name = Text(validate=validate.Length(min=1, max=200))
+    timezone = Text(validate=validate.Length(max=64))
+    languages = fields.List(Text(), validate=validate.Length(min=1, max=10))
 
 
 class ServiceCreateSchema(StrictSchema):
-    code = fields.String(required=True, validate=validate.Length(min=1, max=32))
-    name = fields.String(validate=validate.Length(min=1, max=200))
-    names = fields.Dict(
-        keys=fields.String(), values=fields.String(validate=validate.Length(max=200))
-    )
-    prefix = fields.String(required=True, validate=validate.Length(min=1, max=3))
+    code = Text(required=True, validate=validate.Length(min=1, max=32))
+    name = Text(validate=validate.Length(min=1, max=200))
+    names = fields.Dict(keys=Text(), values=Text(validate=validate.Length(max=200)))
+    prefix = Text(required=True, validate=validate.Length(min=1, max=3))
     target_wait_minutes = fields.Integer(load_default=20, validate=validate.Range(1, 1440))
     avg_service_minutes = fields.Float(load_default=5, validate=validate.Range(0.25, 240))
 
@@ -169,11 +196,9 @@ class ServiceCreateSchema(StrictSchema):
 
 
 class ServicePatchSchema(StrictSchema):
-    name = fields.String(validate=validate.Length(min=1, max=200))
-    names = fields.Dict(
-        keys=fields.String(), values=fields.String(validate=validate.Length(max=200))
-    )
-    prefix = fields.String(validate=validate.Length(min=1, max=3))
+    name = Text(validate=validate.Length(min=1, max=200))
+    names = fields.Dict(keys=Text(), values=Text(validate=validate.Length(max=200)))
+    prefix = Text(validate=validate.Length(min=1, max=3))
     target_wait_minutes = fields.Integer(validate=validate.Range(1, 1440))
     avg_service_minutes = fields.Float(validate=validate.Range(0.25, 240))
     is_active = fields.Boolean()
@@ -181,28 +206,24 @@ class ServicePatchSchema(StrictSchema):
 
 
 class CounterCreateSchema(StrictSchema):
-    name = fields.String(required=True, validate=validate.Length(min=1, max=64))
-    services = fields.List(fields.String(), required=True, validate=validate.Length(min=1, max=50))
-    weights = fields.Dict(
-        keys=fields.String(), values=fields.Integer(validate=validate.Range(1, 100))
-    )
+    name = Text(required=True, validate=validate.Length(min=1, max=64))
+    services = fields.List(Text(), required=True, validate=validate.Length(min=1, max=50))
+    weights = fields.Dict(keys=Text(), values=fields.Integer(validate=validate.Range(1, 100)))
 
 
 class CounterPatchSchema(StrictSchema):
-    name = fields.String(validate=validate.Length(min=1, max=64))
-    services = fields.List(fields.String(), validate=validate.Length(min=1, max=50))
-    weights = fields.Dict(
-        keys=fields.String(), values=fields.Integer(validate=validate.Range(1, 100))
-    )
+    name = Text(validate=validate.Length(min=1, max=64))
+    services = fields.List(Text(), validate=validate.Length(min=1, max=50))
+    weights = fields.Dict(keys=Text(), values=fields.Integer(validate=validate.Range(1, 100)))
 
 
 class PauseSchema(StrictSchema):
-    reason = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=200))
+    reason = Text(load_default=None, allow_none=True, validate=validate.Length(max=200))
 
 
 class DeviceCreateSchema(StrictSchema):
-    kind = fields.String(required=True, validate=validate.OneOf([k.value for k in DeviceKind]))
-    name = fields.String(required=True, validate=validate.Length(min=1, max=100))
+    kind = Text(required=True, validate=validate.OneOf([k.value for k in DeviceKind]))
+    name = Text(required=True, validate=validate.Length(min=1, max=100))
 
 
 class DeviceSchema(Schema):
@@ -215,17 +236,19 @@ class DeviceSchema(Schema):
     token = fields.String(metadata={"description": "only in the answer that creates or rotates it"})
 
 
+HHMM = validate.Regexp(r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
+
+
 def _day_field() -> fields.List:
-    interval = fields.List(
-        fields.String(validate=validate.Length(equal=5)), validate=validate.Length(equal=2)
-    )
+    interval = fields.List(fields.String(validate=HHMM), validate=validate.Length(equal=2))
     return fields.List(interval, load_default=list, validate=validate.Length(max=12))
 
 
 class HoursSchema(StrictSchema):
     """Opening hours by full English weekday name: site-local ["HH:MM", "HH:MM"] intervals.
 
-    A missing or empty day is closed; an empty object means no hours (always open).
+    A missing or empty day is closed, so {} closes the site every day.
+    DELETE /hours goes back to "no hours configured" (always open).
     """
 
     monday = _day_field()
@@ -241,9 +264,9 @@ class HoursSchema(StrictSchema):
 
 
 class TicketCreateSchema(StrictSchema):
-    service = fields.String(required=True, validate=validate.Length(min=1, max=32))
+    service = Text(required=True, validate=validate.Length(min=1, max=32))
     priority = fields.Boolean(load_default=False)
-    phone = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=32))
+    phone = Text(load_default=None, allow_none=True, validate=validate.Length(max=32))
 
 
 class TicketCounterSchema(Schema):
@@ -277,7 +300,7 @@ class TicketSchema(Schema):
 
 
 class TransferSchema(StrictSchema):
-    service = fields.String(required=True, validate=validate.Length(min=1, max=32))
+    service = Text(required=True, validate=validate.Length(min=1, max=32))
 
 
 class TrackSchema(Schema):

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import current_app, request
+from flask import current_app
 from flask.views import MethodView
-from marshmallow import ValidationError, fields
+from marshmallow import ValidationError, fields, validate
 from sqlalchemy import select
+from webargs.flaskparser import abort
 
 from ..extensions import db
 from ..models import Counter, Device, DeviceKind, Role, Site, utcnow
@@ -24,6 +25,7 @@ from ..queue.accounts import create_device, rotate_device_token
 from ..queue.board import board
 from ..queue.calling import current_ticket
 from ..queue.sites import (
+    clear_hours,
     create_counter,
     create_service,
     create_site,
@@ -37,6 +39,7 @@ from ..queue.sites import (
     update_site,
 )
 from . import ApiBlueprint, principal
+from .inputs import json_body
 from .schemas import (
     BoardSchema,
     CounterCreateSchema,
@@ -56,7 +59,8 @@ from .serialize import counter_json, device_json, service_json, site_json
 
 blp = ApiBlueprint("api_sites", __name__, description="Offices and their configuration")
 
-CLOSURES = fields.List(fields.Date(), required=True)
+MAX_CLOSURES = 1000
+CLOSURES = fields.List(fields.Date(), required=True, validate=validate.Length(max=MAX_CLOSURES))
 
 
 @blp.route("/sites")
@@ -109,13 +113,30 @@ class SiteView(MethodView):
 
 @blp.route("/sites/<slug>/hours")
 class HoursView(MethodView):
-    @blp.arguments(HoursSchema)
+    @blp.arguments(HoursSchema, example={"monday": [["08:00", "12:30"], ["14:00", "17:00"]]})
     @blp.response(200, SiteSchema)
     def put(self, body: dict, slug: str) -> dict:
-        """Replace the weekly opening hours (site-local times; missing day = closed)."""
+        """Replace the weekly opening hours (site-local times).
+
+        A missing or empty day is closed: {} closes the site every day. Kiosks
+        take tickets until the day's last closing time; staff still may.
+        """
         site = get_site(db.session, slug)
         require_site_manager(principal(), site)
         set_hours(db.session, site, body)
+        db.session.commit()
+        return site_json(site)
+
+    @blp.response(200, SiteSchema)
+    def delete(self, slug: str) -> dict:
+        """Remove the opening hours: the site is always open (hours becomes null).
+
+        A site starts so, like the demo office; its days end at local midnight
+        (closure days apply to the weekly hours only).
+        """
+        site = get_site(db.session, slug)
+        require_site_manager(principal(), site)
+        clear_hours(db.session, site)
         db.session.commit()
         return site_json(site)
 
@@ -124,15 +145,17 @@ class HoursView(MethodView):
 class ClosuresView(MethodView):
     @blp.doc(
         requestBody={
+            "required": True,
             "content": {
                 "application/json": {
                     "schema": {
                         "type": "array",
                         "items": {"type": "string", "format": "date"},
+                        "maxItems": MAX_CLOSURES,
                         "example": ["2026-12-25", "2027-01-01"],
                     }
                 }
-            }
+            },
         }
     )
     @blp.response(200, SiteSchema)
@@ -140,11 +163,11 @@ class ClosuresView(MethodView):
         """Replace the closure days (holidays), as a JSON array of dates."""
         site = get_site(db.session, slug)
         require_site_manager(principal(), site)
-        raw = request.get_json(silent=True)
+        raw = json_body()
         try:
             days = CLOSURES.deserialize(raw)
         except ValidationError as exc:
-            raise errors.InvalidInput(expected='["2026-12-25", ...]', reason=exc.messages) from exc
+            abort(400, messages={"json": exc.messages})
         set_closures(db.session, site, days)
         db.session.commit()
         return site_json(site)
