@@ -84,6 +84,10 @@ fmt: install-test ## format the code
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
+FUZZ_EXAMPLES ?= 100
+fuzz: install-test ## fuzz the live API with schemathesis, every phase (FUZZ_EXAMPLES=100 per operation)
+	$(BIN)/python -m tests.fuzzing --max-examples $(FUZZ_EXAMPLES)
+
 bench: install ## run the benchmarks on SQLite and PostgreSQL (prints figures)
 	$(BIN)/python bench/issue_tickets.py --dburl sqlite
 	$(BIN)/python bench/issue_tickets.py --dburl $(PG_URL)
@@ -91,4 +95,4 @@ bench: install ## run the benchmarks on SQLite and PostgreSQL (prints figures)
 	$(BIN)/python bench/call_next.py --dburl $(PG_URL)
 
 .PHONY: help assets i18n-compile i18n-extract i18n-update install install-test browser demo run \
-	worker test lint fmt bench
+	worker test lint fmt bench fuzz

@@ -259,9 +259,12 @@ def test_unbounded_integer_fields_get_the_bounds_of_an_integer_column():
         tickets = fields.List(fields.Integer())
         note = fields.String()
         urgent = fields.Boolean()
+        minutes = fields.Float()
 
     schema = harden_body_schema(LaterSchema())
-    assert schema.load({"ticket": MAX_ID, "tickets": [-MAX_ID - 1], "note": "ok", "urgent": True})
+    assert schema.load(
+        {"ticket": MAX_ID, "tickets": [-MAX_ID - 1], "note": "ok", "urgent": True, "minutes": 2}
+    )
     for bad in (
         {"ticket": MAX_ID + 1},
         {"ticket": 2**63},
@@ -270,6 +273,11 @@ def test_unbounded_integer_fields_get_the_bounds_of_an_integer_column():
         {"ticket": 1, "note": "a\x00b"},
         {"ticket": 1, "urgent": "yes"},
         {"ticket": 1, "urgent": 1},
+        {"ticket": "5"},
+        {"ticket": 2.5},
+        {"ticket": 2.589e-42},
+        {"ticket": 1, "minutes": "5"},
+        {"ticket": 1, "minutes": True},
     ):
         assert schema.validate(bad), bad
 

@@ -40,8 +40,15 @@ MAX_JSON_DEPTH = 32
 CONTROL_CHARACTERS = re.compile("[\x00-\x1f\x7f-\x9f]")
 LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 # The same rule in the JSON Schema dialect of OpenAPI (ECMA-262 regular expressions).
-SINGLE_LINE_PATTERN = "^[^\\u0000-\\u001F\\u007F-\\u009F]*$"
-MULTILINE_PATTERN = "^[^\\u0000-\\u0008\\u000B\\u000C\\u000E-\\u001F\\u007F-\\u009F]*$"
+_NO_CONTROL = "[^\\u0000-\\u001F\\u007F-\\u009F]"
+_NO_CONTROL_MULTILINE = "[^\\u0000-\\u0008\\u000B\\u000C\\u000E-\\u001F\\u007F-\\u009F]"
+SINGLE_LINE_PATTERN = f"^{_NO_CONTROL}*$"
+MULTILINE_PATTERN = f"^{_NO_CONTROL_MULTILINE}*$"
+# ... with at least one character that is not a space (a name).
+NON_BLANK_PATTERN = f"^{_NO_CONTROL}*[^\\s\\u0000-\\u001F\\u007F-\\u009F]{_NO_CONTROL}*$"
+NON_BLANK_MULTILINE_PATTERN = (
+    f"^{_NO_CONTROL_MULTILINE}*[^\\s\\u0000-\\u001F\\u007F-\\u009F]{_NO_CONTROL_MULTILINE}*$"
+)
 
 
 # --- URL parts ------------------------------------------------------------------------
@@ -184,6 +191,13 @@ class _Only:
 INTEGER_RANGE = validate.Range(min=INT_MIN, max=INT_MAX)
 
 
+def _json_number(value: Any) -> float:
+    """float() for a JSON number only (marshmallow's Float also reads "5" and true)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise TypeError("not a JSON number")
+    return float(value)
+
+
 def no_control_characters(value: str) -> None:
     """Validator for strings not declared as ``Text``: same refusal, same message."""
     if CONTROL_CHARACTERS.search(value):
@@ -195,8 +209,9 @@ def no_control_characters(value: str) -> None:
 def harden_body_schema(schema: Schema) -> Schema:
     """Bound a JSON body schema's fields (nested ones too); returns the same instance.
 
-    Integers get the bounds of an ``integer`` column (a value the database
-    cannot hold is refused, and documented so), booleans accept only true and false, and
+    Numbers must be JSON numbers (integers whole ones, within the bounds of an
+    ``integer`` column: a value the database cannot hold is refused, and
+    documented so), booleans accept only true and false, and
     strings not declared as ``Text`` refuse control characters.
     """
     if getattr(schema, "_guichet_hardened", False):
@@ -224,7 +239,11 @@ def _harden_field(field: fields.Field) -> None:
             if inner is not None:
                 _harden_field(inner)
     elif isinstance(field, fields.Integer):
+        # A JSON integer only: not "5", not 2.5 (which int() would read as 2).
+        field.strict = True
         field.validators.append(INTEGER_RANGE)
+    elif isinstance(field, fields.Float):
+        field.num_type = _json_number  # type: ignore[assignment]
     elif isinstance(field, fields.Boolean):
         field.truthy = _Only(True)  # type: ignore[assignment]
         field.falsy = _Only(False)  # type: ignore[assignment]

@@ -54,6 +54,7 @@ VALIDATION_MESSAGES = (
     # queue_app.api.schemas.Text
     N_("Control characters are not allowed."),
     N_("Not valid Unicode text."),
+    N_("This field may not be blank."),
     # marshmallow.Schema
     N_("Invalid input type."),
     N_("Unknown field."),

@@ -44,7 +44,7 @@ STANDARD_ERRORS: dict[int, tuple[str, str]] = {
     ),
     401: ("Unauthorized", "No credentials, or an expired, revoked or unknown token."),
     403: ("Forbidden", "The user or device may not do this (another site, another role)."),
-    404: ("NotFound", "Unknown id, code or slug in the path (ids beyond 64 bits included)."),
+    404: ("NotFound", "Unknown id, code or slug in the path (ids too large to exist too)."),
     413: ("PayloadTooLarge", "The body is larger than the server accepts (MAX_CONTENT_LENGTH)."),
     415: ("UnsupportedMediaType", "The body is not JSON (send Content-Type: application/json)."),
     429: ("TooManyRequests", "Too many requests from this client: wait and try again."),

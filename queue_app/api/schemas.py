@@ -7,7 +7,13 @@ from typing import Any
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from ..models import DeviceKind, Role
-from .inputs import MULTILINE_PATTERN, SINGLE_LINE_PATTERN
+from ..queue.days import timezone_names
+from .inputs import (
+    MULTILINE_PATTERN,
+    NON_BLANK_MULTILINE_PATTERN,
+    NON_BLANK_PATTERN,
+    SINGLE_LINE_PATTERN,
+)
 
 
 class StrictSchema(Schema):
@@ -19,20 +25,32 @@ class Text(fields.String):
 
     Use it for every free-text or name field of a request body: such characters
     break printers, displays, SMS and the database drivers. ``multiline=True``
-    lets line breaks and tabs through (comments, answers).
+    lets line breaks and tabs through (comments, answers); ``blank=False``
+    refuses a string of spaces only (names). The rule is in the OpenAPI
+    document as a ``pattern`` (unless a ``Regexp`` validator gives its own,
+    which must then exclude control characters itself).
     """
 
     default_error_messages = {
         "control": "Control characters are not allowed.",
         "surrogate": "Not valid Unicode text.",
+        "blank": "This field may not be blank.",
     }
 
-    def __init__(self, *args: Any, multiline: bool = False, **kwargs: Any) -> None:
-        # The same rule in the OpenAPI document, so clients and fuzzers know it.
-        pattern = MULTILINE_PATTERN if multiline else SINGLE_LINE_PATTERN
-        kwargs["metadata"] = {"pattern": pattern, **(kwargs.get("metadata") or {})}
+    def __init__(
+        self, *args: Any, multiline: bool = False, blank: bool = True, **kwargs: Any
+    ) -> None:
+        validators = kwargs.get("validate")
+        validators = validators if isinstance(validators, list | tuple) else [validators]
+        if not any(isinstance(v, validate.Regexp) for v in validators):
+            if multiline:
+                pattern = MULTILINE_PATTERN if blank else NON_BLANK_MULTILINE_PATTERN
+            else:
+                pattern = SINGLE_LINE_PATTERN if blank else NON_BLANK_PATTERN
+            kwargs["metadata"] = {"pattern": pattern, **(kwargs.get("metadata") or {})}
         super().__init__(*args, **kwargs)
         self.allowed_controls = "\n\r\t" if multiline else ""
+        self.blank = blank
 
     def _deserialize(self, value, attr, data, **kwargs):  # type: ignore[no-untyped-def]
         text = super()._deserialize(value, attr, data, **kwargs)
@@ -42,6 +60,8 @@ class Text(fields.String):
                 raise self.make_error("surrogate")
             if (code < 0x20 or 0x7F <= code < 0xA0) and char not in self.allowed_controls:
                 raise self.make_error("control")
+        if not self.blank and not text.strip():
+            raise self.make_error("blank")
         return text
 
 
@@ -77,8 +97,12 @@ class ErrorSchema(Schema):
 
 
 class TokenRequestSchema(StrictSchema):
-    email = Text(required=True, validate=validate.Length(max=254))
-    password = Text(required=True, validate=validate.Length(max=1024))
+    email = Text(
+        required=True, validate=validate.Length(max=254), metadata={"example": "agent@guichet.demo"}
+    )
+    password = Text(
+        required=True, validate=validate.Length(max=1024), metadata={"example": "demo-agent-2026"}
+    )
 
 
 class TokenSchema(Schema):
@@ -89,12 +113,41 @@ class TokenSchema(Schema):
 # --- users ------------------------------------------------------------------
 
 
+# Patterns the domain checks too (queue/accounts.py, queue/sites.py), stated here so
+# that the OpenAPI document says what is accepted. ASCII classes: no control characters.
+EMAIL = validate.Regexp(
+    r"^[^@\s\x00-\x1f\x7f-\x9f]+@[^@\s\x00-\x1f\x7f-\x9f]+\.[^@\s\x00-\x1f\x7f-\x9f]+$"
+)
+SLUG = validate.Regexp(r"^[a-z0-9][a-z0-9-]{0,63}$")
+SERVICE_CODE = validate.Regexp(r"^[A-Za-z0-9_-]{1,32}$")
+PREFIX = validate.Regexp(r"^[A-Za-z]{1,3}$")
+LANGUAGE = validate.Regexp(r"^[a-z]{2,3}$")
+TIMEZONE_DOC = {
+    "description": "An IANA time zone, e.g. Africa/Dakar, Africa/Porto-Novo.",
+    "enum": timezone_names(),
+}
+
+
 class UserCreateSchema(StrictSchema):
-    email = Text(required=True, validate=validate.Length(max=254))
-    password = Text(required=True, validate=validate.Length(min=8, max=1024))
-    role = Text(required=True, validate=validate.OneOf([r.value for r in Role]))
+    email = Text(
+        required=True,
+        validate=[validate.Length(max=254), EMAIL],
+        metadata={"example": "awa.diallo@example.sn"},
+    )
+    password = Text(
+        required=True,
+        validate=validate.Length(min=8, max=1024),
+        metadata={"example": "un mot de passe"},
+    )
+    role = Text(
+        required=True,
+        validate=validate.OneOf([r.value for r in Role]),
+        metadata={"example": "agent"},
+    )
     sites = fields.List(Text(validate=validate.Length(max=64)), load_default=list)
-    full_name = Text(load_default="", validate=validate.Length(max=200))
+    full_name = Text(
+        load_default="", validate=validate.Length(max=200), metadata={"example": "Awa Diallo"}
+    )
     locale = Text(load_default=None, allow_none=True, validate=validate.OneOf(["fr", "en"]))
 
 
@@ -169,23 +222,53 @@ class SiteSchema(Schema):
 
 
 class SiteCreateSchema(StrictSchema):
-    slug = Text(required=True, validate=validate.Length(min=1, max=64))
-    name = Text(required=True, validate=validate.Length(min=1, max=200))
-    timezone = Text(required=True, validate=validate.Length(max=64))
-    languages = fields.List(Text(), validate=validate.Length(min=1, max=10))
+    slug = Text(
+        required=True,
+        validate=[validate.Length(min=1, max=64), SLUG],
+        metadata={"example": "cotonou"},
+    )
+    name = Text(
+        required=True,
+        blank=False,
+        validate=validate.Length(min=1, max=200),
+        metadata={"example": "Mairie de Cotonou"},
+    )
+    timezone = Text(required=True, validate=validate.Length(max=64), metadata=TIMEZONE_DOC)
+    languages = fields.List(
+        Text(validate=LANGUAGE),
+        validate=validate.Length(min=1, max=10),
+        metadata={"description": "The first is the site's default language."},
+    )
 
 
 class SitePatchSchema(StrictSchema):
-    name = Text(validate=validate.Length(min=1, max=200))
-    timezone = Text(validate=validate.Length(max=64))
-    languages = fields.List(Text(), validate=validate.Length(min=1, max=10))
+    name = Text(
+        blank=False,
+        validate=validate.Length(min=1, max=200),
+        metadata={"example": "Espace Sénégal Services — Thiès"},
+    )
+    timezone = Text(validate=validate.Length(max=64), metadata=TIMEZONE_DOC)
+    languages = fields.List(Text(validate=LANGUAGE), validate=validate.Length(min=1, max=10))
+
+
+def _names_field() -> fields.Dict:
+    return fields.Dict(
+        keys=Text(validate=LANGUAGE),
+        values=Text(blank=False, validate=validate.Length(min=1, max=200)),
+        validate=validate.Length(min=1, max=10),
+        metadata={"description": "Name per language code", "example": {"fr": "État civil"}},
+    )
 
 
 class ServiceCreateSchema(StrictSchema):
-    code = Text(required=True, validate=validate.Length(min=1, max=32))
-    name = Text(validate=validate.Length(min=1, max=200))
-    names = fields.Dict(keys=Text(), values=Text(validate=validate.Length(max=200)))
-    prefix = Text(required=True, validate=validate.Length(min=1, max=3))
+    code = Text(required=True, validate=SERVICE_CODE, metadata={"example": "ETAT_CIVIL"})
+    name = Text(
+        blank=False, validate=validate.Length(min=1, max=200), metadata={"example": "État civil"}
+    )
+    names = _names_field()
+    prefix = Text(
+        required=True, validate=PREFIX, metadata={"example": "C", "description": "Ticket letter(s)"}
+    )
     target_wait_minutes = fields.Integer(load_default=20, validate=validate.Range(1, 1440))
     avg_service_minutes = fields.Float(load_default=5, validate=validate.Range(0.25, 240))
 
@@ -196,9 +279,11 @@ class ServiceCreateSchema(StrictSchema):
 
 
 class ServicePatchSchema(StrictSchema):
-    name = Text(validate=validate.Length(min=1, max=200))
-    names = fields.Dict(keys=Text(), values=Text(validate=validate.Length(max=200)))
-    prefix = Text(validate=validate.Length(min=1, max=3))
+    name = Text(
+        blank=False, validate=validate.Length(min=1, max=200), metadata={"example": "État civil"}
+    )
+    names = _names_field()
+    prefix = Text(validate=PREFIX, metadata={"example": "C"})
     target_wait_minutes = fields.Integer(validate=validate.Range(1, 1440))
     avg_service_minutes = fields.Float(validate=validate.Range(0.25, 240))
     is_active = fields.Boolean()
@@ -206,24 +291,54 @@ class ServicePatchSchema(StrictSchema):
 
 
 class CounterCreateSchema(StrictSchema):
-    name = Text(required=True, validate=validate.Length(min=1, max=64))
-    services = fields.List(Text(), required=True, validate=validate.Length(min=1, max=50))
-    weights = fields.Dict(keys=Text(), values=fields.Integer(validate=validate.Range(1, 100)))
+    name = Text(
+        required=True,
+        blank=False,
+        validate=validate.Length(min=1, max=64),
+        metadata={"example": "Guichet 5"},
+    )
+    services = fields.List(
+        Text(),
+        required=True,
+        validate=validate.Length(min=1, max=50),
+        metadata={"example": ["CNI", "CASIER"]},
+    )
+    weights = fields.Dict(
+        keys=Text(),
+        values=fields.Integer(validate=validate.Range(1, 100)),
+        metadata={"example": {"CNI": 2}},
+    )
 
 
 class CounterPatchSchema(StrictSchema):
-    name = Text(validate=validate.Length(min=1, max=64))
+    name = Text(
+        blank=False, validate=validate.Length(min=1, max=64), metadata={"example": "Guichet 5"}
+    )
     services = fields.List(Text(), validate=validate.Length(min=1, max=50))
     weights = fields.Dict(keys=Text(), values=fields.Integer(validate=validate.Range(1, 100)))
 
 
 class PauseSchema(StrictSchema):
-    reason = Text(load_default=None, allow_none=True, validate=validate.Length(max=200))
+    reason = Text(
+        load_default=None,
+        allow_none=True,
+        validate=validate.Length(max=200),
+        metadata={"example": "lunch"},
+    )
 
 
 class DeviceCreateSchema(StrictSchema):
-    kind = Text(required=True, validate=validate.OneOf([k.value for k in DeviceKind]))
-    name = Text(required=True, validate=validate.Length(min=1, max=100))
+    kind = Text(
+        required=True,
+        validate=validate.OneOf([k.value for k in DeviceKind]),
+        metadata={"example": "kiosk"},
+    )
+    name = Text(
+        required=True,
+        blank=False,
+        validate=validate.Length(min=1, max=100),
+        metadata={"example": "Borne d'accueil"},
+    )
 
 
 class DeviceSchema(Schema):
@@ -264,9 +379,16 @@ class HoursSchema(StrictSchema):
 
 
 class TicketCreateSchema(StrictSchema):
-    service = Text(required=True, validate=validate.Length(min=1, max=32))
+    service = Text(
+        required=True, validate=validate.Length(min=1, max=32), metadata={"example": "CNI"}
+    )
     priority = fields.Boolean(load_default=False)
-    phone = Text(load_default=None, allow_none=True, validate=validate.Length(max=32))
+    phone = Text(
+        load_default=None,
+        allow_none=True,
+        validate=validate.Length(max=32),
+        metadata={"example": "+221 77 123 45 67"},
+    )
 
 
 class TicketCounterSchema(Schema):
@@ -300,7 +422,9 @@ class TicketSchema(Schema):
 
 
 class TransferSchema(StrictSchema):
-    service = Text(required=True, validate=validate.Length(min=1, max=32))
+    service = Text(
+        required=True, validate=validate.Length(min=1, max=32), metadata={"example": "CASIER"}
+    )
 
 
 class TrackSchema(Schema):

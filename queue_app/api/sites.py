@@ -77,6 +77,7 @@ class SitesView(MethodView):
 
     @blp.arguments(SiteCreateSchema)
     @blp.response(201, SiteSchema)
+    @blp.alt_response(409, description="The slug is taken")
     def post(self, body: dict) -> dict:
         """Create a site (admins)."""
         require_user(principal(), Role.ADMIN)
@@ -184,6 +185,7 @@ class ServicesView(MethodView):
 
     @blp.arguments(ServiceCreateSchema)
     @blp.response(201, ServiceSchema)
+    @blp.alt_response(409, description="The code or the prefix is taken at this site")
     def post(self, body: dict, slug: str) -> dict:
         """Add a service; ``name`` is in the site's first language, ``names`` per language."""
         site = get_site(db.session, slug)
@@ -215,6 +217,7 @@ class ServiceView(MethodView):
 
     @blp.arguments(ServicePatchSchema)
     @blp.response(200, ServiceSchema)
+    @blp.alt_response(409, description="The prefix is taken at this site")
     def patch(self, body: dict, slug: str, code: str) -> dict:
         """Change a service (names, prefix, target wait, average duration, active)."""
         site = get_site(db.session, slug)
@@ -252,6 +255,7 @@ class CountersView(MethodView):
 
     @blp.arguments(CounterCreateSchema)
     @blp.response(201, CounterSchema)
+    @blp.alt_response(409, description="The name is taken at this site")
     def post(self, body: dict, slug: str) -> dict:
         """Add a counter serving some services, with optional weights (1-100, default 1)."""
         site = get_site(db.session, slug)
@@ -266,6 +270,7 @@ class CountersView(MethodView):
 class CounterConfigView(MethodView):
     @blp.arguments(CounterPatchSchema)
     @blp.response(200, CounterSchema)
+    @blp.alt_response(409, description="The name is taken at this site")
     def patch(self, body: dict, slug: str, counter_id: int) -> dict:
         """Rename a counter or change the services it serves and their weights."""
         site = get_site(db.session, slug)

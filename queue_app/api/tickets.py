@@ -55,14 +55,18 @@ def _answer(ticket: Ticket) -> dict:
 class TicketsView(MethodView):
     @blp.arguments(TicketCreateSchema)
     @blp.response(201, TicketSchema)
-    @blp.alt_response(409, description="The office is closed, or the Idempotency-Key was reused")
+    @blp.alt_response(
+        409,
+        description="The office is closed (site_closed), the service is not available "
+        "(service_inactive), or the Idempotency-Key was used for another request",
+    )
     @blp.doc(
         parameters=[
             {
                 "in": "header",
                 "name": "Idempotency-Key",
                 "required": False,
-                "schema": {"type": "string", "maxLength": 128},
+                "schema": {"type": "string", "pattern": IDEMPOTENCY_KEY_RE.pattern},
                 "description": "A retried request with the same key returns the same ticket.",
             }
         ]
@@ -138,6 +142,7 @@ _register("cancel", cancel, "The citizen gave up: waiting or called → cancelle
 @blp.arguments(TransferSchema)
 @blp.response(200, TicketSchema)
 @blp.alt_response(422, description="Not allowed in the ticket's current state")
+@blp.alt_response(409, description="The new service is not available (service_inactive)")
 def transfer_view(body: dict, ticket_id: int) -> dict:
     """Send the ticket to another service: same label, waiting again there."""
     ticket = get_ticket(db.session, ticket_id, lock=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from ..models import WEEKDAYS, Site
 
@@ -15,13 +15,26 @@ def zone(name: str) -> ZoneInfo:
     return ZoneInfo(name)
 
 
+@lru_cache(maxsize=1)
+def timezone_names() -> list[str]:
+    """The IANA time zone names a site may use (from tzdata), sorted."""
+    return sorted(available_timezones())
+
+
 def is_valid_timezone(name: str) -> bool:
-    """True when the IANA time zone name exists."""
+    """True when the IANA time zone name exists (one of ``timezone_names()``)."""
+    if name not in _timezone_set():
+        return False
     try:
         zone(name)
     except (ZoneInfoNotFoundError, ValueError):
         return False
     return True
+
+
+@lru_cache(maxsize=1)
+def _timezone_set() -> frozenset[str]:
+    return frozenset(timezone_names())
 
 
 def local_now(site: Site, now: datetime) -> datetime:
