@@ -25,7 +25,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         "QUEUE_APP_INSTANCE_PATH"
     )
     app = Flask(__name__, instance_path=instance_path)
-    # Before any route: <int:...> is a 64-bit id, <slug> refuses control characters.
+    # Before any route: <int:...> is an id the database holds, <slug> refuses control characters.
     install_url_converters(app)
     load_config(app, test_config)
     _configure_logging(app)

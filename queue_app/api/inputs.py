@@ -93,16 +93,17 @@ def text_converter_schema(converter: TextConverter) -> dict[str, Any]:
 # --- JSON -----------------------------------------------------------------------------
 
 
-def loads_strict(data: str | bytes) -> Any:
+def loads_strict(data: str | bytes, **kwargs: Any) -> Any:
     """Parse JSON, refusing what the rest of the code cannot handle.
 
     Raises ``json.JSONDecodeError`` (a ValueError) for malformed JSON, nesting
     deeper than ``MAX_JSON_DEPTH``, a lone surrogate (``"\\ud800"``) in any
-    string or key, or a number of thousands of digits.
+    string or key, or a number of thousands of digits. ``kwargs`` go to
+    ``json.loads`` (Flask's session serializer passes an ``object_hook``).
     """
     text = data.decode("utf-8") if isinstance(data, bytes | bytearray) else data
     try:
-        value = json.loads(text)
+        value = json.loads(text, **kwargs)
     except json.JSONDecodeError:
         raise
     except RecursionError as exc:
@@ -135,7 +136,7 @@ class StrictJSONProvider(DefaultJSONProvider):
     """``request.get_json()`` parses strictly too (a refused document is a 400)."""
 
     def loads(self, s: str | bytes, **kwargs: Any) -> Any:
-        return loads_strict(s)
+        return loads_strict(s, **kwargs)
 
 
 def json_body(*, required: bool = True) -> Any:

@@ -87,7 +87,7 @@ class ErrorDocsPlugin(BasePlugin):
         rule: Rule | None = kwargs.get("rule")
         has_path_parameters = bool(rule is not None and rule.arguments)
         limited = rule is not None and self._rate_limited(rule)
-        secured_by_default = bool(self.spec.options.get("security"))
+        default_security = self.spec.options.get("security") or []
         for operation in (operations or {}).values():
             responses: dict[Any, Any] = operation.setdefault("responses", {})
             parameters = operation.get("parameters", [])
@@ -95,7 +95,7 @@ class ErrorDocsPlugin(BasePlugin):
             reads_parameters = any(
                 isinstance(p, dict) and p.get("in") in ("query", "header") for p in parameters
             )
-            secured = operation.get("security", None) != [] and secured_by_default
+            secured = bool(operation.get("security", default_security))
             wanted = {503}
             if reads_body or reads_parameters:
                 wanted.add(400)
@@ -115,7 +115,8 @@ class ErrorDocsPlugin(BasePlugin):
                     responses[str(status)] = STANDARD_ERRORS[status][0]
             for status, response in list(responses.items()):
                 # An error declared without a schema (alt_response) answers the error JSON.
-                if int(status) >= 400 and isinstance(response, dict):
+                is_error = str(status).isdigit() and int(status) >= 400
+                if is_error and isinstance(response, dict):
                     response.setdefault(
                         "content", {"application/json": {"schema": ERROR_SCHEMA_NAME}}
                     )
