@@ -11,7 +11,7 @@ import re
 import pytest
 from flask import Flask
 
-from .conftest import shot
+from .conftest import PASSWORD, shot
 
 HTTP_METHODS = ("get", "put", "post", "patch", "delete")
 
@@ -113,7 +113,7 @@ def test_hours_can_be_cleared_and_are_nullable(app):
     assert site["properties"]["hours"]["nullable"] is True
 
 
-def test_an_endpoint_added_later_is_documented_the_same_way(app):
+def test_an_endpoint_added_later_is_documented_and_bounded_the_same_way(app, office):
     """A blueprint of another capability gets the same error documentation for free."""
     from flask.views import MethodView
     from marshmallow import fields
@@ -125,6 +125,9 @@ def test_an_endpoint_added_later_is_documented_the_same_way(app):
         name = Text(required=True)
         count = fields.Integer()
 
+    class WidgetQuerySchema(StrictSchema):
+        page = fields.Integer(load_default=1)
+
     blp = ApiBlueprint("api_widgets_test", __name__)
 
     @blp.route("/sites/<slug>/widgets/<int:widget_id>")
@@ -135,6 +138,11 @@ def test_an_endpoint_added_later_is_documented_the_same_way(app):
         def put(self, body, slug, widget_id):
             return body
 
+        @blp.arguments(WidgetQuerySchema, location="query")
+        @blp.response(200, WidgetQuerySchema)
+        def get(self, query, slug, widget_id):
+            return query
+
     app.extensions["flask-smorest"]["apis"][""]["ext_obj"].register_blueprint(
         blp, url_prefix="/api/v1"
     )
@@ -143,6 +151,23 @@ def test_an_endpoint_added_later_is_documented_the_same_way(app):
     assert {"400", "401", "403", "404", "409", "413", "415", "503"} <= set(operation["responses"])
     widget = spec["components"]["schemas"]["Widget"]
     assert widget["properties"]["count"]["maximum"] == 2**31 - 1
+    listing = spec["paths"]["/api/v1/sites/{slug}/widgets/{widget_id}"]["get"]
+    assert {"400", "401", "403", "404", "503"} <= set(listing["responses"])
+    page = next(p for p in listing["parameters"] if p["name"] == "page")
+    assert page["schema"]["maximum"] == 2**31 - 1
+
+    client = app.test_client()
+    token = client.post(
+        "/api/v1/auth/token", json={"email": office.users["admin"].email, "password": PASSWORD}
+    ).get_json()["token"]
+    headers = {"Authorization": f"Bearer {token}"}
+    url = f"/api/v1/sites/{office.slug}/widgets/1"
+    assert client.get(
+        url, headers=headers, query_string={"page": "3", "lang": "en"}
+    ).get_json() == {"page": 3}
+    too_far = client.get(url, headers=headers, query_string={"page": str(2**40)})
+    assert too_far.status_code == 400
+    assert too_far.get_json()["error"]["details"]["query"]["page"]
 
 
 # --- every error body has details, in the request's language ------------------------------

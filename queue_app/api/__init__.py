@@ -21,6 +21,7 @@ from .inputs import (
     StrictJSONProvider,
     TextConverter,
     harden_body_schema,
+    harden_parameters_schema,
     loads_strict,
     require_body,
     text_converter_schema,
@@ -62,10 +63,14 @@ class ApiBlueprint(SmorestBlueprint):
         """flask-smorest's ``arguments``, with bounded JSON bodies (api/inputs.py).
 
         A JSON body's integers, booleans and strings are bounded, and a request
-        without the body is a 400 when ``required`` (the default).
+        without the body is a 400 when ``required`` (the default); query and
+        header parameters get the same bounds on integers and strings.
         """
         if location != "json":
-            return super().arguments(schema, location=location, required=required, **kwargs)
+            instance = resolve_schema_instance(schema)
+            if location in ("query", "querystring", "headers"):
+                instance = harden_parameters_schema(instance)
+            return super().arguments(instance, location=location, required=required, **kwargs)
         instance = harden_body_schema(resolve_schema_instance(schema))
         parse = super().arguments(instance, location=location, required=required, **kwargs)
         if not required:

@@ -10,7 +10,8 @@ it without asking:
   parser can hold), by the API's argument parser and by ``request.get_json()``;
 - a body that is not JSON is 415, a missing required body is 400;
 - JSON body schemas get bounds on integers (what an ``integer`` column holds),
-  exact booleans (only ``true``/``false``) and no control characters in strings.
+  exact booleans (only ``true``/``false``) and no control characters in strings;
+  query and header schemas the same bounds on integers and strings.
 """
 
 from __future__ import annotations
@@ -215,39 +216,54 @@ def harden_body_schema(schema: Schema) -> Schema:
     documented so), booleans accept only true and false, and
     strings not declared as ``Text`` refuse control characters.
     """
+    return _harden_schema(schema, json_types=True)
+
+
+def harden_parameters_schema(schema: Schema) -> Schema:
+    """The same bounds for query (or header) parameters, which arrive as text.
+
+    Integers within the bounds of an ``integer`` column, no control characters
+    in strings; "5" stays 5 and "true" true, as a query string writes them.
+    """
+    return _harden_schema(schema, json_types=False)
+
+
+def _harden_schema(schema: Schema, *, json_types: bool) -> Schema:
     if getattr(schema, "_guichet_hardened", False):
         return schema
     schema._guichet_hardened = True  # type: ignore[attr-defined]
     for field in schema.fields.values():
-        _harden_field(field)
+        _harden_field(field, json_types)
     return schema
 
 
-def _harden_field(field: fields.Field) -> None:
+def _harden_field(field: fields.Field, json_types: bool) -> None:
     from .schemas import Text
 
     if isinstance(field, fields.Nested):
         nested = field.schema
         if isinstance(nested, Schema):
-            harden_body_schema(nested)
+            _harden_schema(nested, json_types=json_types)
     elif isinstance(field, fields.List):
-        _harden_field(field.inner)
+        _harden_field(field.inner, json_types)
     elif isinstance(field, fields.Tuple):
         for inner in field.tuple_fields:
-            _harden_field(inner)
+            _harden_field(inner, json_types)
     elif isinstance(field, fields.Mapping):
         for inner in (field.key_field, field.value_field):
             if inner is not None:
-                _harden_field(inner)
+                _harden_field(inner, json_types)
     elif isinstance(field, fields.Integer):
         # A JSON integer only: not "5", not 2.5 (which int() would read as 2).
-        field.strict = True
+        field.strict = json_types
         field.validators.append(INTEGER_RANGE)
     elif isinstance(field, fields.Float):
-        field.num_type = _json_number  # type: ignore[assignment]
+        if json_types:
+            field.num_type = _json_number  # type: ignore[assignment]
     elif isinstance(field, fields.Boolean):
-        field.truthy = _Only(True)  # type: ignore[assignment]
-        field.falsy = _Only(False)  # type: ignore[assignment]
+        if json_types:
+            field.truthy = _Only(True)  # type: ignore[assignment]
+            field.falsy = _Only(False)  # type: ignore[assignment]
     elif isinstance(field, fields.String) and not isinstance(field, Text):
         field.validators.append(no_control_characters)
         if not any(isinstance(v, validate.Regexp) for v in field.validators):
