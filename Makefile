@@ -30,7 +30,13 @@ queue_app/static/vendor/socket.io.min.js: node_modules/.installed
 	mkdir -p queue_app/static/vendor
 	cp node_modules/socket.io-client/dist/socket.io.min.js queue_app/static/vendor/
 
-assets: queue_app/static/vendor/socket.io.min.js ## copy front-end libraries from npm into static/vendor
+SWAGGER_UI := queue_app/static/vendor/swagger-ui
+$(SWAGGER_UI)/swagger-ui-bundle.js: node_modules/.installed
+	mkdir -p $(SWAGGER_UI)
+	cp node_modules/swagger-ui-dist/swagger-ui-bundle.js node_modules/swagger-ui-dist/swagger-ui.css \
+		node_modules/swagger-ui-dist/LICENSE $(SWAGGER_UI)/
+
+assets: queue_app/static/vendor/socket.io.min.js $(SWAGGER_UI)/swagger-ui-bundle.js ## copy front-end libraries from npm into static/vendor
 
 i18n-compile: $(VENV)/.installed ## compile the translation catalogues
 	$(BIN)/pybabel -q compile -d queue_app/translations
@@ -114,6 +120,10 @@ fmt: install-test ## format the code
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
+FUZZ_EXAMPLES ?= 100
+fuzz: install-test ## fuzz the live API with schemathesis, every phase (FUZZ_EXAMPLES=100 per operation)
+	$(BIN)/python -m tests.fuzzing --max-examples $(FUZZ_EXAMPLES)
+
 bench: install ## run the benchmarks on SQLite and PostgreSQL (prints figures)
 	$(BIN)/python bench/issue_tickets.py --dburl sqlite
 	$(BIN)/python bench/issue_tickets.py --dburl $(PG_URL)
@@ -126,4 +136,4 @@ bench: install ## run the benchmarks on SQLite and PostgreSQL (prints figures)
 	$(BIN)/python bench/display_fanout.py --clients 100,1000 --calls 20
 
 .PHONY: voice voice-tools help assets i18n-compile i18n-extract i18n-update install install-test browser demo run \
-	worker test lint fmt bench fonts
+	worker test lint fmt bench fonts fuzz

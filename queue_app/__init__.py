@@ -17,6 +17,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     from . import events, security
     from .api import init_api
     from .api.errors import register_error_handlers
+    from .api.inputs import install_url_converters
     from .config import load_config
     from .database import configure_engine, set_read_only
     from .extensions import babel, csrf, db, limiter, login_manager, socketio
@@ -27,6 +28,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         "QUEUE_APP_INSTANCE_PATH"
     )
     app = Flask(__name__, instance_path=instance_path)
+    # Before any route: <int:...> is an id the database holds, <slug> refuses control characters.
+    install_url_converters(app)
     load_config(app, test_config)
     _configure_logging(app)
 

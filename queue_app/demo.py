@@ -23,6 +23,7 @@ from .queue.accounts import (
 )
 from .queue.booking import update_booking_settings
 from .queue.sites import (
+    clear_hours,
     create_counter,
     create_service,
     create_site,
@@ -68,7 +69,11 @@ def load_office(
         update_site(
             session, site, {k: spec[k] for k in ("name", "timezone", "languages") if k in spec}
         )
-    set_hours(session, site, spec.get("hours", {}))
+    if spec.get("hours") is None:
+        # No hours: the demo takes tickets at any hour (a tester may try it at night).
+        clear_hours(session, site)
+    else:
+        set_hours(session, site, spec["hours"])
 
     for item in spec["services"]:
         fields = {

@@ -423,7 +423,7 @@ def test_board_shows_latest_calls_and_waiting_counts(api, office):
         ({"json": {}}, 400),
         ({"json": ["CNI"]}, 400),
         ({"json": {"service": "NOPE"}}, 404),
-        ({"data": "service=CNI", "content_type": "application/x-www-form-urlencoded"}, 400),
+        ({"data": "service=CNI", "content_type": "application/x-www-form-urlencoded"}, 415),
         ({"json": {"service": "CNI", "phone": "x" * 500}}, 400),
         ({"data": '{"service": "' + "A" * 100_000 + '"}', "content_type": "application/json"}, 413),
     ],

@@ -8,9 +8,11 @@ import socket
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+import time_machine
 from sqlalchemy import func, inspect, select
 
 from queue_app import create_app
@@ -92,6 +94,22 @@ def test_demo_is_idempotent_and_its_tokens_work(empty_app):
         "/api/v1/auth/token", json={"email": "agent@guichet.demo", "password": "demo-agent-2026"}
     )
     assert login.status_code == 200
+
+
+def test_the_demo_office_has_no_hours_and_takes_tickets_at_night(empty_app):
+    """A tester trying the demo at 03:00 on a Sunday still gets a ticket."""
+    output = invoke(empty_app, "demo").output
+    kiosk = re.findall(r"gd_\w+", output)[0]
+    client = empty_app.test_client()
+    with time_machine.travel(datetime(2026, 11, 29, 3, 0, tzinfo=UTC), tick=False):
+        ticket = client.post(
+            "/api/v1/sites/demo/tickets",
+            json={"service": "CNI"},
+            headers={"Authorization": f"Bearer {kiosk}"},
+        )
+    assert ticket.status_code == 201, ticket.get_json()
+    with empty_app.app_context():
+        assert db.session.scalar(select(Site).where(Site.slug == "demo")).hours is None
 
 
 def test_create_user_with_and_without_a_password(app, office):

@@ -27,7 +27,7 @@ from queue_app.models import (
     User,
 )
 from queue_app.queue import SYSTEM, Actor, call_next, issue_ticket, open_counter
-from queue_app.queue.sites import set_hours
+from queue_app.queue.sites import clear_hours, set_hours
 
 from .conftest import build_office
 
@@ -171,6 +171,49 @@ def test_a_site_without_hours_closes_at_local_midnight_plus_grace(app):
         issue_ticket(db.session, site, cni, actor=SYSTEM, source=TicketSource.KIOSK, now=local(22))
         db.session.commit()
     assert run_day_close(app, local(0, 30, day_offset=1)) == 0  # 00:30, within the grace hour
+    assert run_day_close(app, local(1, 1, day_offset=1)) == 1
+
+
+def test_a_site_closed_all_week_closes_tickets_staff_let_in_at_local_midnight(app):
+    """{} hours: closed every day; a ticket staff issued anyway waits until midnight + grace."""
+    build_office(app, slug="closed", timezone="Africa/Porto-Novo")
+    with app.app_context():
+        site = db.session.scalar(select(Site).where(Site.slug == "closed"))
+        set_hours(db.session, site, {})
+        cni = next(s for s in site.services if s.code == "CNI")
+        issue_ticket(
+            db.session,
+            site,
+            cni,
+            actor=SYSTEM,
+            source=TicketSource.STAFF,
+            enforce_hours=False,
+            now=local(15),
+        )
+        db.session.commit()
+    assert run_day_close(app, local(23, 59)) == 0
+    assert run_day_close(app, local(0, 59, day_offset=1)) == 0  # local midnight + 59 min
+    assert run_day_close(app, local(1, 1, day_offset=1)) == 1
+    assert statuses(app) == {"B-001": "cancelled"}
+
+
+def test_clearing_the_hours_gives_back_the_midnight_day_end(porto):
+    app = porto
+    with app.app_context():
+        site, services, _, _ = _state(app)
+        site = db.session.merge(site)
+        clear_hours(db.session, site)
+        issue_ticket(
+            db.session,
+            site,
+            db.session.merge(services["CNI"]),
+            actor=SYSTEM,
+            source=TicketSource.KIOSK,
+            now=local(20),  # after Monday's 17:00: accepted, no hours any more
+        )
+        db.session.commit()
+    # With Monday's hours the ticket would be closed from 18:00; now at 01:00 only.
+    assert run_day_close(app, local(23, 30)) == 0
     assert run_day_close(app, local(1, 1, day_offset=1)) == 1
 
 

@@ -1,4 +1,7 @@
-"""Site-local days, opening hours and closing times (Porto-Novo is UTC+1)."""
+"""Site-local days, opening hours and closing times (Porto-Novo is UTC+1).
+
+Hours: None = none configured (always open); {} = closed every day.
+"""
 
 from datetime import UTC, date, datetime
 
@@ -7,7 +10,7 @@ from queue_app.queue.days import accepts_tickets, closing_time, service_day
 
 
 def site(timezone="Africa/Porto-Novo", hours=None, closures=()):
-    s = Site(slug="pn", name="Porto-Novo", timezone=timezone, hours=hours or {})
+    s = Site(slug="pn", name="Porto-Novo", timezone=timezone, hours=hours)
     s.closures = [SiteClosure(day=d) for d in closures]
     return s
 
@@ -52,3 +55,30 @@ def test_days_without_hours_and_closure_days_take_no_tickets():
 
 def test_a_site_without_hours_always_takes_tickets():
     assert accepts_tickets(site(), datetime(2026, 11, 22, 3, 0, tzinfo=UTC))
+
+
+def test_a_week_without_any_hours_is_closed_every_day():
+    closed = site(hours={})
+    for day in range(7):
+        morning = datetime(2026, 11, 23 + day, 9, 0, tzinfo=UTC)
+        assert not accepts_tickets(closed, morning)
+    # Its days still end at local midnight (tickets staff let in are closed then).
+    assert closing_time(closed, date(2026, 11, 23)) == datetime(2026, 11, 23, 23, 0, tzinfo=UTC)
+
+
+def test_hours_are_local_to_porto_novo_around_midnight_utc():
+    # Open 00:30-02:00 local on Tuesday = 23:30-01:00 UTC from Monday evening.
+    night = site(hours={"tuesday": [["00:30", "02:00"]]})
+    assert accepts_tickets(night, datetime(2026, 11, 23, 23, 45, tzinfo=UTC))
+    assert not accepts_tickets(night, datetime(2026, 11, 24, 1, 0, tzinfo=UTC))
+    assert closing_time(night, date(2026, 11, 24)) == datetime(2026, 11, 24, 1, 0, tzinfo=UTC)
+    # 22:30 UTC on Monday is still Monday in Dakar, closed.
+    dakar = site("Africa/Dakar", hours={"tuesday": [["00:30", "02:00"]]})
+    assert not accepts_tickets(dakar, datetime(2026, 11, 23, 23, 45, tzinfo=UTC))
+
+
+def test_a_site_without_hours_is_open_but_on_its_closure_days_and_ends_at_midnight():
+    always = site(closures=[date(2026, 11, 23)])
+    assert not accepts_tickets(always, datetime(2026, 11, 23, 9, 0, tzinfo=UTC))
+    assert accepts_tickets(always, datetime(2026, 11, 24, 3, 0, tzinfo=UTC))
+    assert closing_time(always, date(2026, 11, 24)) == datetime(2026, 11, 24, 23, 0, tzinfo=UTC)

@@ -49,3 +49,46 @@ def test_ticket_tables_carry_their_constraints(any_app, table):
             "service_id",
             "service_day",
         }
+
+
+def test_sites_without_hours_stay_always_open_across_the_hours_migration(any_app):
+    """0002: an empty mapping meant "no hours" (always open); it becomes NULL, {} = closed."""
+    import sqlalchemy as sa
+
+    from queue_app.models import utcnow
+    from queue_app.models.base import TZDateTime
+
+    sites = sa.table(
+        "sites",
+        sa.column("slug", sa.String()),
+        sa.column("name", sa.String()),
+        sa.column("timezone", sa.String()),
+        sa.column("languages", sa.JSON()),
+        sa.column("hours", sa.JSON(none_as_null=True)),
+        sa.column("created_at", TZDateTime()),
+    )
+    week = {"monday": [["08:00", "17:00"]]}
+    with any_app.app_context():
+        db.session.remove()
+        command.downgrade(alembic_config(), "0001")
+        with db.engine.begin() as connection:
+            for slug, hours in (("open", {}), ("weekly", week)):
+                connection.execute(
+                    sites.insert().values(
+                        slug=slug,
+                        name=slug,
+                        timezone="Africa/Porto-Novo",
+                        languages=["fr"],
+                        hours=hours,
+                        created_at=utcnow(),
+                    )
+                )
+        command.upgrade(alembic_config(), "head")
+        with db.engine.connect() as connection:
+            rows = dict(connection.execute(sa.select(sites.c.slug, sites.c.hours)).all())
+        assert rows == {"open": None, "weekly": week}
+        command.downgrade(alembic_config(), "0001")
+        with db.engine.connect() as connection:
+            rows = dict(connection.execute(sa.select(sites.c.slug, sites.c.hours)).all())
+        assert rows == {"open": {}, "weekly": week}
+        command.upgrade(alembic_config(), "head")

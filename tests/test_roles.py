@@ -236,6 +236,11 @@ def hours_saved(w: World, r: Any, who: str | None) -> None:
     assert w.get("sites/thies").get_json()["hours"] == HOURS
 
 
+def hours_cleared(w: World, r: Any, who: str | None) -> None:
+    assert r.get_json()["hours"] is None
+    assert w.get("sites/thies").get_json()["hours"] is None
+
+
 def closures_saved(w: World, r: Any, who: str | None) -> None:
     assert w.get("sites/thies").get_json()["closures"] == ["2026-12-25"]
 
@@ -462,6 +467,10 @@ def openapi(w: World, r: Any, who: str | None) -> None:
     assert "/api/v1/sites/{slug}/tickets" in r.get_json()["paths"]
 
 
+def docs_page(w: World, r: Any, who: str | None) -> None:
+    assert "swagger-ui-bundle.js" in r.get_data(as_text=True)
+
+
 TICKET_ACTIONS = {
     "recall": ("called", {"recall_count": 1}),
     "start": ("serving", {}),
@@ -491,6 +500,7 @@ CASES: list[Case] = [
         check=site_renamed,
     ),
     *endpoint("PUT", "sites/thies/hours", MANAGERS, body=HOURS, check=hours_saved),
+    *endpoint("DELETE", "sites/thies/hours", MANAGERS, check=hours_cleared),
     *endpoint("PUT", "sites/thies/closures", MANAGERS, body=["2026-12-25"], check=closures_saved),
     # --- services ---
     *endpoint("GET", "sites/thies/services", (*STAFF, "kiosk"), check=lists_services),
@@ -734,6 +744,7 @@ CASES: list[Case] = [
     *endpoint("GET", "sites/thies/sms-gateway", MANAGERS),
     *endpoint("PUT", "sites/thies/sms-gateway", MANAGERS, body={"gateway": "console"}),
     Case("GET", "/api/v1/openapi.json", None, 200, check=openapi),
+    Case("GET", "/api/v1/docs", None, 200, check=docs_page),
     Case("GET", "/healthz", None, 200),
     Case("GET", "/readyz", None, 200),
 ]
@@ -780,7 +791,12 @@ def test_every_api_route_is_in_the_matrix(world: World) -> None:
     }
     missing = routes - set(covered)
     assert not missing, f"routes without role cases: {sorted(missing)}"
-    public_routes = {"api_tickets.track", "api_auth.TokenView", "api-docs.openapi_json"}
+    public_routes = {
+        "api_tickets.track",
+        "api_auth.TokenView",
+        "api-docs.openapi_json",
+        "api_docs_page.docs_page",
+    }
     for (name, method), whos in covered.items():
         if name not in public_routes and (name, method) in routes:
             assert set(PRINCIPALS) <= whos, f"{method} {name}: not every principal is tried"

@@ -44,8 +44,9 @@ def open_(counter_id: int) -> dict:
 
 
 @blp.route("/counters/<int:counter_id>/pause", methods=["POST"])
-@blp.arguments(PauseSchema)
+@blp.arguments(PauseSchema, required=False)
 @blp.response(200, CounterSchema)
+@blp.alt_response(422, description="The counter is not open")
 def pause(body: dict, counter_id: int) -> dict:
     """Pause the counter (no calls until it is opened again), with a reason."""
     # Locked before the permission check, so the agent checked is still the holder.

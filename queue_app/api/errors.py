@@ -1,4 +1,8 @@
-"""Errors as {"error": {"code", "message", "details"}} for everything under /api/."""
+"""Errors as {"error": {"code", "message", "details"}} for everything under /api/.
+
+``details`` is always there (``{}`` when there is nothing to add); ``message``
+is in the request's language (api/messages.py), like every text in ``details``.
+"""
 
 from __future__ import annotations
 
@@ -6,11 +10,11 @@ import logging
 from typing import Any
 
 from flask import Flask, Response, jsonify, render_template, request
-from flask_babel import gettext as _
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from ..extensions import db
 from ..queue.errors import DomainError
+from .messages import http_message, translate_messages
 
 log = logging.getLogger(__name__)
 
@@ -35,9 +39,7 @@ def error_response(
     status: int, code: str, message: Any, details: dict[str, Any] | None = None
 ) -> Response:
     """The API's error body with its status."""
-    body: dict[str, Any] = {"code": code, "message": str(message)}
-    if details:
-        body["details"] = details
+    body: dict[str, Any] = {"code": code, "message": str(message), "details": details or {}}
     response = jsonify({"error": body})
     response.status_code = status
     if status == 401:
@@ -71,10 +73,16 @@ def handle_http_exception(error: HTTPException) -> Any:
     if messages is not None and status in (400, 422):
         # webargs/marshmallow validation: malformed JSON, wrong types, unknown fields.
         return error_response(
-            400, "invalid_request", _("The request is not valid."), _plain(messages)
+            400, "invalid_request", http_message(400), translate_messages(_plain(messages))
         )
-    message = data.get("message") or error.description or error.name
-    response = error_response(status, HTTP_CODES.get(status, "error"), message)
+    # werkzeug's descriptions are English only: each status has its own translated message.
+    details: dict[str, Any] = {}
+    limit = getattr(error, "limit", None)
+    if status == 429 and limit is not None:
+        details["limit"] = str(getattr(limit, "limit", limit))
+    response = error_response(
+        status, HTTP_CODES.get(status, "error"), http_message(status), details
+    )
     for name, value in error.get_headers():
         if name in ("Allow", "Retry-After"):
             response.headers[name] = value
@@ -85,7 +93,7 @@ def handle_unexpected(error: Exception) -> Any:
     log.error("unhandled error on %s %s", request.method, request.path, exc_info=error)
     db.session.rollback()
     if wants_json():
-        return error_response(500, "internal_error", _("Something went wrong on our side."))
+        return error_response(500, "internal_error", http_message(500))
     return render_template("error.html", status=500, message=InternalServerError.description), 500
 
 

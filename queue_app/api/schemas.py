@@ -7,6 +7,13 @@ from typing import Any
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from ..models import DeviceKind, Role
+from ..queue.days import timezone_names
+from .inputs import (
+    MULTILINE_PATTERN,
+    NON_BLANK_MULTILINE_PATTERN,
+    NON_BLANK_PATTERN,
+    SINGLE_LINE_PATTERN,
+)
 
 
 class StrictSchema(Schema):
@@ -18,17 +25,32 @@ class Text(fields.String):
 
     Use it for every free-text or name field of a request body: such characters
     break printers, displays, SMS and the database drivers. ``multiline=True``
-    lets line breaks and tabs through (comments, answers).
+    lets line breaks and tabs through (comments, answers); ``blank=False``
+    refuses a string of spaces only (names). The rule is in the OpenAPI
+    document as a ``pattern`` (unless a ``Regexp`` validator gives its own,
+    which must then exclude control characters itself).
     """
 
     default_error_messages = {
         "control": "Control characters are not allowed.",
         "surrogate": "Not valid Unicode text.",
+        "blank": "This field may not be blank.",
     }
 
-    def __init__(self, *args: Any, multiline: bool = False, **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, multiline: bool = False, blank: bool = True, **kwargs: Any
+    ) -> None:
+        validators = kwargs.get("validate")
+        validators = validators if isinstance(validators, list | tuple) else [validators]
+        if not any(isinstance(v, validate.Regexp) for v in validators):
+            if multiline:
+                pattern = MULTILINE_PATTERN if blank else NON_BLANK_MULTILINE_PATTERN
+            else:
+                pattern = SINGLE_LINE_PATTERN if blank else NON_BLANK_PATTERN
+            kwargs["metadata"] = {"pattern": pattern, **(kwargs.get("metadata") or {})}
         super().__init__(*args, **kwargs)
         self.allowed_controls = "\n\r\t" if multiline else ""
+        self.blank = blank
 
     def _deserialize(self, value, attr, data, **kwargs):  # type: ignore[no-untyped-def]
         text = super()._deserialize(value, attr, data, **kwargs)
@@ -38,16 +60,36 @@ class Text(fields.String):
                 raise self.make_error("surrogate")
             if (code < 0x20 or 0x7F <= code < 0xA0) and char not in self.allowed_controls:
                 raise self.make_error("control")
+        if not self.blank and not text.strip():
+            raise self.make_error("blank")
         return text
 
 
 class ErrorBodySchema(Schema):
-    code = fields.String(required=True, metadata={"example": "not_found"})
-    message = fields.String(required=True)
-    details = fields.Dict()
+    code = fields.String(
+        required=True,
+        metadata={
+            "description": "Stable machine code (not_found, invalid_request, site_closed, ...).",
+            "example": "not_found",
+        },
+    )
+    message = fields.String(
+        required=True,
+        metadata={"description": "For people, in the request's language (fr, or en)."},
+    )
+    details = fields.Dict(
+        required=True,
+        metadata={
+            "description": "What was wrong (the field, the validation messages, ...); "
+            "always present, {} when there is nothing to add.",
+            "example": {},
+        },
+    )
 
 
 class ErrorSchema(Schema):
+    """Every error of the API: {"error": {"code", "message", "details"}}."""
+
     error = fields.Nested(ErrorBodySchema, required=True)
 
 
@@ -55,8 +97,12 @@ class ErrorSchema(Schema):
 
 
 class TokenRequestSchema(StrictSchema):
-    email = fields.String(required=True, validate=validate.Length(max=254))
-    password = fields.String(required=True, validate=validate.Length(max=1024))
+    email = Text(
+        required=True, validate=validate.Length(max=254), metadata={"example": "agent@guichet.demo"}
+    )
+    password = Text(
+        required=True, validate=validate.Length(max=1024), metadata={"example": "demo-agent-2026"}
+    )
 
 
 class TokenSchema(Schema):
@@ -67,23 +113,50 @@ class TokenSchema(Schema):
 # --- users ------------------------------------------------------------------
 
 
+# Patterns the domain checks too (queue/accounts.py, queue/sites.py), stated here so
+# that the OpenAPI document says what is accepted. ASCII classes: no control characters.
+EMAIL = validate.Regexp(
+    r"^[^@\s\x00-\x1f\x7f-\x9f]+@[^@\s\x00-\x1f\x7f-\x9f]+\.[^@\s\x00-\x1f\x7f-\x9f]+$"
+)
+SLUG = validate.Regexp(r"^[a-z0-9][a-z0-9-]{0,63}$")
+SERVICE_CODE = validate.Regexp(r"^[A-Za-z0-9_-]{1,32}$")
+PREFIX = validate.Regexp(r"^[A-Za-z]{1,3}$")
+LANGUAGE = validate.Regexp(r"^[a-z]{2,3}$")
+TIMEZONE_DOC = {
+    "description": "An IANA time zone, e.g. Africa/Dakar, Africa/Porto-Novo.",
+    "enum": timezone_names(),
+}
+
+
 class UserCreateSchema(StrictSchema):
-    email = fields.String(required=True, validate=validate.Length(max=254))
-    password = fields.String(required=True, validate=validate.Length(min=8, max=1024))
-    role = fields.String(required=True, validate=validate.OneOf([r.value for r in Role]))
-    sites = fields.List(fields.String(validate=validate.Length(max=64)), load_default=list)
-    full_name = fields.String(load_default="", validate=validate.Length(max=200))
-    locale = fields.String(
-        load_default=None, allow_none=True, validate=validate.OneOf(["fr", "en"])
+    email = Text(
+        required=True,
+        validate=[validate.Length(max=254), EMAIL],
+        metadata={"example": "awa.diallo@example.sn"},
     )
+    password = Text(
+        required=True,
+        validate=validate.Length(min=8, max=1024),
+        metadata={"example": "un mot de passe"},
+    )
+    role = Text(
+        required=True,
+        validate=validate.OneOf([r.value for r in Role]),
+        metadata={"example": "agent"},
+    )
+    sites = fields.List(Text(validate=validate.Length(max=64)), load_default=list)
+    full_name = Text(
+        load_default="", validate=validate.Length(max=200), metadata={"example": "Awa Diallo"}
+    )
+    locale = Text(load_default=None, allow_none=True, validate=validate.OneOf(["fr", "en"]))
 
 
 class UserPatchSchema(StrictSchema):
-    password = fields.String(validate=validate.Length(min=8, max=1024))
-    role = fields.String(validate=validate.OneOf([r.value for r in Role]))
-    sites = fields.List(fields.String(validate=validate.Length(max=64)))
-    full_name = fields.String(validate=validate.Length(max=200))
-    locale = fields.String(allow_none=True, validate=validate.OneOf(["fr", "en"]))
+    password = Text(validate=validate.Length(min=8, max=1024))
+    role = Text(validate=validate.OneOf([r.value for r in Role]))
+    sites = fields.List(Text(validate=validate.Length(max=64)))
+    full_name = Text(validate=validate.Length(max=200))
+    locale = Text(allow_none=True, validate=validate.OneOf(["fr", "en"]))
     is_active = fields.Boolean()
 
 
@@ -138,32 +211,69 @@ class SiteSchema(Schema):
     name = fields.String()
     timezone = fields.String()
     languages = fields.List(fields.String())
-    hours = fields.Dict()
+    hours = fields.Dict(
+        keys=fields.String(),
+        values=fields.List(fields.List(fields.String())),
+        allow_none=True,
+        metadata={
+            "description": "Weekly opening hours (site-local), as PUT /hours takes them; "
+            "null when none are configured (always open); {} when closed every day.",
+            "example": {"monday": [["08:00", "12:30"], ["14:00", "17:00"]]},
+        },
+    )
     closures = fields.List(fields.Date())
     services = fields.List(fields.Nested(ServiceSchema))
     counters = fields.List(fields.Nested(CounterSchema))
 
 
 class SiteCreateSchema(StrictSchema):
-    slug = fields.String(required=True, validate=validate.Length(min=1, max=64))
-    name = fields.String(required=True, validate=validate.Length(min=1, max=200))
-    timezone = fields.String(required=True, validate=validate.Length(max=64))
-    languages = fields.List(fields.String(), validate=validate.Length(min=1, max=10))
+    slug = Text(
+        required=True,
+        validate=[validate.Length(min=1, max=64), SLUG],
+        metadata={"example": "cotonou"},
+    )
+    name = Text(
+        required=True,
+        blank=False,
+        validate=validate.Length(min=1, max=200),
+        metadata={"example": "Mairie de Cotonou"},
+    )
+    timezone = Text(required=True, validate=validate.Length(max=64), metadata=TIMEZONE_DOC)
+    languages = fields.List(
+        Text(validate=LANGUAGE),
+        validate=validate.Length(min=1, max=10),
+        metadata={"description": "The first is the site's default language."},
+    )
 
 
 class SitePatchSchema(StrictSchema):
-    name = fields.String(validate=validate.Length(min=1, max=200))
-    timezone = fields.String(validate=validate.Length(max=64))
-    languages = fields.List(fields.String(), validate=validate.Length(min=1, max=10))
+    name = Text(
+        blank=False,
+        validate=validate.Length(min=1, max=200),
+        metadata={"example": "Espace Sénégal Services — Thiès"},
+    )
+    timezone = Text(validate=validate.Length(max=64), metadata=TIMEZONE_DOC)
+    languages = fields.List(Text(validate=LANGUAGE), validate=validate.Length(min=1, max=10))
+
+
+def _names_field() -> fields.Dict:
+    return fields.Dict(
+        keys=Text(validate=LANGUAGE),
+        values=Text(blank=False, validate=validate.Length(min=1, max=200)),
+        validate=validate.Length(min=1, max=10),
+        metadata={"description": "Name per language code", "example": {"fr": "État civil"}},
+    )
 
 
 class ServiceCreateSchema(StrictSchema):
-    code = fields.String(required=True, validate=validate.Length(min=1, max=32))
-    name = fields.String(validate=validate.Length(min=1, max=200))
-    names = fields.Dict(
-        keys=fields.String(), values=fields.String(validate=validate.Length(max=200))
+    code = Text(required=True, validate=SERVICE_CODE, metadata={"example": "ETAT_CIVIL"})
+    name = Text(
+        blank=False, validate=validate.Length(min=1, max=200), metadata={"example": "État civil"}
     )
-    prefix = fields.String(required=True, validate=validate.Length(min=1, max=3))
+    names = _names_field()
+    prefix = Text(
+        required=True, validate=PREFIX, metadata={"example": "C", "description": "Ticket letter(s)"}
+    )
     target_wait_minutes = fields.Integer(load_default=20, validate=validate.Range(1, 1440))
     avg_service_minutes = fields.Float(load_default=5, validate=validate.Range(0.25, 240))
     icon = fields.String(allow_none=True, validate=validate.Length(max=32))
@@ -175,11 +285,11 @@ class ServiceCreateSchema(StrictSchema):
 
 
 class ServicePatchSchema(StrictSchema):
-    name = fields.String(validate=validate.Length(min=1, max=200))
-    names = fields.Dict(
-        keys=fields.String(), values=fields.String(validate=validate.Length(max=200))
+    name = Text(
+        blank=False, validate=validate.Length(min=1, max=200), metadata={"example": "État civil"}
     )
-    prefix = fields.String(validate=validate.Length(min=1, max=3))
+    names = _names_field()
+    prefix = Text(validate=PREFIX, metadata={"example": "C"})
     target_wait_minutes = fields.Integer(validate=validate.Range(1, 1440))
     avg_service_minutes = fields.Float(validate=validate.Range(0.25, 240))
     is_active = fields.Boolean()
@@ -193,28 +303,54 @@ class ServicePatchSchema(StrictSchema):
 
 
 class CounterCreateSchema(StrictSchema):
-    name = fields.String(required=True, validate=validate.Length(min=1, max=64))
-    services = fields.List(fields.String(), required=True, validate=validate.Length(min=1, max=50))
+    name = Text(
+        required=True,
+        blank=False,
+        validate=validate.Length(min=1, max=64),
+        metadata={"example": "Guichet 5"},
+    )
+    services = fields.List(
+        Text(),
+        required=True,
+        validate=validate.Length(min=1, max=50),
+        metadata={"example": ["CNI", "CASIER"]},
+    )
     weights = fields.Dict(
-        keys=fields.String(), values=fields.Integer(validate=validate.Range(1, 100))
+        keys=Text(),
+        values=fields.Integer(validate=validate.Range(1, 100)),
+        metadata={"example": {"CNI": 2}},
     )
 
 
 class CounterPatchSchema(StrictSchema):
-    name = fields.String(validate=validate.Length(min=1, max=64))
-    services = fields.List(fields.String(), validate=validate.Length(min=1, max=50))
-    weights = fields.Dict(
-        keys=fields.String(), values=fields.Integer(validate=validate.Range(1, 100))
+    name = Text(
+        blank=False, validate=validate.Length(min=1, max=64), metadata={"example": "Guichet 5"}
     )
+    services = fields.List(Text(), validate=validate.Length(min=1, max=50))
+    weights = fields.Dict(keys=Text(), values=fields.Integer(validate=validate.Range(1, 100)))
 
 
 class PauseSchema(StrictSchema):
-    reason = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=200))
+    reason = Text(
+        load_default=None,
+        allow_none=True,
+        validate=validate.Length(max=200),
+        metadata={"example": "lunch"},
+    )
 
 
 class DeviceCreateSchema(StrictSchema):
-    kind = fields.String(required=True, validate=validate.OneOf([k.value for k in DeviceKind]))
-    name = fields.String(required=True, validate=validate.Length(min=1, max=100))
+    kind = Text(
+        required=True,
+        validate=validate.OneOf([k.value for k in DeviceKind]),
+        metadata={"example": "kiosk"},
+    )
+    name = Text(
+        required=True,
+        blank=False,
+        validate=validate.Length(min=1, max=100),
+        metadata={"example": "Borne d'accueil"},
+    )
     # Kiosks: the ticket printer URL, its layout options, the print agent printing for it.
     printer = Text(allow_none=True, validate=validate.Length(max=255))
     printer_options = fields.Dict(allow_none=True)
@@ -237,17 +373,19 @@ class DeviceSchema(Schema):
     print_agent = fields.Integer(allow_none=True)
 
 
+HHMM = validate.Regexp(r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
+
+
 def _day_field() -> fields.List:
-    interval = fields.List(
-        fields.String(validate=validate.Length(equal=5)), validate=validate.Length(equal=2)
-    )
+    interval = fields.List(fields.String(validate=HHMM), validate=validate.Length(equal=2))
     return fields.List(interval, load_default=list, validate=validate.Length(max=12))
 
 
 class HoursSchema(StrictSchema):
     """Opening hours by full English weekday name: site-local ["HH:MM", "HH:MM"] intervals.
 
-    A missing or empty day is closed; an empty object means no hours (always open).
+    A missing or empty day is closed, so {} closes the site every day.
+    DELETE /hours goes back to "no hours configured" (always open).
     """
 
     monday = _day_field()
@@ -263,9 +401,16 @@ class HoursSchema(StrictSchema):
 
 
 class TicketCreateSchema(StrictSchema):
-    service = fields.String(required=True, validate=validate.Length(min=1, max=32))
+    service = Text(
+        required=True, validate=validate.Length(min=1, max=32), metadata={"example": "CNI"}
+    )
     priority = fields.Boolean(load_default=False)
-    phone = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=32))
+    phone = Text(
+        load_default=None,
+        allow_none=True,
+        validate=validate.Length(max=32),
+        metadata={"example": "+221 77 123 45 67"},
+    )
 
 
 class TicketCounterSchema(Schema):
@@ -303,7 +448,9 @@ class TicketSchema(Schema):
 
 
 class TransferSchema(StrictSchema):
-    service = fields.String(required=True, validate=validate.Length(min=1, max=32))
+    service = Text(
+        required=True, validate=validate.Length(min=1, max=32), metadata={"example": "CASIER"}
+    )
 
 
 class TrackSchema(Schema):

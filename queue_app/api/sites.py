@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import current_app, request
+from flask import current_app
 from flask.views import MethodView
-from marshmallow import ValidationError, fields
+from marshmallow import ValidationError, fields, validate
 from sqlalchemy import select
+from webargs.flaskparser import abort
 
 from ..extensions import db
 from ..models import Counter, Device, DeviceKind, Role, Site, utcnow
@@ -25,6 +26,7 @@ from ..queue.accounts import create_device, rotate_device_token
 from ..queue.booking import update_booking_settings
 from ..queue.calling import current_ticket
 from ..queue.sites import (
+    clear_hours,
     create_counter,
     create_service,
     create_site,
@@ -39,6 +41,7 @@ from ..queue.sites import (
 )
 from ..screens import display_board, server_version
 from . import ApiBlueprint, principal
+from .inputs import json_body
 from .schemas import (
     BoardSchema,
     CounterCreateSchema,
@@ -58,7 +61,8 @@ from .serialize import counter_json, device_json, service_json, site_json
 
 blp = ApiBlueprint("api_sites", __name__, description="Offices and their configuration")
 
-CLOSURES = fields.List(fields.Date(), required=True)
+MAX_CLOSURES = 1000
+CLOSURES = fields.List(fields.Date(), required=True, validate=validate.Length(max=MAX_CLOSURES))
 
 
 @blp.route("/sites")
@@ -75,6 +79,7 @@ class SitesView(MethodView):
 
     @blp.arguments(SiteCreateSchema)
     @blp.response(201, SiteSchema)
+    @blp.alt_response(409, description="The slug is taken")
     def post(self, body: dict) -> dict:
         """Create a site (admins)."""
         require_user(principal(), Role.ADMIN)
@@ -111,13 +116,30 @@ class SiteView(MethodView):
 
 @blp.route("/sites/<slug>/hours")
 class HoursView(MethodView):
-    @blp.arguments(HoursSchema)
+    @blp.arguments(HoursSchema, example={"monday": [["08:00", "12:30"], ["14:00", "17:00"]]})
     @blp.response(200, SiteSchema)
     def put(self, body: dict, slug: str) -> dict:
-        """Replace the weekly opening hours (site-local times; missing day = closed)."""
+        """Replace the weekly opening hours (site-local times).
+
+        A missing or empty day is closed: {} closes the site every day. Kiosks
+        take tickets until the day's last closing time; staff still may.
+        """
         site = get_site(db.session, slug)
         require_site_manager(principal(), site)
         set_hours(db.session, site, body)
+        db.session.commit()
+        return site_json(site)
+
+    @blp.response(200, SiteSchema)
+    def delete(self, slug: str) -> dict:
+        """Remove the opening hours: the site is always open (hours becomes null).
+
+        A site starts so, like the demo office; its days end at local midnight
+        (closure days apply to the weekly hours only).
+        """
+        site = get_site(db.session, slug)
+        require_site_manager(principal(), site)
+        clear_hours(db.session, site)
         db.session.commit()
         return site_json(site)
 
@@ -126,15 +148,17 @@ class HoursView(MethodView):
 class ClosuresView(MethodView):
     @blp.doc(
         requestBody={
+            "required": True,
             "content": {
                 "application/json": {
                     "schema": {
                         "type": "array",
                         "items": {"type": "string", "format": "date"},
+                        "maxItems": MAX_CLOSURES,
                         "example": ["2026-12-25", "2027-01-01"],
                     }
                 }
-            }
+            },
         }
     )
     @blp.response(200, SiteSchema)
@@ -142,11 +166,11 @@ class ClosuresView(MethodView):
         """Replace the closure days (holidays), as a JSON array of dates."""
         site = get_site(db.session, slug)
         require_site_manager(principal(), site)
-        raw = request.get_json(silent=True)
+        raw = json_body()
         try:
             days = CLOSURES.deserialize(raw)
         except ValidationError as exc:
-            raise errors.InvalidInput(expected='["2026-12-25", ...]', reason=exc.messages) from exc
+            abort(400, messages={"json": exc.messages})
         set_closures(db.session, site, days)
         db.session.commit()
         return site_json(site)
@@ -163,6 +187,7 @@ class ServicesView(MethodView):
 
     @blp.arguments(ServiceCreateSchema)
     @blp.response(201, ServiceSchema)
+    @blp.alt_response(409, description="The code or the prefix is taken at this site")
     def post(self, body: dict, slug: str) -> dict:
         """Add a service; ``name`` is in the site's first language, ``names`` per language."""
         site = get_site(db.session, slug)
@@ -195,6 +220,7 @@ class ServiceView(MethodView):
 
     @blp.arguments(ServicePatchSchema)
     @blp.response(200, ServiceSchema)
+    @blp.alt_response(409, description="The prefix is taken at this site")
     def patch(self, body: dict, slug: str, code: str) -> dict:
         """Change a service (names, prefix, target wait, average duration, active, booking).
 
@@ -237,6 +263,7 @@ class CountersView(MethodView):
 
     @blp.arguments(CounterCreateSchema)
     @blp.response(201, CounterSchema)
+    @blp.alt_response(409, description="The name is taken at this site")
     def post(self, body: dict, slug: str) -> dict:
         """Add a counter serving some services, with optional weights (1-100, default 1)."""
         site = get_site(db.session, slug)
@@ -251,6 +278,7 @@ class CountersView(MethodView):
 class CounterConfigView(MethodView):
     @blp.arguments(CounterPatchSchema)
     @blp.response(200, CounterSchema)
+    @blp.alt_response(409, description="The name is taken at this site")
     def patch(self, body: dict, slug: str, counter_id: int) -> dict:
         """Rename a counter or change the services it serves and their weights."""
         site = get_site(db.session, slug)

@@ -163,6 +163,7 @@ _register("cancel", cancel, "The citizen gave up: waiting or called → cancelle
 @blp.arguments(TransferSchema)
 @blp.response(200, TicketSchema)
 @blp.alt_response(422, description="Not allowed in the ticket's current state")
+@blp.alt_response(409, description="The new service is not available (service_inactive)")
 def transfer_view(body: dict, ticket_id: int) -> dict:
     """Send the ticket to another service: same label, waiting again there."""
     ticket = get_ticket(db.session, ticket_id, lock=True)

@@ -65,6 +65,8 @@ class UsersView(MethodView):
 
     @blp.arguments(UserCreateSchema)
     @blp.response(201, UserSchema)
+    @blp.alt_response(404, description="A site in `sites` does not exist")
+    @blp.alt_response(409, description="The e-mail address is taken")
     def post(self, body: dict) -> dict:
         """Create a user with a password (at least 8 characters)."""
         actor = require_user(principal(), Role.ADMIN, Role.MANAGER)

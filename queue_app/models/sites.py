@@ -6,7 +6,7 @@ import enum
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String, UniqueConstraint, text
+from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .base import Base, enum_column, intpk, utcnow
@@ -29,8 +29,9 @@ class Site(Base):
     # First language is the site's default (announcements, printed tickets).
     languages: Mapped[list[str]] = mapped_column(default=lambda: ["fr", "en"])
     # {"monday": [["08:00", "12:30"], ["14:00", "17:00"]], ...}, site-local times;
-    # an empty mapping means no hours are set (always open, day ends at midnight).
-    hours: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # a missing or empty day is closed ({} = closed every day). NULL means no
+    # hours configured: always open, days end at local midnight (a new site, the demo).
+    hours: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True), default=None)
     # A line the manager shows on the waiting-room displays (None: no message).
     display_message: Mapped[str | None] = mapped_column(String(280))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

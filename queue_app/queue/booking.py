@@ -38,7 +38,16 @@ from ..models import (
 from ..models.base import TZDateTime
 from . import errors
 from .actors import Actor
-from .days import closing_time, day_intervals, local_now, parse_hhmm, service_day, zone
+from .days import (
+    closing_time,
+    day_intervals,
+    has_hours,
+    is_closure_day,
+    local_now,
+    parse_hhmm,
+    service_day,
+    zone,
+)
 from .estimates import position_and_wait
 from .numbering import CODE_ALPHABET
 from .publish import publish_positions, publish_queue_changed
@@ -145,9 +154,9 @@ def opening_intervals(
     """The intervals a site-local day can be booked in: the site's opening hours, or,
     for a site that has set none, ``default_hours`` (BOOKING_DEFAULT_HOURS; None: no slot).
     Closure days have none."""
-    if site.hours:
+    if has_hours(site):
         return day_intervals(site, day)
-    if not default_hours or any(closure.day == day for closure in site.closures):
+    if not default_hours or is_closure_day(site, day):
         return []
     raw = default_hours.get(WEEKDAYS[day.weekday()]) or []
     return [(parse_hhmm(start), parse_hhmm(end)) for start, end in raw]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from ..models import WEEKDAYS, Site
 
@@ -15,13 +15,26 @@ def zone(name: str) -> ZoneInfo:
     return ZoneInfo(name)
 
 
+@lru_cache(maxsize=1)
+def timezone_names() -> list[str]:
+    """The IANA time zone names a site may use (from tzdata), sorted."""
+    return sorted(available_timezones())
+
+
 def is_valid_timezone(name: str) -> bool:
-    """True when the IANA time zone name exists."""
+    """True when the IANA time zone name exists (one of ``timezone_names()``)."""
+    if name not in _timezone_set():
+        return False
     try:
         zone(name)
     except (ZoneInfoNotFoundError, ValueError):
         return False
     return True
+
+
+@lru_cache(maxsize=1)
+def _timezone_set() -> frozenset[str]:
+    return frozenset(timezone_names())
 
 
 def local_now(site: Site, now: datetime) -> datetime:
@@ -34,11 +47,21 @@ def service_day(site: Site, now: datetime) -> date:
     return local_now(site, now).date()
 
 
+def has_hours(site: Site) -> bool:
+    """Whether opening hours are configured (None: always open; {} : closed every day)."""
+    return site.hours is not None
+
+
+def is_closure_day(site: Site, day: date) -> bool:
+    """Whether the site-local day is one of the site's closure days (holidays)."""
+    return any(closure.day == day for closure in site.closures)
+
+
 def day_intervals(site: Site, day: date) -> list[tuple[time, time]]:
-    """Opening intervals of a site-local day; empty when closed that day."""
-    if any(closure.day == day for closure in site.closures):
+    """Opening intervals of a site-local day; empty when closed that day or without hours."""
+    if not site.hours or is_closure_day(site, day):
         return []
-    raw = site.hours.get(WEEKDAYS[day.weekday()], []) if site.hours else []
+    raw = site.hours.get(WEEKDAYS[day.weekday()], [])
     return [(parse_hhmm(start), parse_hhmm(end)) for start, end in raw]
 
 
@@ -51,9 +74,13 @@ def parse_hhmm(value: str) -> time:
 
 
 def closing_time(site: Site, day: date) -> datetime:
-    """UTC instant the site's day ends: last closing time, or next local midnight."""
+    """UTC instant the site's day ends: last closing time, or next local midnight.
+
+    Midnight ends the days without an interval: a site without hours, and a
+    closed day (tickets staff let in on such a day are closed after midnight).
+    """
     tz = zone(site.timezone)
-    intervals = day_intervals(site, day) if site.hours else []
+    intervals = day_intervals(site, day)
     if intervals:
         end = max(end for _, end in intervals)
         return datetime.combine(day, end, tzinfo=tz).astimezone(UTC)
@@ -71,12 +98,15 @@ def end_of_day(site: Site, day: date) -> datetime:
 def accepts_tickets(site: Site, now: datetime) -> bool:
     """Whether a kiosk may still issue tickets now: not after today's closing time.
 
-    Tickets before opening are fine (citizens queue early). A site without hours
-    is always open; a day with no interval or a closure day is closed.
+    Tickets before opening are fine (citizens queue early). A closure day
+    (holiday) is closed. A site without hours configured is open every other
+    day; with hours, a day without an interval is closed ({} closes every day).
     """
-    if not site.hours:
-        return True
     today = service_day(site, now)
+    if is_closure_day(site, today):
+        return False
+    if not has_hours(site):
+        return True
     intervals = day_intervals(site, today)
     if not intervals:
         return False

@@ -75,7 +75,8 @@ def create_site(
         raise errors.InvalidInput(field="slug", expected="lowercase letters, digits and -")
     if session.scalar(select(Site.id).where(Site.slug == slug)) is not None:
         raise errors.Conflict(field="slug", slug=slug)
-    site = Site(slug=slug, name=_clean_name(name), hours={})
+    # No opening hours configured: always open until a manager sets them.
+    site = Site(slug=slug, name=_clean_name(name), hours=None)
     _set_timezone(site, timezone)
     _set_languages(site, languages or ["fr", "en"])
     session.add(site)
@@ -95,7 +96,11 @@ def update_site(session: Session, site: Site, changes: Mapping[str, Any]) -> Sit
 
 
 def set_hours(session: Session, site: Site, hours: Mapping[str, Any]) -> Site:
-    """Replace the weekly opening hours: {"monday": [["08:00", "12:30"], ...], ...}."""
+    """Replace the weekly opening hours: {"monday": [["08:00", "12:30"], ...], ...}.
+
+    A missing or empty day is closed: ``{}`` closes the site every day (unlike
+    ``clear_hours``, which leaves it always open).
+    """
     clean: dict[str, list[list[str]]] = {}
     for day, intervals in hours.items():
         if day not in WEEKDAYS:
@@ -107,17 +112,23 @@ def set_hours(session: Session, site: Site, hours: Mapping[str, Any]) -> Site:
             try:
                 start, end = parse_hhmm(str(interval[0])), parse_hhmm(str(interval[1]))
             except ValueError as exc:
-                raise errors.InvalidInput(field=day, reason=str(exc)) from exc
+                raise errors.InvalidInput(field=day, reason="not_hh_mm", expected="HH:MM") from exc
             if start >= end:
-                raise errors.InvalidInput(field=day, reason="an interval must end after it starts")
+                raise errors.InvalidInput(field=day, reason="ends_before_it_starts")
             parsed.append((start, end))
         parsed.sort()
         for (_, previous_end), (next_start, _) in zip(parsed, parsed[1:], strict=False):
             if next_start < previous_end:
-                raise errors.InvalidInput(field=day, reason="intervals overlap")
+                raise errors.InvalidInput(field=day, reason="intervals_overlap")
         if parsed:
             clean[day] = [[s.strftime("%H:%M"), e.strftime("%H:%M")] for s, e in parsed]
     site.hours = clean
+    return site
+
+
+def clear_hours(session: Session, site: Site) -> Site:
+    """Remove the opening hours: the site is always open (its days end at local midnight)."""
+    site.hours = None
     return site
 
 

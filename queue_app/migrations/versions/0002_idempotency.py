@@ -17,7 +17,7 @@ from alembic import op
 import queue_app.models.base
 
 revision = "0002_idempotency"
-down_revision = "0001"
+down_revision = "0002_api"
 branch_labels = None
 depends_on = None
 
