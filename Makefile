@@ -30,7 +30,11 @@ queue_app/static/vendor/socket.io.min.js: node_modules/.installed
 	mkdir -p queue_app/static/vendor
 	cp node_modules/socket.io-client/dist/socket.io.min.js queue_app/static/vendor/
 
-assets: queue_app/static/vendor/socket.io.min.js ## copy front-end libraries from npm into static/vendor
+queue_app/static/vendor/chart.umd.min.js: node_modules/.installed
+	mkdir -p queue_app/static/vendor
+	cp node_modules/chart.js/dist/chart.umd.min.js queue_app/static/vendor/
+
+assets: queue_app/static/vendor/socket.io.min.js queue_app/static/vendor/chart.umd.min.js ## copy front-end libraries from npm into static/vendor
 
 i18n-compile: $(VENV)/.installed ## compile the translation catalogues
 	$(BIN)/pybabel -q compile -d queue_app/translations
