@@ -18,6 +18,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     from .database import configure_engine, set_read_only
     from .extensions import babel, csrf, db, limiter, login_manager, socketio
     from .i18n import select_locale
+    from .quality import audit
     from .queue.publish import build_state
 
     instance_path = (test_config or {}).get("INSTANCE_PATH") or os.environ.get(
@@ -30,6 +31,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     db.init_app(app)
     configure_engine(app)
     events.install(db.session)
+    audit.install(db.session)
     babel.init_app(app, locale_selector=select_locale)
     login_manager.init_app(app)
     csrf.init_app(app)

@@ -43,6 +43,9 @@ PUBLISHER_KEY = "queue_app.state_publisher"
 TICKET_CALLED = "ticket_called"
 QUEUE_CHANGED = "queue_changed"
 TICKET_UPDATED = "ticket_updated"
+# To a counter's satisfaction tablet: a ticket was just served there / was rated.
+FEEDBACK_REQUEST = "feedback_request"
+FEEDBACK_DONE = "feedback_done"
 
 
 # What changed, for the publisher: (kind, id), e.g. ("queue", site_id).
@@ -73,6 +76,11 @@ def agents_room(slug: str) -> str:
 def ticket_room(code: str) -> str:
     """Room of the tracking pages following one ticket."""
     return f"ticket:{code}"
+
+
+def counter_room(counter_id: int) -> str:
+    """Room of the satisfaction tablet of one counter."""
+    return f"counter:{counter_id}"
 
 
 def queue(session: Session, name: str, room: str, payload: dict[str, Any]) -> None:

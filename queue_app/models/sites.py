@@ -63,6 +63,13 @@ class SiteClosure(Base):
     site: Mapped[Site] = relationship(back_populates="closures")
 
 
+class PriorityRule(enum.StrEnum):
+    # Priority tickets (elderly, disabled, pregnant) are called before the others.
+    FIRST = "first"
+    # This service takes no priority tickets: everyone in order of arrival.
+    NONE = "none"
+
+
 class Service(Base):
     """What citizens come for; tickets are numbered per service and day."""
 
@@ -87,6 +94,11 @@ class Service(Base):
     is_active: Mapped[bool] = mapped_column(default=True)
     position: Mapped[int] = mapped_column(default=0)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    priority_rule: Mapped[PriorityRule] = mapped_column(
+        enum_column(PriorityRule, "priority_rule"),
+        default=PriorityRule.FIRST,
+        server_default=PriorityRule.FIRST.value,
+    )
 
     site: Mapped[Site] = relationship(back_populates="services")
 

@@ -16,6 +16,7 @@ from ..models import (
     PRIORITY_RANK,
     EventKind,
     PriorityClass,
+    PriorityRule,
     Service,
     Site,
     Ticket,
@@ -29,7 +30,13 @@ from .actors import Actor
 from .days import accepts_tickets, service_day
 from .estimates import ahead_of_newcomer, learn_service_duration, position_and_wait
 from .numbering import ISSUE_POSTGRESQL, format_label, new_tracking_code, next_number
-from .publish import publish_call, publish_positions, publish_queue_changed, publish_ticket
+from .publish import (
+    publish_call,
+    publish_finished,
+    publish_positions,
+    publish_queue_changed,
+    publish_ticket,
+)
 
 log = logging.getLogger(__name__)
 
@@ -111,6 +118,9 @@ def issue_ticket(
             return _replay(session, existing, service)
     if not service.is_active:
         raise errors.ServiceInactive(service=service.code)
+    if priority and service.priority_rule == PriorityRule.NONE:
+        # This service serves everyone in order of arrival.
+        priority = False
     if enforce_hours and not accepts_tickets(site, now):
         raise errors.SiteClosed()
     if not idempotency_key:
@@ -147,7 +157,7 @@ def _issue(
     rank = PRIORITY_RANK[priority_class]
     # Counted before the insert, outside the sequence row lock: the people
     # already waiting ahead of a newcomer of this rank.
-    position, wait = ahead_of_newcomer(session, service, day, rank)
+    position, wait = ahead_of_newcomer(session, service, day, rank, now=now)
     code = new_tracking_code()
     if session.get_bind().dialect.name == "postgresql":
         ticket = session.scalars(
@@ -166,6 +176,7 @@ def _issue(
                 "user_id": actor.user_id,
                 "idempotency_key": idempotency_key,
                 "now": now,
+                "estimate": wait,
             },
         ).one()
     else:
@@ -190,7 +201,16 @@ def _issue(
         )
         session.add(ticket)
         session.flush()
-        record(session, ticket, EventKind.ISSUED, None, actor, now, {"number": number})
+        # The estimate given at issue: the dashboard compares it with the real wait.
+        record(
+            session,
+            ticket,
+            EventKind.ISSUED,
+            None,
+            actor,
+            now,
+            {"number": number, "estimate": wait},
+        )
     publish_queue_changed(session, site)
     if priority:
         # A priority ticket moves the normal ones back: their pages must know.
@@ -288,6 +308,7 @@ def finish(
         learn_service_duration(ticket.service, (now - began).total_seconds())
     record(session, ticket, EventKind.FINISHED, previous, actor, now)
     publish_ticket(session, ticket)
+    publish_finished(session, ticket)
     return ticket
 
 
