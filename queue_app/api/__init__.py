@@ -69,16 +69,16 @@ def init_api(app: Flask) -> None:
 
     from ..extensions import csrf
     from ..queue.errors import Unauthorized
-    from . import auth, counters, sites, tickets, users
+    from . import auth, counters, quality, sites, tickets, users
 
-    modules = (auth, users, sites, counters, tickets)
+    modules = (auth, users, sites, counters, tickets, quality)
     for module in modules:
         # Bearer tokens, not cookies, authenticate the API: no CSRF token needed.
         csrf.exempt(module.blp)
         api.register_blueprint(module.blp, url_prefix="/api/v1")
 
     protected = {module.blp.name for module in modules}
-    public_endpoints = {"api_auth.TokenView", "api_tickets.track"}
+    public_endpoints = {"api_auth.TokenView", "api_tickets.track"} | quality.PUBLIC_ENDPOINTS
 
     @app.before_request
     def _credentials_first() -> None:

@@ -12,13 +12,16 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 from flask import Flask
 
 from ..extensions import db
-from . import day_close, retention
+from . import day_close, retention, stats
 
 log = logging.getLogger(__name__)
 
 JOBS: list[tuple[str, Callable[[], Any], dict[str, int]]] = [
     ("day_close", day_close.run, {"minutes": 1}),
     ("retention", retention.run, {"hours": 1}),
+    ("retention_quality", retention.run_quality, {"hours": 1}),
+    ("stats_rollup", stats.roll_up_all, {"minutes": 10}),
+    ("service_times", stats.learn_all, {"minutes": 30}),
 ]
 
 
