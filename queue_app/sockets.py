@@ -50,6 +50,8 @@ def on_connect(auth: Any = None) -> None:
         site = principal.site
         if principal.kind == DeviceKind.DISPLAY:
             join_room(events.site_room(site.slug))
+        if principal.kind == DeviceKind.TABLET:
+            _join_counter(principal, auth)
         session[PRINCIPAL_KEY] = {
             "device": principal.id,
             "site": site.slug,
@@ -64,6 +66,19 @@ def on_connect(auth: Any = None) -> None:
         session[PRINCIPAL_KEY] = {"user": principal.id, "sites": slugs}
     else:
         session[PRINCIPAL_KEY] = {}
+
+
+def _join_counter(tablet: Device, auth: Any) -> None:
+    """A satisfaction tablet joins the room of the counter it stands at (auth {"counter": id})."""
+    from .models import Counter
+
+    wanted = auth.get("counter") if isinstance(auth, dict) else request.args.get("counter")
+    try:
+        counter = db.session.get(Counter, int(wanted))
+    except (TypeError, ValueError):
+        return
+    if counter is not None and counter.site_id == tablet.site_id:
+        join_room(events.counter_room(counter.id))
 
 
 @socketio.on("track")

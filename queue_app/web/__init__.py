@@ -15,7 +15,7 @@ def load_user(user_id: str) -> User | None:
 
 
 def init_web(app: Flask) -> None:
-    from . import agent, auth, helpers, public
+    from . import admin, agent, auth, helpers, public, quality
 
     helpers.register(app)
 
@@ -24,4 +24,6 @@ def init_web(app: Flask) -> None:
     app.register_blueprint(auth.bp)
     app.register_blueprint(agent.bp)
     app.register_blueprint(public.bp)
+    app.register_blueprint(admin.bp)
+    app.register_blueprint(quality.bp)
     app.jinja_env.globals["languages"] = app.config["LANGUAGES"]
