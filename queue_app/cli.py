@@ -71,6 +71,9 @@ def demo() -> None:
     click.echo(f'Demo office ready: {site.name} (site "{site.slug}", {site.timezone})')
     click.echo("")
     click.echo(f"  Agent console    {base}/agent")
+    click.echo(f"  Administration   {base}/admin  (dashboard, offices, complaints)")
+    click.echo(f"  Commitments      {base}/sites/{site.slug}/commitments  (public)")
+    click.echo(f"  Complaint form   {base}/sites/{site.slug}/complaints  (public)")
     click.echo(f"  API (OpenAPI)    {base}/api/v1/openapi.json")
     click.echo(f"  Display board    {base}/api/v1/sites/{site.slug}/board  (display token)")
     click.echo("")
@@ -84,6 +87,11 @@ def demo() -> None:
         click.echo(f"    {device.kind.value:<8} {name:<24} {token}")
         if device.kind.value == "kiosk":
             kiosk_token = token
+    tablet = next((t for d, t in loaded.tokens.values() if d.kind.value == "tablet"), None)
+    if tablet and site.counters:
+        click.echo("")
+        click.echo("  Satisfaction tablet of the first counter:")
+        click.echo(f"    {base}/feedback/{site.counters[0].id}?token={tablet}")
     if kiosk_token:
         click.echo("")
         click.echo("  Issue a ticket as the kiosk:")

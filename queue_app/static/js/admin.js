@@ -47,6 +47,22 @@
     sync();
   });
 
+  // Opening hours: copy Monday's periods to the other working days.
+  var copyMonday = document.querySelector("[data-copy-monday]");
+  if (copyMonday) {
+    copyMonday.addEventListener("click", function () {
+      ["tuesday", "wednesday", "thursday", "friday"].forEach(function (day) {
+        for (var i = 0; i < 3; i++) {
+          ["start", "end"].forEach(function (edge) {
+            var from = document.getElementById("monday_" + i + "_" + edge);
+            var to = document.getElementById(day + "_" + i + "_" + edge);
+            if (from && to) to.value = from.value;
+          });
+        }
+      });
+    });
+  }
+
   var block = document.getElementById("dashboard-data");
   if (!block || typeof Chart === "undefined") return;
   var data = JSON.parse(block.textContent);

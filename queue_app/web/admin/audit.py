@@ -58,8 +58,29 @@ FIELD_LABELS = {
 }
 
 
-def show_value(value: Any) -> str:
-    """A recorded value as people read it."""
+def _value_labels() -> dict[str, dict[str, Any]]:
+    from .complaints import STATUS_LABELS
+    from .forms import DEVICE_LABELS, ROLE_LABELS
+
+    return {
+        "status": {k.value: v for k, v in STATUS_LABELS.items()},
+        "role": {k.value: v for k, v in ROLE_LABELS.items()},
+        "kind": {
+            **{k.value: v for k, v in DEVICE_LABELS.items()},
+            "wait": _l("Waiting time"),
+            "satisfaction": _l("Satisfaction"),
+            "complaint_answer": _l("Answer to complaints"),
+        },
+        "priority_rule": {"first": _l("Priority first"), "none": _l("Arrival order")},
+    }
+
+
+def show_value(value: Any, field: str | None = None) -> str:
+    """A recorded value as people read it (codes of known fields in the page's language)."""
+    if field is not None and isinstance(value, str):
+        label = _value_labels().get(field, {}).get(value)
+        if label is not None:
+            return str(label)
     if value is None or value == [] or value == {}:
         return "—"
     if value is True:

@@ -281,7 +281,7 @@ class AnswerForm(FlaskForm):
 
 class ComplaintPublicForm(FlaskForm):
     kind = RadioField(
-        _l("It is"),
+        _l("Your message is"),
         choices=[
             (ComplaintKind.COMPLAINT.value, _l("A complaint")),
             (ComplaintKind.SUGGESTION.value, _l("A suggestion")),
