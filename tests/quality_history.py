@@ -54,9 +54,11 @@ COMMENTS = {
     1: ["Deux heures d'attente, inacceptable.", "Guichet fermé sans explication."],
 }
 COMPLAINTS = [
-    "J'ai attendu plus de deux heures pour ma carte d'identité alors que l'écran annonçait 30 minutes.",
+    "J'ai attendu plus de deux heures pour ma carte d'identité "
+    "alors que l'écran annonçait 30 minutes.",
     "Le guichet 3 a fermé à 11 h sans prévenir et personne ne nous a orientés.",
-    "Suggestion : afficher la liste des pièces à fournir à l'entrée, cela éviterait des allers-retours.",
+    "Suggestion : afficher la liste des pièces à fournir à l'entrée, "
+    "cela éviterait des allers-retours.",
 ]
 
 
