@@ -108,6 +108,7 @@ class ServiceSchema(Schema):
     avg_service_minutes = fields.Float()
     is_active = fields.Boolean()
     position = fields.Integer()
+    priority_rule = fields.String(metadata={"enum": ["first", "none"]})
 
 
 class CounterAgentSchema(Schema):
@@ -178,6 +179,7 @@ class ServicePatchSchema(StrictSchema):
     avg_service_minutes = fields.Float(validate=validate.Range(0.25, 240))
     is_active = fields.Boolean()
     position = fields.Integer(validate=validate.Range(0, 10_000))
+    priority_rule = fields.String(validate=validate.OneOf(["first", "none"]))
 
 
 class CounterCreateSchema(StrictSchema):

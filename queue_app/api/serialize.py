@@ -20,6 +20,7 @@ def service_json(service: Service) -> dict[str, Any]:
         "avg_service_minutes": round(service.avg_service_seconds / 60, 2),
         "is_active": service.is_active,
         "position": service.position,
+        "priority_rule": service.priority_rule.value,
     }
 
 

@@ -105,16 +105,17 @@ def _complaint_limit() -> str:
 def complaint_form(slug: str) -> Any:
     """The public complaints and suggestions form of an office (no sign-in)."""
     from ..api.quality import file_complaint
-    from .admin.forms import ComplaintPublicForm
+    from .admin.forms import ComplaintPublicForm, options
 
     try:
         site = get_site(db.session, slug)
     except NotFound:
         abort(404)
     form = ComplaintPublicForm()
-    form.service.choices = [("", _("Not about one service"))] + [
-        (s.code, s.name_in(_locale())) for s in site.services if s.is_active
-    ]
+    form.service.choices = options(
+        [("", _("Not about one service"))]
+        + [(s.code, s.name_in(_locale())) for s in site.services if s.is_active]
+    )
     if form.validate_on_submit():
         try:
             complaint = file_complaint(

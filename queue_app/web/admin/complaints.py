@@ -16,7 +16,7 @@ from ...permissions import can_manage_site
 from ...quality import complaints as domain
 from ...queue.errors import DomainError
 from . import actor, bp, managed_sites
-from .forms import AnswerForm, AssignForm, RemoveForm
+from .forms import AnswerForm, AssignForm, RemoveForm, options
 
 STATUS_LABELS = {
     ComplaintStatus.OPEN: _l("New"),
@@ -90,7 +90,9 @@ def complaint(reference: str) -> Any:
     item, site = _complaint(reference)
     staff = domain.assignable_staff(db.session, site)
     assign_form = AssignForm(data={"user": str(item.assigned_to_id or "")})
-    assign_form.user.choices = [("", _("Nobody"))] + [(str(u.id), u.display_name) for u in staff]
+    assign_form.user.choices = options(
+        [("", _("Nobody"))] + [(str(u.id), u.display_name) for u in staff]
+    )
     answer_form = AnswerForm(data={"answer": item.answer or "", "send_sms": bool(item.phone)})
     history = db.session.scalars(
         select(AuditEntry)
@@ -130,9 +132,9 @@ def _refused(reference: str, error: DomainError) -> Response:
 def complaint_assign(reference: str) -> Response:
     item, site = _complaint(reference)
     form = AssignForm()
-    form.user.choices = [("", "")] + [
-        (str(u.id), u.email) for u in domain.assignable_staff(db.session, site)
-    ]
+    form.user.choices = options(
+        [("", "")] + [(str(u.id), u.email) for u in domain.assignable_staff(db.session, site)]
+    )
     if not form.validate_on_submit():
         flash(_("Choose someone from the list."), "error")
         return redirect(url_for("admin.complaint", reference=reference))

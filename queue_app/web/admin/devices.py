@@ -19,7 +19,7 @@ from ...extensions import db
 from ...models import Device, DeviceKind, Site, utcnow
 from ...queue.accounts import create_device, rotate_device_token
 from . import bp, site_or_403
-from .forms import DEVICE_LABELS, DeviceForm, RemoveForm
+from .forms import DEVICE_LABELS, DeviceForm, RemoveForm, options
 
 
 def pairing_targets(site: Site, device: Device, token: str, counter_id: int | None = None) -> list:
@@ -68,7 +68,7 @@ def _token_page(site: Site, device: Device, token: str, counter_id: int | None =
 
 def _form(site: Site) -> DeviceForm:
     form = DeviceForm()
-    form.counter.choices = [("", "—")] + [(str(c.id), c.name) for c in site.counters]
+    form.counter.choices = options([("", "—")] + [(str(c.id), c.name) for c in site.counters])
     return form
 
 

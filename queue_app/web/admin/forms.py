@@ -21,6 +21,7 @@ from wtforms import (
     TextAreaField,
     TimeField,
 )
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
@@ -80,6 +81,11 @@ PRIORITY_RULE_LABELS = {
 }
 
 
+def options(pairs: Any) -> list[SelectChoice]:
+    """Choices of a select, radio or checkbox list from (value, label) pairs."""
+    return [SelectChoice(value, label) for value, label in pairs]
+
+
 class MultiCheckboxField(SelectMultipleField):
     widget = ListWidget(prefix_label=False)
     option_widget = CheckboxInput()
@@ -92,16 +98,16 @@ class SiteCreateForm(FlaskForm):
         description=_l("Lowercase letters, digits and dashes: thies, dakar-plateau."),
     )
     name = StringField(_l("Name"), validators=[DataRequired(), Length(max=200)])
-    timezone = SelectField(_l("Time zone"), choices=[(z, z) for z in TIMEZONES])
-    default_language = SelectField(_l("Main language"), choices=SITE_LANGUAGES)
-    languages = MultiCheckboxField(_l("Other languages"), choices=SITE_LANGUAGES)
+    timezone = SelectField(_l("Time zone"), choices=options((z, z) for z in TIMEZONES))
+    default_language = SelectField(_l("Main language"), choices=options(SITE_LANGUAGES))
+    languages = MultiCheckboxField(_l("Other languages"), choices=options(SITE_LANGUAGES))
 
 
 class SiteForm(FlaskForm):
     name = StringField(_l("Name"), validators=[DataRequired(), Length(max=200)])
-    timezone = SelectField(_l("Time zone"), choices=[(z, z) for z in TIMEZONES])
-    default_language = SelectField(_l("Main language"), choices=SITE_LANGUAGES)
-    languages = MultiCheckboxField(_l("Other languages"), choices=SITE_LANGUAGES)
+    timezone = SelectField(_l("Time zone"), choices=options((z, z) for z in TIMEZONES))
+    default_language = SelectField(_l("Main language"), choices=options(SITE_LANGUAGES))
+    languages = MultiCheckboxField(_l("Other languages"), choices=options(SITE_LANGUAGES))
     # The waiting-room display message is added here when the display work is merged.
 
 
@@ -126,12 +132,14 @@ class RemoveForm(FlaskForm):
 class CommitmentRow(Form):
     kind = SelectField(
         _l("Commitment"),
-        choices=[
-            ("", "—"),
-            ("wait", _l("Waiting time")),
-            ("satisfaction", _l("Satisfaction")),
-            ("complaint_answer", _l("Answer to complaints")),
-        ],
+        choices=options(
+            [
+                ("", "—"),
+                ("wait", _l("Waiting time")),
+                ("satisfaction", _l("Satisfaction")),
+                ("complaint_answer", _l("Answer to complaints")),
+            ]
+        ),
         validators=[Optional()],
     )
     target_pct = IntegerField(_l("Share (%)"), validators=[Optional(), NumberRange(1, 100)])
@@ -193,7 +201,7 @@ def service_form_class(site: Site, *, creating: bool) -> type[FlaskForm]:
         "is_active": BooleanField(_l("Available (tickets can be taken)")),
         "priority_rule": RadioField(
             _l("Priority rule"),
-            choices=[(rule.value, label) for rule, label in PRIORITY_RULE_LABELS.items()],
+            choices=options((rule.value, label) for rule, label in PRIORITY_RULE_LABELS.items()),
             default=PriorityRule.FIRST.value,
         ),
     }
@@ -227,7 +235,7 @@ def counter_form_class(site: Site) -> type[FlaskForm]:
 
 class DeviceForm(FlaskForm):
     kind = SelectField(
-        _l("Kind"), choices=[(kind.value, label) for kind, label in DEVICE_LABELS.items()]
+        _l("Kind"), choices=options((kind.value, label) for kind, label in DEVICE_LABELS.items())
     )
     name = StringField(_l("Name"), validators=[DataRequired(), Length(max=100)])
     counter = SelectField(
@@ -243,14 +251,14 @@ def user_form_class(*, creating: bool, admin: bool, sites: list[Site]) -> type[F
     fields: dict[str, Any] = {
         "full_name": StringField(_l("Full name"), validators=[Length(max=200)]),
         "role": SelectField(
-            _l("Role"), choices=[(role.value, ROLE_LABELS[role]) for role in roles]
+            _l("Role"), choices=options((role.value, ROLE_LABELS[role]) for role in roles)
         ),
         "sites": MultiCheckboxField(
-            _l("Offices"), choices=[(site.slug, site.name) for site in sites]
+            _l("Offices"), choices=options((site.slug, site.name) for site in sites)
         ),
         "locale": SelectField(
             _l("Language of the pages"),
-            choices=[("", _l("Office's language")), ("fr", "Français"), ("en", "English")],
+            choices=options([("", _l("Office's language")), ("fr", "Français"), ("en", "English")]),
         ),
         "is_active": BooleanField(_l("Active (may sign in)"), default=True),
     }
@@ -282,10 +290,12 @@ class AnswerForm(FlaskForm):
 class ComplaintPublicForm(FlaskForm):
     kind = RadioField(
         _l("Your message is"),
-        choices=[
-            (ComplaintKind.COMPLAINT.value, _l("A complaint")),
-            (ComplaintKind.SUGGESTION.value, _l("A suggestion")),
-        ],
+        choices=options(
+            [
+                (ComplaintKind.COMPLAINT.value, _l("A complaint")),
+                (ComplaintKind.SUGGESTION.value, _l("A suggestion")),
+            ]
+        ),
         default=ComplaintKind.COMPLAINT.value,
     )
     service = SelectField(_l("About the service"), choices=[], validators=[Optional()])

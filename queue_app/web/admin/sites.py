@@ -27,6 +27,7 @@ from .forms import (
     SiteForm,
     commitments_form_class,
     hours_form_class,
+    options,
 )
 
 
@@ -234,7 +235,7 @@ def site_commitments(slug: str) -> Any:
         form = form_class(data=data)
     else:
         form = form_class()
-    choices = [("", _("All services"))] + [(s.code, s.name) for s in site.services]
+    choices = options([("", _("All services"))] + [(s.code, s.name) for s in site.services])
     for index in range(COMMITMENT_ROWS):
         form[f"row_{index}"].service.choices = choices
     if form.validate_on_submit():
