@@ -8,6 +8,7 @@ from typing import Any
 
 from flask import Blueprint, abort, current_app, render_template, request
 from flask_babel import gettext as _
+from flask_wtf.csrf import CSRFError
 from sqlalchemy import select
 
 from ..extensions import db, limiter
@@ -100,11 +101,18 @@ def _complaint_limit() -> str:
     return str(current_app.config["RATELIMIT_COMPLAINTS"])
 
 
-@bp.route("/sites/<slug>/complaints", methods=["GET", "POST"])
-@limiter.limit(_complaint_limit, methods=["POST"])
-def complaint_form(slug: str) -> Any:
-    """The public complaints and suggestions form of an office (no sign-in)."""
-    from ..api.quality import file_complaint
+@bp.errorhandler(CSRFError)
+def _form_expired(error: CSRFError) -> Any:
+    """The public form was left open too long: nothing was sent; it comes back filled in."""
+    slug = (request.view_args or {}).get("slug")
+    if request.endpoint != "quality.complaint_form" or not slug:
+        abort(400)
+    site, form = _complaint_form(slug)
+    form.text.errors = [_("The page had expired: your message was not sent. Send it again.")]
+    return render_template("quality/complaint_form.html", site=site, form=form), 400
+
+
+def _complaint_form(slug: str) -> tuple[Any, Any]:
     from .admin.forms import ComplaintPublicForm, options
 
     try:
@@ -116,6 +124,16 @@ def complaint_form(slug: str) -> Any:
         [("", _("Not about one service"))]
         + [(s.code, s.name_in(_locale())) for s in site.services if s.is_active]
     )
+    return site, form
+
+
+@bp.route("/sites/<slug>/complaints", methods=["GET", "POST"])
+@limiter.limit(_complaint_limit, methods=["POST"])
+def complaint_form(slug: str) -> Any:
+    """The public complaints and suggestions form of an office (no sign-in)."""
+    from ..api.quality import file_complaint
+
+    site, form = _complaint_form(slug)
     if form.validate_on_submit():
         try:
             complaint = file_complaint(
