@@ -36,7 +36,9 @@ def redact(text: str | None, name: str | None = None) -> str | None:
     cleaned = EMAIL_RE.sub(REDACTED, text)
     cleaned = PHONE_RE.sub(REDACTED, cleaned)
     if name:
-        for part in {name.strip(), *name.split()}:
+        # The whole name first, then each part of it (longest first).
+        parts = sorted({name.strip(), *name.split()}, key=len, reverse=True)
+        for part in parts:
             if len(part) >= 3:
                 cleaned = re.sub(re.escape(part), REDACTED, cleaned, flags=re.IGNORECASE)
     return cleaned
