@@ -39,6 +39,7 @@ from queue_app.extensions import db
 from queue_app.jobs import stats as stats_job
 from queue_app.models import FeedbackSource, Site, StatsDay, Ticket, TicketEvent, TicketSource
 from queue_app.quality.feedback import record_feedback
+from queue_app.quality.periods import clear_cache
 from queue_app.quality.replay import percentile
 from queue_app.quality.rollup import roll_up
 from queue_app.queue import (
@@ -152,6 +153,7 @@ def _history(app, office) -> dict[str, int]:
 
 @pytest.fixture
 def history(app):
+    clear_cache()
     porto = build_office(app, slug="porto", timezone="Africa/Porto-Novo")
     dakar = build_office(app, slug="dakar")
     ids = _history(app, porto)
@@ -357,7 +359,43 @@ def test_who_reads_statistics(history, who, status):
 
 def test_percentiles_are_taken_over_whole_minutes():
     # 12 min 40 s counts as 12; ranks are interpolated like percentile_cont.
-    assert percentile({12: 1}, 0.5) == 12
-    assert percentile({1: 1, 2: 1, 3: 1, 4: 1}, 0.5) == 2.5
-    assert percentile({0: 9, 60: 1}, 0.9) == pytest.approx(6.0)
-    assert percentile({}, 0.5) is None
+    assert percentile([0] * 12 + [1], 0.5) == 12
+    assert percentile([0, 1, 1, 1, 1], 0.5) == 2.5
+    assert percentile([9] + [0] * 59 + [1], 0.9) == pytest.approx(6.0)
+    assert percentile([], 0.5) is None
+
+
+def test_a_whole_month_read_from_its_cache_gives_the_same_figures(app):
+    """February 2026 in Porto-Novo, one ticket a day: rolled up, then read as a cached month."""
+    clear_cache()
+    office = build_office(app, slug="porto", timezone="Africa/Porto-Novo")
+    with app.app_context():
+        session = db.session
+        site = session.get(Site, office.site.id)
+        cni = next(s for s in site.services if s.code == "CNI")
+        counter = next(c for c in site.counters if c.name == "Guichet 2")
+        from queue_app.models import User
+
+        agent = session.get(User, office.users["agent2"].id)
+        first_day = datetime(2026, 2, 1, 8, tzinfo=UTC)
+        open_counter(session, counter, agent, now=first_day)
+        for offset in range(28):
+            at = first_day + timedelta(days=offset, minutes=offset)
+            issue_ticket(session, site, cni, actor=Actor(), source=TicketSource.KIOSK, now=at)
+            ticket = call_next(
+                session, counter, actor=Actor(user=agent), now=at + timedelta(minutes=offset)
+            )
+            finish(session, ticket, actor=Actor(user=agent), now=at + timedelta(minutes=40))
+            session.commit()
+    api = Api(app, office)
+    url = "sites/porto/stats?from=2026-01-20&to=2026-03-03"
+    live = api.get(url, "manager").get_json()
+    assert live["totals"]["issued"] == 28
+    assert live["totals"]["waiting_minutes"]["median"] == 13.5
+    with app.app_context():
+        site = db.session.get(Site, office.site.id)
+        assert roll_up(db.session, site, grace=timedelta(hours=1), now=local(9, 0, 3)) >= 28
+        db.session.commit()
+    assert api.get(url, "manager").get_json() == live
+    assert api.get(url, "manager").get_json() == live  # the month now from the cache
+    clear_cache()

@@ -18,8 +18,8 @@ from sqlalchemy.orm import Session
 from ..models import Commitment, CommitmentKind, Complaint, Feedback, Service, Site, utcnow
 from ..queue import errors
 from ..queue.days import service_day, zone
-from .replay import Acc, Summary
-from .stats import site_summaries
+from .periods import collect
+from .replay import Acc
 
 LIMITS = {
     CommitmentKind.WAIT: (1, 480),  # minutes
@@ -162,10 +162,7 @@ def measure(
     commitments = commitments_of(session, site)
     if not commitments:
         return []
-    days = site_summaries(session, site, first, last)
-    merged = Summary()
-    for summary in days.values():
-        merged.merge(summary, dimensions=("service",))
+    merged = collect(session, site, first, last).merged
     services = {s.id: s for s in site.services}
     results = []
     for commitment in commitments:

@@ -17,8 +17,8 @@ from sqlalchemy.orm import Session
 
 from ..models import EventKind, Site, StatsDay, Ticket, TicketEvent, TicketStatus, utcnow
 from ..queue.days import closing_time, service_day, zone
+from .periods import clear_cache, service_targets
 from .replay import SUMMARY_VERSION, Summary, summarize
-from .stats import service_targets
 
 log = logging.getLogger(__name__)
 
@@ -113,3 +113,4 @@ def forget(session: Session, site: Site, days: list[date] | None = None) -> None
     if days is not None:
         statement = statement.where(StatsDay.day.in_(days))
     session.execute(statement)
+    clear_cache()

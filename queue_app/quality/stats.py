@@ -12,15 +12,16 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date
 from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from ..models import Counter, Feedback, Service, Site, StatsDay, User
+from ..models import Counter, Feedback, Service, Site, User
 from ..queue import errors
-from .replay import SUMMARY_VERSION, Acc, Summary, percentile, summarize
+from .periods import Period, collect, days_between
+from .replay import Acc, Summary, percentile
 
 MAX_RANGE_DAYS = 731
 RATINGS = (1, 2, 3, 4, 5)
@@ -45,56 +46,6 @@ def check_range(first: date, last: date) -> None:
         raise errors.InvalidInput(field="to", reason="the range ends before it starts")
     if (last - first).days + 1 > MAX_RANGE_DAYS:
         raise errors.InvalidInput(field="to", max_days=MAX_RANGE_DAYS)
-
-
-def days_between(first: date, last: date) -> list[date]:
-    return [first + timedelta(days=n) for n in range((last - first).days + 1)]
-
-
-# --- summaries: stored or replayed -------------------------------------------------------
-
-
-def service_targets(session: Session, site: Site) -> dict[int, int]:
-    """Target wait in minutes of each service of the site, by id."""
-    rows = session.execute(
-        select(Service.id, Service.target_wait_minutes).where(Service.site_id == site.id)
-    )
-    return {int(service_id): int(minutes) for service_id, minutes in rows}
-
-
-def stored_summaries(session: Session, site: Site, first: date, last: date) -> dict[date, Summary]:
-    """The rolled-up days of the range (of the current format)."""
-    rows = session.execute(
-        select(StatsDay.day, StatsDay.data).where(
-            StatsDay.site_id == site.id,
-            StatsDay.day >= first,
-            StatsDay.day <= last,
-            StatsDay.version == SUMMARY_VERSION,
-        )
-    )
-    return {day: Summary.from_json(data) for day, data in rows}
-
-
-def site_summaries(session: Session, site: Site, first: date, last: date) -> dict[date, Summary]:
-    """A summary for each day of the range that had tickets: stored, else replayed."""
-    found = stored_summaries(session, site, first, last)
-    missing = [day for day in days_between(first, last) if day not in found]
-    if missing:
-        targets = service_targets(session, site)
-        for span_first, span_last in _spans(missing):
-            found.update(summarize(session, site, span_first, span_last, targets))
-    return found
-
-
-def _spans(days: list[date]) -> list[tuple[date, date]]:
-    """Consecutive runs of days, as (first, last)."""
-    spans: list[tuple[date, date]] = []
-    for day in days:
-        if spans and spans[-1][1] + timedelta(days=1) == day:
-            spans[-1] = (spans[-1][0], day)
-        else:
-            spans.append((day, day))
-    return spans
 
 
 # --- satisfaction ------------------------------------------------------------------------
@@ -195,7 +146,7 @@ def ratings(
 # --- rows of the report ------------------------------------------------------------------
 
 
-def _minutes(n: int, total_seconds: float, hist: dict[int, int]) -> dict[str, Any]:
+def _minutes(n: int, total_seconds: float, hist: list[int]) -> dict[str, Any]:
     if not n:
         return {"mean": None, "median": None, "p90": None, "count": 0}
     median, p90 = percentile(hist, 0.5), percentile(hist, 0.9)
@@ -238,10 +189,8 @@ def _names_of(session: Session, model: Any, ids: Iterable[int]) -> dict[int, Any
 def site_report(session: Session, site: Site, first: date, last: date) -> dict[str, Any]:
     """The statistics of one site (GET /api/v1/sites/<slug>/stats)."""
     check_range(first, last)
-    days = site_summaries(session, site, first, last)
-    merged = Summary()
-    for summary in days.values():
-        merged.merge(summary)
+    period = collect(session, site, first, last)
+    merged = period.merged
     rated = ratings(session, [site], first, last)
 
     services = {s.id: s for s in session.scalars(select(Service).where(Service.site_id == site.id))}
@@ -298,7 +247,7 @@ def site_report(session: Session, site: Site, first: date, last: date) -> dict[s
             {"hour": hour, **row(acc, rated.groups.get(("hour", hour)))}
             for hour, acc in sorted(_with_rated(merged.groups["hour"], rated, "hour").items())
         ],
-        "days": _day_rows(days, rated, first, last),
+        "days": _day_rows(period.days, rated, first, last),
     }
 
 
@@ -312,13 +261,10 @@ def _with_rated(groups: dict[Any, Acc], rated: Ratings, dimension: str) -> dict[
 
 
 def _day_rows(
-    days: dict[date, Summary], rated: Ratings, first: date, last: date
+    days: dict[date, Acc], rated: Ratings, first: date, last: date
 ) -> list[dict[str, Any]]:
     return [
-        {
-            "day": day.isoformat(),
-            **row(days[day].total if day in days else Acc(), rated.groups.get(("day", day))),
-        }
+        {"day": day.isoformat(), **row(days.get(day, Acc()), rated.groups.get(("day", day)))}
         for day in days_between(first, last)
     ]
 
@@ -334,7 +280,7 @@ def multi_site_report(
     check_range(first, last)
     merged = Summary()
     per_site: dict[int, Acc] = {}
-    per_day: dict[date, Summary] = {}
+    per_day = Period()
     service_code: dict[int, str] = {}
     names: dict[str, str] = {}
     for site in sites:
@@ -342,16 +288,16 @@ def multi_site_report(
         for service in services:
             service_code[service.id] = service.code
             names.setdefault(service.code, service.name)
-        site_total = Acc()
-        for day, summary in site_summaries(session, site, first, last).items():
-            site_total.merge(summary.total)
-            merged.total.merge(summary.total)
-            for hour, acc in summary.groups["hour"].items():
-                merged.group("hour", hour).merge(acc)
-            for service_id, acc in summary.groups["service"].items():
-                merged.group("service", service_code.get(service_id, str(service_id))).merge(acc)
-            per_day.setdefault(day, Summary()).total.merge(summary.total)
-        per_site[site.id] = site_total
+        period = collect(session, site, first, last)
+        summary = period.merged
+        per_site[site.id] = summary.total
+        merged.total.merge(summary.total)
+        for hour, acc in summary.groups["hour"].items():
+            merged.group("hour", hour).merge(acc)
+        for service_id, acc in summary.groups["service"].items():
+            merged.group("service", service_code.get(service_id, str(service_id))).merge(acc)
+        for day, total in period.days.items():
+            per_day.days.setdefault(day, Acc()).merge(total)
     rated = ratings(session, sites, first, last, service_key=service_code, national=True)
     codes = sorted(set(merged.groups["service"]) | {k for (d, k) in rated.groups if d == "service"})
     return {
@@ -380,5 +326,5 @@ def multi_site_report(
             {"hour": hour, **row(acc, rated.groups.get(("hour", hour)))}
             for hour, acc in sorted(_with_rated(merged.groups["hour"], rated, "hour").items())
         ],
-        "days": _day_rows(per_day, rated, first, last),
+        "days": _day_rows(per_day.days, rated, first, last),
     }
