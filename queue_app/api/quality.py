@@ -88,6 +88,8 @@ def _tablet(site: Site) -> Device:
 @blp.alt_response(403, description="Not a tablet of the ticket's office")
 @blp.alt_response(409, description="The visit was already rated")
 @blp.alt_response(422, description="The ticket is not served yet, or was served too long ago")
+@blp.alt_response(400, description="Not a rating from 1 to 5, or a bad comment")
+@blp.alt_response(404, description="Unknown ticket")
 def ticket_feedback(body: dict, ticket_id: int) -> dict:
     """A rating (1-5) and optional comment from the counter's tablet, right after service."""
     ticket = get_ticket(db.session, ticket_id)
@@ -117,6 +119,8 @@ def _feedback_limit() -> str:
 @blp.alt_response(409, description="The visit was already rated")
 @blp.alt_response(422, description="The ticket is not served yet, or was served too long ago")
 @blp.alt_response(429, description="Too many requests")
+@blp.alt_response(400, description="Not a rating from 1 to 5, or a bad comment")
+@blp.alt_response(404, description="Unknown tracking code")
 def track_feedback(body: dict, code: str) -> dict:
     """Public: the citizen rates the visit on the tracking page (once per ticket)."""
     ticket = get_ticket_by_code(db.session, code[:16])
@@ -136,6 +140,7 @@ def track_feedback(body: dict, code: str) -> dict:
 @blp.response(200, FeedbackPromptSchema)
 @blp.alt_response(204, description="Nothing to rate at this counter now")
 @blp.alt_response(403, description="Not a tablet of the counter's office")
+@blp.alt_response(404, description="Unknown counter")
 def feedback_prompt(counter_id: int) -> Any:
     """The counter's last served ticket still to rate (the tablet's fallback poll)."""
     counter = get_counter(db.session, counter_id)
@@ -205,6 +210,8 @@ def file_complaint(site: Site, body: dict[str, Any]) -> Complaint:
 @blp.arguments(ComplaintCreateSchema)
 @blp.response(201, ComplaintReceiptSchema)
 @blp.alt_response(429, description="Too many complaints from this address; try later")
+@blp.alt_response(400, description="Too short a text, a bad phone number or kind")
+@blp.alt_response(404, description="Unknown office or service")
 def submit_complaint(body: dict, slug: str) -> dict:
     """Public: file a complaint or a suggestion; the answer gives its reference."""
     site = get_site(db.session, slug)
@@ -221,6 +228,8 @@ def submit_complaint(body: dict, slug: str) -> dict:
 @blp.route("/sites/<slug>/complaints", methods=["GET"])
 @blp.arguments(ComplaintListArgs, location="query")
 @blp.response(200, ComplaintSchema(many=True))
+@blp.alt_response(403, description="Not a manager of this office")
+@blp.alt_response(404, description="Unknown office")
 def list_complaints(args: dict, slug: str) -> list[dict]:
     """The register of a site, oldest deadline first (managers of the site, admins)."""
     site = get_site(db.session, slug)
@@ -246,6 +255,8 @@ def _managed_complaint(reference: str) -> tuple[Complaint, User]:
 
 @blp.route("/complaints/<reference>")
 @blp.response(200, ComplaintSchema)
+@blp.alt_response(403, description="Not a manager of its office")
+@blp.alt_response(404, description="Unknown reference")
 def get_complaint(reference: str) -> dict:
     """One complaint (managers of its site, admins)."""
     complaint, _user = _managed_complaint(reference)
@@ -256,6 +267,9 @@ def get_complaint(reference: str) -> dict:
 @blp.arguments(AssignSchema)
 @blp.response(200, ComplaintSchema)
 @blp.alt_response(422, description="The complaint is closed")
+@blp.alt_response(400, description="Not a manager of its office")
+@blp.alt_response(403, description="Not a manager of its office")
+@blp.alt_response(404, description="Unknown reference or user")
 def assign_complaint(body: dict, reference: str) -> dict:
     """Give the complaint to a manager of its office (or an admin); null takes it back."""
     complaint, _user = _managed_complaint(reference)
@@ -273,6 +287,9 @@ def assign_complaint(body: dict, reference: str) -> dict:
 @blp.arguments(AnswerSchema)
 @blp.response(200, ComplaintSchema)
 @blp.alt_response(422, description="The complaint is closed")
+@blp.alt_response(400, description="No answer, or no phone to send it to")
+@blp.alt_response(403, description="Not a manager of its office")
+@blp.alt_response(404, description="Unknown reference")
 def answer_complaint(body: dict, reference: str) -> dict:
     """Answer the complaint; with send_sms the answer goes to the citizen's phone."""
     complaint, user = _managed_complaint(reference)
@@ -285,6 +302,8 @@ def answer_complaint(body: dict, reference: str) -> dict:
 
 @blp.route("/complaints/<reference>/close", methods=["POST"])
 @blp.response(200, ComplaintSchema)
+@blp.alt_response(403, description="Not a manager of its office")
+@blp.alt_response(404, description="Unknown reference")
 def close_complaint(reference: str) -> dict:
     """Close the complaint."""
     complaint, _user = _managed_complaint(reference)
@@ -296,6 +315,8 @@ def close_complaint(reference: str) -> dict:
 @blp.route("/complaints/<reference>/reopen", methods=["POST"])
 @blp.response(200, ComplaintSchema)
 @blp.alt_response(422, description="The complaint is not closed")
+@blp.alt_response(403, description="Not a manager of its office")
+@blp.alt_response(404, description="Unknown reference")
 def reopen_complaint(reference: str) -> dict:
     """Open a closed complaint again."""
     complaint, _user = _managed_complaint(reference)
@@ -338,6 +359,8 @@ def stats_range(args: dict[str, Any], site: Site) -> tuple[Any, Any]:
     "`?format=csv`) gives the same figures as CSV. Medians and 90th percentiles are "
     "in whole minutes waited.",
 )
+@blp.alt_response(403, description="Not a manager of this office")
+@blp.alt_response(404, description="Unknown office")
 def site_stats(args: dict, slug: str) -> Any:
     """Statistics of a site from the ticket event log (managers of the site, admins)."""
     site = get_site(db.session, slug)
@@ -353,6 +376,7 @@ def site_stats(args: dict, slug: str) -> Any:
 @blp.arguments(RangeArgs, location="query")
 @blp.response(200, StatsSchema)
 @blp.alt_response(400, description="A bad date or range")
+@blp.alt_response(403, description="Not an admin or a manager")
 def all_stats(args: dict) -> Any:
     """Statistics across the caller's sites: every site, nationally, for an admin."""
     user = require_user(principal(), Role.ADMIN, Role.MANAGER)
@@ -388,6 +412,7 @@ def commitments_json(site: Site) -> dict[str, Any]:
 @blp.route("/sites/<slug>/commitments", methods=["GET"])
 @blp.doc(security=[])
 @blp.response(200, CommitmentsSchema)
+@blp.alt_response(404, description="Unknown office")
 def commitments(slug: str) -> dict:
     """Public: the office's commitments and last month's measured results."""
     return commitments_json(get_site(db.session, slug))
@@ -396,6 +421,9 @@ def commitments(slug: str) -> dict:
 @blp.route("/sites/<slug>/commitments", methods=["PUT"])
 @blp.arguments(CommitmentItemSchema(many=True))
 @blp.response(200, CommitmentsSchema)
+@blp.alt_response(400, description="A bad kind, limit, share or service")
+@blp.alt_response(403, description="Not a manager of this office")
+@blp.alt_response(404, description="Unknown office or service")
 def put_commitments(body: list, slug: str) -> dict:
     """Replace the office's published commitments (managers of the site, admins)."""
     site = get_site(db.session, slug)
@@ -407,6 +435,8 @@ def put_commitments(body: list, slug: str) -> dict:
 
 @blp.route("/sites/<slug>/audit")
 @blp.response(200, AuditEntrySchema(many=True))
+@blp.alt_response(403, description="Not a manager of this office")
+@blp.alt_response(404, description="Unknown office")
 def site_audit(slug: str) -> list[dict]:
     """The latest configuration changes of a site: who, when, before and after."""
     site = get_site(db.session, slug)

@@ -21,6 +21,7 @@ from sqlalchemy import (
     SmallInteger,
     String,
     Text,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -67,6 +68,13 @@ class Feedback(Base):
     __table_args__ = (
         CheckConstraint("rating BETWEEN 1 AND 5", name="rating_range"),
         Index("ix_feedback_site_day", "site_id", "service_day"),
+        # What the retention job still has to look at.
+        Index(
+            "ix_feedback_unpurged",
+            "created_at",
+            postgresql_where=text("purged_at IS NULL"),
+            sqlite_where=text("purged_at IS NULL"),
+        ),
     )
 
     id: Mapped[intpk]
@@ -109,6 +117,12 @@ class Complaint(Base):
     __table_args__ = (
         Index("ix_complaints_site_status_due", "site_id", "status", "due_at"),
         Index("ix_complaints_site_created", "site_id", "created_at"),
+        Index(
+            "ix_complaints_unpurged",
+            "created_at",
+            postgresql_where=text("purged_at IS NULL"),
+            sqlite_where=text("purged_at IS NULL"),
+        ),
     )
 
     id: Mapped[intpk]

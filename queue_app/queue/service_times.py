@@ -14,6 +14,7 @@ from __future__ import annotations
 import threading
 import time
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
@@ -29,7 +30,7 @@ _PROFILE = select(ServiceTimeProfile.hour, ServiceTimeProfile.mean_seconds).wher
 )
 
 # (database URL, service id) -> (monotonic time loaded, {hour: mean seconds})
-_cache: dict[tuple[str, int], tuple[float, dict[int, int]]] = {}
+_cache: dict[tuple[Any, int], tuple[float, dict[int, int]]] = {}
 _cache_lock = threading.Lock()
 
 
@@ -41,7 +42,7 @@ def clear_cache() -> None:
 
 def _profile(session: Session, service_id: int) -> dict[int, int]:
     now = time.monotonic()
-    key = (str(session.get_bind().engine.url), service_id)
+    key = (session.get_bind().engine.url, service_id)
     cached = _cache.get(key)
     if cached is not None and now - cached[0] < CACHE_SECONDS:
         return cached[1]

@@ -168,6 +168,13 @@ def upgrade() -> None:
         batch_op.create_index(
             "ix_complaints_site_status_due", ["site_id", "status", "due_at"], unique=False
         )
+        batch_op.create_index(
+            "ix_complaints_unpurged",
+            ["created_at"],
+            unique=False,
+            postgresql_where=sa.text("purged_at IS NULL"),
+            sqlite_where=sa.text("purged_at IS NULL"),
+        )
 
     op.create_table(
         "service_time_profiles",
@@ -242,6 +249,13 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("feedback", schema=None) as batch_op:
         batch_op.create_index("ix_feedback_site_day", ["site_id", "service_day"], unique=False)
+        batch_op.create_index(
+            "ix_feedback_unpurged",
+            ["created_at"],
+            unique=False,
+            postgresql_where=sa.text("purged_at IS NULL"),
+            sqlite_where=sa.text("purged_at IS NULL"),
+        )
 
     with op.batch_alter_table("services", schema=None) as batch_op:
         batch_op.add_column(
@@ -263,11 +277,13 @@ def downgrade() -> None:
         batch_op.drop_column("priority_rule")
 
     with op.batch_alter_table("feedback", schema=None) as batch_op:
+        batch_op.drop_index("ix_feedback_unpurged")
         batch_op.drop_index("ix_feedback_site_day")
 
     op.drop_table("feedback")
     op.drop_table("service_time_profiles")
     with op.batch_alter_table("complaints", schema=None) as batch_op:
+        batch_op.drop_index("ix_complaints_unpurged")
         batch_op.drop_index("ix_complaints_site_status_due")
         batch_op.drop_index("ix_complaints_site_created")
 
