@@ -36,7 +36,14 @@ $(SWAGGER_UI)/swagger-ui-bundle.js: node_modules/.installed
 	cp node_modules/swagger-ui-dist/swagger-ui-bundle.js node_modules/swagger-ui-dist/swagger-ui.css \
 		node_modules/swagger-ui-dist/LICENSE $(SWAGGER_UI)/
 
-assets: queue_app/static/vendor/socket.io.min.js $(SWAGGER_UI)/swagger-ui-bundle.js ## copy front-end libraries from npm into static/vendor
+queue_app/static/vendor/chart.umd.min.js: node_modules/.installed
+	mkdir -p queue_app/static/vendor
+	cp node_modules/chart.js/dist/chart.umd.min.js queue_app/static/vendor/
+
+VENDOR_ASSETS := queue_app/static/vendor/socket.io.min.js $(SWAGGER_UI)/swagger-ui-bundle.js \
+	queue_app/static/vendor/chart.umd.min.js
+
+assets: $(VENDOR_ASSETS) ## copy front-end libraries from npm into static/vendor
 
 i18n-compile: $(VENV)/.installed ## compile the translation catalogues
 	$(BIN)/pybabel -q compile -d queue_app/translations

@@ -22,6 +22,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     from .database import configure_engine, set_read_only
     from .extensions import babel, csrf, db, limiter, login_manager, socketio
     from .i18n import select_locale
+    from .quality import audit
     from .queue.publish import build_state
 
     instance_path = (test_config or {}).get("INSTANCE_PATH") or os.environ.get(
@@ -50,6 +51,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     from .printing import worker as print_worker
 
     print_worker.install(app, db.session)
+    audit.install(db.session)
     babel.init_app(app, locale_selector=select_locale)
     login_manager.init_app(app)
     csrf.init_app(app)

@@ -82,69 +82,70 @@ def demo(host: str, port: int) -> None:
     db.session.commit()
     base = current_app.config["PUBLIC_URL"]
     site = loaded.site
-    click.echo("")
-    click.echo(f'Demo office ready: {site.name} (site "{site.slug}", {site.timezone})')
-    click.echo("")
-    click.echo(f"  Agent console    {base}/agent")
-    click.echo(f"  API (OpenAPI)    {base}/api/v1/openapi.json")
-    click.echo(f"  Display board    {base}/api/v1/sites/{site.slug}/board  (display token)")
-    click.echo(f"  Booking page     {base}/book/{site.slug}")
-    click.echo("")
-    click.echo("  Sign-ins:")
-    for user, password in loaded.users:
-        click.echo(f"    {user.role.value:<8} {user.email:<24} {password}")
-    click.echo("")
-    click.echo("  Device tokens:")
-    kiosk_token = kiosk_device = None
-    for name, (device, token) in loaded.tokens.items():
-        click.echo(f"    {device.kind.value:<8} {name:<24} {token}")
-        if device.kind.value == "kiosk":
-            kiosk_token, kiosk_device = token, device
-    if kiosk_token and kiosk_device is not None:
-        click.echo("")
-        click.echo(f"  Touch kiosk      {base}/kiosk/{site.slug}?token={kiosk_token}")
-        if kiosk_device.printer:
-            click.echo(f"  Kiosk printer    {kiosk_device.printer}")
-            click.echo(
-                "    (ESC/POS bytes are appended to that file; to print on paper, PATCH the kiosk's"
-            )
-            click.echo(
-                '     "printer" to tcp://PRINTER-IP:9100 — see the README, "Kiosk and printing")'
-            )
-    # The waiting-room screen and the one above the first counter (display/).
-    display_token = next(
-        (token for device, token in loaded.tokens.values() if device.kind.value == "display"), None
-    )
+    tokens = {device.kind.value: (device, token) for device, token in loaded.tokens.values()}
+    kiosk, kiosk_token = tokens.get("kiosk", (None, None))
+    display_token = tokens.get("display", (None, None))[1]
+    tablet_token = tokens.get("tablet", (None, None))[1]
+    first = site.counters[0] if site.counters else None
+    echo = click.echo
+    echo("")
+    echo(f'Demo office ready: {site.name} (site "{site.slug}", {site.timezone})')
+    echo("")
+    echo("  Pages (open them in Chromium):")
+    if kiosk_token:
+        echo(f"    Touch kiosk        {base}/kiosk/{site.slug}?token={kiosk_token}")
     if display_token:
-        click.echo("")
-        click.echo("  Screens (open in Chromium; README: kiosk mode):")
-        click.echo(f"    Display (TV)     {base}/display/{site.slug}?token={display_token}")
-        if site.counters:
-            first = site.counters[0]
-            click.echo(
-                f"    Counter screen   {base}/display/{site.slug}/counters/{first.id}"
+        echo(f"    Display (TV)       {base}/display/{site.slug}?token={display_token}")
+        if first is not None:
+            echo(
+                f"    Counter screen     {base}/display/{site.slug}/counters/{first.id}"
                 f"?token={display_token}  ({first.name})"
             )
+    echo(f"    Agent console      {base}/agent")
+    echo(f"    Administration     {base}/admin  (dashboard, offices, complaints)")
+    if tablet_token and first is not None:
+        echo(
+            f"    Feedback tablet    {base}/feedback/{first.id}?token={tablet_token}"
+            f"  ({first.name})"
+        )
+    echo(f"    Booking (public)   {base}/book/{site.slug}")
+    echo(f"    Commitments        {base}/sites/{site.slug}/commitments")
+    echo(f"    Complaint form     {base}/sites/{site.slug}/complaints")
+    echo(f"    API docs           {base}/api/v1/docs")
+    echo("")
+    echo("  Sign-ins:")
+    for user, password in loaded.users:
+        echo(f"    {user.role.value:<8} {user.email:<24} {password}")
+    echo("")
+    echo("  Device tokens:")
+    for name, (device, token) in loaded.tokens.items():
+        echo(f"    {device.kind.value:<8} {name:<24} {token}")
+    if kiosk is not None and kiosk.printer:
+        echo("")
+        echo(f"  The kiosk prints to {kiosk.printer}")
+        echo("    (ESC/POS bytes are appended to that file; to print on paper, set the kiosk's")
+        echo('     "printer" to tcp://PRINTER-IP:9100 — see the README, "Kiosk and printing")')
     if kiosk_token:
-        click.echo("")
-        click.echo("  Issue a ticket as the kiosk:")
-        click.echo(
+        echo("")
+        echo("  Issue a ticket as the kiosk:")
+        echo(
             f"    curl -X POST -H 'Authorization: Bearer {kiosk_token}' "
             f"-H 'Content-Type: application/json' -d '{{\"service\": \"CNI\"}}' "
             f"{base}/api/v1/sites/{site.slug}/tickets"
         )
-    click.echo("")
-    click.echo("  Book by SMS (console gateway: texts are printed, and kept in")
-    click.echo(f"  {current_app.config['SMS_CONSOLE_PATH']}):")
-    click.echo('    queue-app sms-simulate --from "+221 77 123 45 67" "RDV"')
-    click.echo('    queue-app sms-simulate --from "+221 77 123 45 67" "1"   (and so on)')
-    click.echo('    queue-app sms-simulate --from "+221 77 123 45 67" "RDV CNI demain 9h"')
-    click.echo("  Check in at the kiosk with the reference:")
-    click.echo(
-        f"    curl -X POST -H 'Authorization: Bearer {kiosk_token}' "
-        f"{base}/api/v1/appointments/<REFERENCE>/check-in"
-    )
-    click.echo("")
+    echo("")
+    echo("  Book by SMS (console gateway: texts are printed, and kept in")
+    echo(f"  {current_app.config['SMS_CONSOLE_PATH']}):")
+    echo('    queue-app sms-simulate --from "+221 77 123 45 67" "RDV"')
+    echo('    queue-app sms-simulate --from "+221 77 123 45 67" "1"   (and so on)')
+    echo('    queue-app sms-simulate --from "+221 77 123 45 67" "RDV CNI demain 9h"')
+    if kiosk_token:
+        echo("  then check in at the kiosk (J'ai un rendez-vous), or:")
+        echo(
+            f"    curl -X POST -H 'Authorization: Bearer {kiosk_token}' "
+            f"{base}/api/v1/appointments/<REFERENCE>/check-in"
+        )
+    echo("")
 
 
 @cli.command("sms-simulate")

@@ -230,3 +230,30 @@ SOCKETIO_MAX_CONNECTIONS_PER_ADDRESS = 200
 # Reverse proxies in front of the server whose X-Forwarded-For/-Proto/-Host to
 # trust (1 behind the nginx of config/nginx.example.conf). 0: use the peer address.
 PROXY_COUNT = 0
+# --- Quality: satisfaction, complaints, statistics, estimates -----------------
+
+# Days the office gives itself to answer a complaint or suggestion (its deadline);
+# unanswered ones past it are shown overdue.
+COMPLAINT_ANSWER_DAYS = 15
+
+# The name, phone number and personal data typed into a complaint are erased
+# this many days after it was filed (the anonymous register stays). Comments
+# of ratings holding a phone number or e-mail are erased after RETENTION_DAYS.
+COMPLAINT_RETENTION_DAYS = 180
+
+# How long after service a visit may be rated: on the counter's tablet
+# (minutes), and on the citizen's tracking page (hours).
+FEEDBACK_TABLET_MINUTES = 30
+FEEDBACK_TRACK_HOURS = 48
+
+# Rate limits (Flask-Limiter syntax, per client address) of the public forms:
+# complaints, and ratings from tracking pages.
+RATELIMIT_COMPLAINTS = "5 per hour;20 per day"
+RATELIMIT_FEEDBACK = "30 per minute"
+
+# Waiting estimates learn service times per service and hour of day from the
+# tickets served in this many past days.
+ESTIMATE_LEARNING_DAYS = 28
+
+# The range the dashboard shows first: the last N days, today included.
+DASHBOARD_DEFAULT_DAYS = 7

@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from werkzeug.security import check_password_hash
 
 from .models import Counter, Device, DeviceKind, Role, Site, User
 from .printing.devices import configure_printer
@@ -127,6 +128,9 @@ def load_office(
             )
         loaded.tokens[item["name"]] = (device, token)
 
+    if "commitments" in spec:
+        _load_commitments(session, site, spec["commitments"])
+
     for item in spec["users"]:
         user = session.scalar(select(User).where(User.email == item["email"]))
         role = Role(item["role"])
@@ -140,10 +144,25 @@ def load_office(
                 full_name=item.get("full_name", ""),
             )
         else:
-            set_password(user, item["password"])
+            if not check_password_hash(user.password_hash, item["password"]):
+                set_password(user, item["password"])
             user.is_active = True
             if role != Role.ADMIN and site not in user.sites:
                 user.sites.append(site)
         loaded.users.append((user, item["password"]))
     session.flush()
     return loaded
+
+
+def _load_commitments(session: Session, site: Site, items: list[dict[str, Any]]) -> None:
+    """Publish the demo office's commitments, unless they already are (no audit noise)."""
+    from .quality.commitments import commitments_of, set_commitments
+
+    codes = {service.id: service.code for service in site.services}
+    current = [
+        (c.kind.value, c.threshold, c.target_pct, codes.get(c.service_id) if c.service_id else None)
+        for c in commitments_of(session, site)
+    ]
+    wanted = [(i["kind"], i["threshold"], i["target_pct"], i.get("service")) for i in items]
+    if current != wanted:
+        set_commitments(session, site, items)

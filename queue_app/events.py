@@ -45,6 +45,9 @@ QUEUE_CHANGED = "queue_changed"
 TICKET_UPDATED = "ticket_updated"
 # To a print agent: a job is waiting for it ({"id"}); it claims it over HTTP.
 PRINT_JOB = "print_job"
+# To a counter's satisfaction tablet: a ticket was just served there / was rated.
+FEEDBACK_REQUEST = "feedback_request"
+FEEDBACK_DONE = "feedback_done"
 
 
 # What changed, for the publisher: (kind, id), e.g. ("queue", site_id).
@@ -90,6 +93,11 @@ def ticket_room(code: str) -> str:
 def printer_room(device_id: int) -> str:
     """Room of a print agent device (it joins it on connect)."""
     return f"printer:{device_id}"
+
+
+def tablet_room(counter_id: int) -> str:
+    """Room of the satisfaction tablet of one counter."""
+    return f"tablet:{counter_id}"
 
 
 def queue(session: Session, name: str, room: str, payload: dict[str, Any]) -> None:

@@ -58,6 +58,8 @@ def on_connect(auth: Any = None) -> None:
             counter_id = _display_room(principal, auth)
         elif principal.kind == DeviceKind.PRINTER:
             join_room(events.printer_room(principal.id))
+        elif principal.kind == DeviceKind.TABLET:
+            _join_tablet_room(principal, auth)
         session[PRINCIPAL_KEY] = {
             "device": principal.id,
             "site": site.slug,
@@ -91,6 +93,19 @@ def _display_room(device: Device, auth: Any) -> int | None:
     else:
         join_room(events.site_room(device.site.slug))
     return None
+
+
+def _join_tablet_room(tablet: Device, auth: Any) -> None:
+    """A satisfaction tablet joins the tablet room of its counter (auth {"counter": id})."""
+    from .models import Counter
+
+    wanted = auth.get("counter") if isinstance(auth, dict) else request.args.get("counter")
+    try:
+        counter = db.session.get(Counter, int(wanted))
+    except (TypeError, ValueError):
+        return
+    if counter is not None and counter.site_id == tablet.site_id:
+        join_room(events.tablet_room(counter.id))
 
 
 @socketio.on("track")

@@ -70,7 +70,10 @@ def test_demo_is_idempotent_and_its_tokens_work(empty_app):
     assert "Espace Sénégal Services — Thiès" in first.output
     assert "http://testserver/agent" in first.output
     after_first = counts(empty_app)
-    assert after_first == {"Site": 1, "Service": 4, "Counter": 4, "Device": 2, "User": 4}
+    assert after_first == {"Site": 1, "Service": 4, "Counter": 4, "Device": 3, "User": 4}
+    assert "http://testserver/admin" in first.output
+    assert "http://testserver/sites/demo/commitments" in first.output
+    assert re.search(r"/feedback/\d+\?token=gd_\w+", first.output)
 
     second = invoke(empty_app, "demo")
     assert counts(empty_app) == after_first

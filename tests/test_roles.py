@@ -122,6 +122,9 @@ def world(tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path) -> It
         },
     )
     assert shared.status_code == 201, shared.get_json()
+    devices = {d["kind"]: d["id"] for d in api.get("sites/thies/devices", "admin").get_json()}
+    complaint = api.post("sites/thies/complaints", json={"text": "Deux heures d'attente ce matin."})
+    assert complaint.status_code == 201, complaint.get_json()
 
     user_ids = {who: user.id for who, user in thies.users.items()}
     user_ids |= {f"dk_{who}": user.id for who, user in dakar.users.items()}
@@ -136,6 +139,7 @@ def world(tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path) -> It
         "waiting_job": waiting["print_job"]["id"],
         "printer_device": devices["printer"],
         "display_device": devices["display"],
+        "complaint": complaint.get_json()["reference"],
         **{name: counter.id for name, counter in thies.counters.items()},
         **{f"user_{who}": uid for who, uid in user_ids.items()},
     }
@@ -743,6 +747,36 @@ CASES: list[Case] = [
     *endpoint("GET", "sites/thies/appointments", STAFF),
     *endpoint("GET", "sites/thies/sms-gateway", MANAGERS),
     *endpoint("PUT", "sites/thies/sms-gateway", MANAGERS, body={"gateway": "console"}),
+    # --- quality: satisfaction, complaints, statistics, commitments, audit ---
+    # Only the office's tablet rates on the counter (the called ticket is not served yet).
+    *endpoint("POST", "tickets/{called}/feedback", ("tablet",), 422, {"rating": 5}),
+    *endpoint("GET", "counters/{g1}/feedback-prompt", ("tablet",), 204),
+    # The tracking page's rating is public; a waiting ticket cannot be rated yet.
+    *public("POST", "track/{code}/feedback", 422, {"rating": 5}),
+    *public("POST", "sites/thies/complaints", 201, {"text": "Le guichet 3 a fermé tôt."}),
+    *endpoint("GET", "sites/thies/complaints", MANAGERS),
+    *endpoint("GET", "complaints/{complaint}", MANAGERS),
+    *endpoint("POST", "complaints/{complaint}/assign", MANAGERS, 200, {"user": None}),
+    *endpoint(
+        "POST",
+        "complaints/{complaint}/answer",
+        MANAGERS,
+        200,
+        {"answer": "Merci, c'est noté.", "send_sms": False},
+    ),
+    *endpoint("POST", "complaints/{complaint}/close", MANAGERS),
+    *endpoint("POST", "complaints/{complaint}/reopen", MANAGERS, 422),
+    *endpoint("GET", "sites/thies/stats", MANAGERS),
+    *endpoint("GET", "stats", (*MANAGERS, "dk_manager")),
+    *public("GET", "sites/thies/commitments"),
+    *endpoint(
+        "PUT",
+        "sites/thies/commitments",
+        MANAGERS,
+        200,
+        [{"kind": "wait", "threshold": 20, "target_pct": 80}],
+    ),
+    *endpoint("GET", "sites/thies/audit", MANAGERS),
     Case("GET", "/api/v1/openapi.json", None, 200, check=openapi),
     Case("GET", "/api/v1/docs", None, 200, check=docs_page),
     Case("GET", "/healthz", None, 200),

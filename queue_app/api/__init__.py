@@ -147,10 +147,10 @@ def init_api(app: Flask) -> None:
 
     from ..extensions import csrf
     from ..queue.errors import Unauthorized
-    from . import appointments, auth, counters, print_jobs, screens, sites, tickets, users
+    from . import appointments, auth, counters, print_jobs, quality, screens, sites, tickets, users
     from .openapi import docs
 
-    modules = (auth, users, sites, counters, tickets, appointments, print_jobs, screens)
+    modules = (auth, users, sites, counters, tickets, appointments, print_jobs, screens, quality)
     for module in modules:
         # Bearer tokens, not cookies, authenticate the API: no CSRF token needed.
         csrf.exempt(module.blp)
@@ -159,7 +159,12 @@ def init_api(app: Flask) -> None:
     app.register_blueprint(docs)
 
     protected = {module.blp.name for module in modules}
-    public_endpoints = {"api_auth.TokenView", "api_tickets.track", *appointments.PUBLIC}
+    public_endpoints = {
+        "api_auth.TokenView",
+        "api_tickets.track",
+        *appointments.PUBLIC,
+        *quality.PUBLIC_ENDPOINTS,
+    }
 
     @app.before_request
     def _credentials_first() -> None:

@@ -186,6 +186,7 @@ class ServiceSchema(Schema):
     slot_capacity = fields.Integer()
     booking_days_ahead = fields.Integer()
     icon = fields.String(allow_none=True, metadata={"description": "kiosk pictogram name"})
+    priority_rule = fields.String(metadata={"enum": ["first", "none"]})
 
 
 class CounterAgentSchema(Schema):
@@ -300,6 +301,7 @@ class ServicePatchSchema(StrictSchema):
     slot_capacity = fields.Integer(validate=validate.Range(1, 100))
     booking_days_ahead = fields.Integer(validate=validate.Range(1, 365))
     icon = fields.String(allow_none=True, validate=validate.Length(max=32))
+    priority_rule = fields.String(validate=validate.OneOf(["first", "none"]))
 
 
 class CounterCreateSchema(StrictSchema):

@@ -25,6 +25,7 @@ def service_json(service: Service) -> dict[str, Any]:
         "slot_capacity": service.slot_capacity,
         "booking_days_ahead": service.booking_days_ahead,
         "icon": service.icon,
+        "priority_rule": service.priority_rule.value,
     }
 
 

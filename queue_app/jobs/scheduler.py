@@ -13,7 +13,7 @@ from flask import Flask
 
 from ..extensions import db
 from ..printing import worker as print_spool
-from . import appointments, day_close, idempotency, retention
+from . import appointments, day_close, idempotency, retention, stats
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +28,9 @@ JOBS: list[tuple[str, Callable[[], Any], dict[str, int | str]]] = [
     ("appointment_day_close", appointments.close_days, {"minutes": 1}),
     ("idempotency", idempotency.run, {"hours": 1}),
     ("print_spool", print_spool.run, {"seconds": 10}),
+    ("retention_quality", retention.run_quality, {"hours": 1}),
+    ("stats_rollup", stats.roll_up_all, {"minutes": 10}),
+    ("service_times", stats.learn_all, {"minutes": 30}),
 ]
 
 

@@ -13,7 +13,28 @@ from .display import VoiceClip, device_services
 from .idempotency import IdempotencyKey
 from .outbox import InboundMessage, MessageStatus, OutboundMessage, SmsGatewaySettings
 from .printing import PrintJob, PrintJobKind, PrintJobStatus
-from .sites import WEEKDAYS, Counter, CounterService, CounterState, Service, Site, SiteClosure
+from .quality import (
+    AuditEntry,
+    Commitment,
+    CommitmentKind,
+    Complaint,
+    ComplaintKind,
+    ComplaintStatus,
+    Feedback,
+    FeedbackSource,
+    ServiceTimeProfile,
+    StatsDay,
+)
+from .sites import (
+    WEEKDAYS,
+    Counter,
+    CounterService,
+    CounterState,
+    PriorityRule,
+    Service,
+    Site,
+    SiteClosure,
+)
 from .tickets import (
     ACTIVE_STATUSES,
     PRIORITY_RANK,
@@ -40,7 +61,13 @@ __all__ = [
     "SlotBooking",
     "SmsConversation",
     "SmsGatewaySettings",
+    "AuditEntry",
     "Base",
+    "Commitment",
+    "CommitmentKind",
+    "Complaint",
+    "ComplaintKind",
+    "ComplaintStatus",
     "Counter",
     "CounterService",
     "CounterState",
@@ -51,11 +78,16 @@ __all__ = [
     "PrintJob",
     "PrintJobKind",
     "PrintJobStatus",
+    "Feedback",
+    "FeedbackSource",
     "PriorityClass",
+    "PriorityRule",
     "Role",
     "Service",
+    "ServiceTimeProfile",
     "Site",
     "SiteClosure",
+    "StatsDay",
     "Ticket",
     "TicketEvent",
     "TicketSequence",

@@ -66,6 +66,13 @@ class SiteClosure(Base):
     site: Mapped[Site] = relationship(back_populates="closures")
 
 
+class PriorityRule(enum.StrEnum):
+    # Priority tickets (elderly, disabled, pregnant) are called before the others.
+    FIRST = "first"
+    # This service takes no priority tickets: everyone in order of arrival.
+    NONE = "none"
+
+
 class Service(Base):
     """What citizens come for; tickets are numbered per service and day."""
 
@@ -102,6 +109,11 @@ class Service(Base):
     booking_days_ahead: Mapped[int] = mapped_column(default=14, server_default=text("14"))
     # Name of the kiosk pictogram (queue_app/static/kiosk/icons/<icon>.svg).
     icon: Mapped[str | None] = mapped_column(String(32))
+    priority_rule: Mapped[PriorityRule] = mapped_column(
+        enum_column(PriorityRule, "priority_rule"),
+        default=PriorityRule.FIRST,
+        server_default=PriorityRule.FIRST.value,
+    )
 
     site: Mapped[Site] = relationship(back_populates="services")
 

@@ -155,3 +155,71 @@ def rotate_device_token(session: Session, device: Device, *, token: str | None =
     device.token_hash = hash_token(token)
     device.revoked_at = None
     return token
+
+
+# --- who may change whom (the admin pages; the API keeps the same rules) -----------------
+
+
+def manageable_site_ids(actor: User) -> set[int] | None:
+    """Sites whose staff the actor manages; None means every site (an admin)."""
+    if actor.role == Role.ADMIN:
+        return None
+    if actor.role == Role.MANAGER:
+        return {site.id for site in actor.sites}
+    return set()
+
+
+def can_change_user(actor: User, user: User) -> bool:
+    """Admins change anyone; a manager changes non-admins all of whose sites they manage."""
+    allowed = manageable_site_ids(actor)
+    if allowed is None:
+        return True
+    if actor.role != Role.MANAGER or user.role == Role.ADMIN:
+        return False
+    return bool(user.sites) and all(site.id in allowed for site in user.sites)
+
+
+def check_staff_assignment(actor: User, role: Role, sites: Sequence[Site]) -> None:
+    """Refuse giving a role or sites the actor may not give (Forbidden / InvalidInput)."""
+    allowed = manageable_site_ids(actor)
+    if allowed is not None:
+        if role == Role.ADMIN:
+            raise errors.Forbidden(reason="only an admin creates admins")
+        if any(site.id not in allowed for site in sites):
+            raise errors.Forbidden(reason="a site you do not manage")
+    if role != Role.ADMIN and not sites:
+        raise errors.InvalidInput(field="sites", reason="managers and agents belong to a site")
+
+
+def update_user(
+    session: Session,
+    user: User,
+    *,
+    actor: User,
+    full_name: str | None = None,
+    role: Role | None = None,
+    sites: Sequence[Site] | None = None,
+    locale: str | None = None,
+    is_active: bool | None = None,
+    password: str | None = None,
+) -> User:
+    """Change a user within the actor's rights; an actor cannot lock themselves out."""
+    if not can_change_user(actor, user):
+        raise errors.Forbidden(reason="this user also works at sites you do not manage")
+    new_role = role or user.role
+    new_sites = list(sites) if sites is not None else list(user.sites)
+    check_staff_assignment(actor, new_role, new_sites)
+    if user.id == actor.id and (new_role != actor.role or is_active is False):
+        raise errors.InvalidInput(field="role", reason="you cannot demote or disable yourself")
+    if full_name is not None:
+        user.full_name = full_name.strip()[:200]
+    user.role = new_role
+    if sites is not None:
+        user.sites = [] if new_role == Role.ADMIN else new_sites
+    if locale is not None:
+        user.locale = locale or None
+    if is_active is not None:
+        user.is_active = is_active
+    if password:
+        set_password(user, password)
+    return user

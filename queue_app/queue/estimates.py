@@ -7,15 +7,25 @@ ticket issued, and building SQLAlchemy expressions costs more than running them.
 from __future__ import annotations
 
 import math
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import Date, bindparam, func, select, text, tuple_
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
-from ..models import Counter, CounterService, CounterState, Service, Site, Ticket, TicketStatus
+from ..models import (
+    Counter,
+    CounterService,
+    CounterState,
+    Service,
+    Site,
+    Ticket,
+    TicketStatus,
+    utcnow,
+)
 from ..models.base import TZDateTime
+from .service_times import expected_service_seconds
 
 # Bounds for one learned service duration: outliers (a ticket left open over
 # lunch, a mis-click) would otherwise swing the average.
@@ -99,25 +109,38 @@ def position_of(session: Session, ticket: Ticket) -> int | None:
     return position_and_wait(session, ticket)[0]
 
 
-def position_and_wait(session: Session, ticket: Ticket) -> tuple[int | None, int | None]:
+def position_and_wait(
+    session: Session, ticket: Ticket, *, now: datetime | None = None
+) -> tuple[int | None, int | None]:
     """People ahead and estimated minutes of a waiting ticket (one query), else Nones."""
     if ticket.status != TicketStatus.WAITING:
         return None, None
     ahead, counters = session.execute(_POSITION_AND_COUNTERS, _position_params(ticket)).one()
     position = int(ahead or 0)
-    return position, wait_minutes(position, ticket.service.avg_service_seconds, int(counters or 0))
+    seconds = expected_service_seconds(session, ticket.service, now or utcnow())
+    return position, wait_minutes(position, seconds, int(counters or 0))
 
 
 def ahead_of_newcomer(
-    session: Session, service: Service, day: date, priority_rank: int
+    session: Session,
+    service: Service,
+    day: date,
+    priority_rank: int,
+    *,
+    now: datetime | None = None,
 ) -> tuple[int, int]:
-    """People ahead of a ticket about to join a service's queue, and the estimated minutes."""
+    """People ahead of a ticket about to join a service's queue, and the estimated minutes.
+
+    The minutes use the service time learned for this service at this hour of
+    the day (a cached lookup) and the counters serving it that are open now.
+    """
     ahead, counters = session.execute(
         _AHEAD_OF_NEWCOMER,
         {"service_id": service.id, "service_day": day, "priority_rank": priority_rank},
     ).one()
     position = int(ahead or 0)
-    return position, wait_minutes(position, service.avg_service_seconds, int(counters or 0))
+    seconds = expected_service_seconds(session, service, now or utcnow())
+    return position, wait_minutes(position, seconds, int(counters or 0))
 
 
 def open_counters_serving(session: Session, service_id: int) -> int:

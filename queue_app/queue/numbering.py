@@ -90,7 +90,8 @@ ISSUE_POSTGRESQL = text(
             user_id, device_id, at, data
         )
         SELECT id, site_id, service_id, 'issued', NULL, 'waiting',
-               :user_id, :device_id, :now, json_build_object('number', number)
+               :user_id, :device_id, :now,
+               json_build_object('number', number, 'estimate', CAST(:estimate AS integer))
         FROM ticket
     )
     SELECT * FROM ticket

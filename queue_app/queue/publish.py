@@ -19,6 +19,7 @@ from .estimates import (
     wait_minutes,
     waiting_counts,
 )
+from .service_times import expected_service_seconds
 
 # Tracking pages beyond this place get their position on their next change only.
 MAX_POSITION_UPDATES = 300
@@ -197,6 +198,7 @@ def _positions(session: Session, service_id: int, versions: _Versions) -> list[e
     if not rows:
         return []
     counters = open_counters_serving(session, service_id)
+    seconds = expected_service_seconds(session, service, utcnow())
     return [
         events.PendingEvent(
             events.TICKET_UPDATED,
@@ -206,7 +208,7 @@ def _positions(session: Session, service_id: int, versions: _Versions) -> list[e
                     label,
                     TicketStatus.WAITING,
                     position,
-                    wait_minutes(position, service.avg_service_seconds, counters),
+                    wait_minutes(position, seconds, counters),
                     None,
                 ),
                 "version": version,
@@ -254,3 +256,29 @@ def _counters(
         payload = counter_state(session, counter, version=versions.of(counter.site_id))
         built.append(events.PendingEvent(COUNTER_CHANGED, events.counter_room(counter.id), payload))
     return built
+
+
+def feedback_request_payload(ticket: Ticket) -> dict[str, Any]:
+    """What a counter's tablet needs to ask for a rating of a served ticket; public fields only."""
+    counter = ticket.counter
+    return {
+        "ticket_id": ticket.id,
+        "label": ticket.label,
+        "service": ticket.service.code,
+        "service_name": ticket.service.name,
+        "counter": counter.name if counter is not None else None,
+        "counter_id": ticket.counter_id,
+        "finished_at": iso(ticket.finished_at),
+    }
+
+
+def publish_finished(session: Session, ticket: Ticket) -> None:
+    """Queue ``feedback_request`` for the tablet of the counter that served the ticket."""
+    if ticket.counter_id is None:
+        return
+    events.queue(
+        session,
+        events.FEEDBACK_REQUEST,
+        events.tablet_room(ticket.counter_id),
+        feedback_request_payload(ticket),
+    )

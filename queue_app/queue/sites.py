@@ -10,7 +10,15 @@ from typing import Any
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
-from ..models import WEEKDAYS, Counter, CounterService, Service, Site, SiteClosure
+from ..models import (
+    WEEKDAYS,
+    Counter,
+    CounterService,
+    PriorityRule,
+    Service,
+    Site,
+    SiteClosure,
+)
 from . import errors
 from .days import is_valid_timezone, parse_hhmm
 
@@ -230,6 +238,12 @@ def _apply_service_changes(session: Session, service: Service, changes: Mapping[
         if icon is not None and icon not in available_icons():
             raise errors.InvalidInput(field="icon", expected=list(available_icons()))
         service.icon = icon
+    if "priority_rule" in changes:
+        try:
+            service.priority_rule = PriorityRule(changes["priority_rule"])
+        except ValueError as exc:
+            expected = [rule.value for rule in PriorityRule]
+            raise errors.InvalidInput(field="priority_rule", expected=expected) from exc
 
 
 def create_counter(

@@ -14,6 +14,7 @@ from ..models import (
     PRIORITY_RANK,
     EventKind,
     PriorityClass,
+    PriorityRule,
     Service,
     Site,
     Ticket,
@@ -30,6 +31,7 @@ from .numbering import ISSUE_POSTGRESQL, format_label, new_tracking_code, next_n
 from .publish import (
     publish_call,
     publish_counter,
+    publish_finished,
     publish_positions,
     publish_queue_changed,
     publish_ticket,
@@ -134,6 +136,9 @@ def issue_ticket(
             return _replay(session, claimed)
     if not service.is_active:
         raise errors.ServiceInactive(service=service.code)
+    if priority and service.priority_rule == PriorityRule.NONE:
+        # This service serves everyone in order of arrival.
+        priority = False
     if enforce_hours and not accepts_tickets(site, now):
         raise errors.SiteClosed()
     return _issue(session, site, service, actor, source, priority, phone, code, day, now)
@@ -192,7 +197,7 @@ def _issue(
     rank = PRIORITY_RANK[priority_class]
     # Counted before the insert, outside the sequence row lock: the people
     # already waiting ahead of a newcomer of this rank.
-    position, wait = ahead_of_newcomer(session, service, day, rank)
+    position, wait = ahead_of_newcomer(session, service, day, rank, now=now)
     if session.get_bind().dialect.name == "postgresql":
         ticket = session.scalars(
             select(Ticket).from_statement(ISSUE_POSTGRESQL),
@@ -209,6 +214,7 @@ def _issue(
                 "device_id": actor.device_id,
                 "user_id": actor.user_id,
                 "now": now,
+                "estimate": wait,
             },
         ).one()
     else:
@@ -232,7 +238,16 @@ def _issue(
         )
         session.add(ticket)
         session.flush()
-        record(session, ticket, EventKind.ISSUED, None, actor, now, {"number": number})
+        # The estimate given at issue: the dashboard compares it with the real wait.
+        record(
+            session,
+            ticket,
+            EventKind.ISSUED,
+            None,
+            actor,
+            now,
+            {"number": number, "estimate": wait},
+        )
     if actor.device is not None:
         # A kiosk with a printer: the print job is part of the ticket's transaction.
         from ..printing.spool import spool_ticket
@@ -340,6 +355,7 @@ def finish(
     publish_ticket(session, ticket)
     if learn:
         learn_from(session, ticket)
+    publish_finished(session, ticket)
     return ticket
 
 

@@ -15,7 +15,7 @@ def load_user(user_id: str) -> User | None:
 
 
 def init_web(app: Flask) -> None:
-    from . import agent, auth, display, helpers, kiosk, public
+    from . import admin, agent, auth, display, helpers, kiosk, public, quality
 
     helpers.register(app)
 
@@ -31,4 +31,6 @@ def init_web(app: Flask) -> None:
     app.register_blueprint(webhook.bp)
     app.register_blueprint(kiosk.bp)
     app.register_blueprint(display.bp)
+    app.register_blueprint(admin.bp)
+    app.register_blueprint(quality.bp)
     app.jinja_env.globals["languages"] = app.config["LANGUAGES"]

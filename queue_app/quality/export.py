@@ -1,0 +1,81 @@
+"""The statistics report as CSV: one line per row of every section, the same figures as the JSON."""
+
+from __future__ import annotations
+
+import csv
+import io
+from typing import Any
+
+from .stats import RATINGS
+
+CSV_COLUMNS = (
+    "scope",
+    "key",
+    "name",
+    "issued",
+    "served",
+    "no_show",
+    "cancelled",
+    "transferred",
+    "waiting_mean",
+    "waiting_median",
+    "waiting_p90",
+    "service_mean",
+    "service_median",
+    "service_p90",
+    "within_target_pct",
+    "satisfaction_mean",
+    "satisfaction_count",
+    *(f"rating_{r}" for r in RATINGS),
+    "estimate_error_mean",
+)
+
+
+def _csv_row(scope: str, key: Any, name: str, data: dict[str, Any]) -> list[Any]:
+    def blank(value: Any) -> Any:
+        return "" if value is None else value
+
+    wait, service, sat = data["waiting_minutes"], data["service_minutes"], data["satisfaction"]
+    return [
+        scope,
+        key,
+        name,
+        data["issued"],
+        data["served"],
+        data["no_show"],
+        data["cancelled"],
+        data["transferred"],
+        blank(wait["mean"]),
+        blank(wait["median"]),
+        blank(wait["p90"]),
+        blank(service["mean"]),
+        blank(service["median"]),
+        blank(service["p90"]),
+        blank(data["within_target_pct"]),
+        blank(sat["mean"]),
+        sat["count"],
+        *(sat["distribution"][str(r)] for r in RATINGS),
+        blank(data["estimate_error_minutes"]["mean"]),
+    ]
+
+
+def report_csv(report: dict[str, Any]) -> str:
+    """The report as CSV: one line per row of every section, the same figures as the JSON."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(CSV_COLUMNS)
+    label = report.get("site", "all")
+    writer.writerow(_csv_row("total", label, report.get("site_name", ""), report["totals"]))
+    for item in report.get("sites", []):
+        writer.writerow(_csv_row("site", item["slug"], item["name"], item))
+    for item in report["services"]:
+        writer.writerow(_csv_row("service", item["code"], item["name"], item))
+    for item in report.get("counters", []):
+        writer.writerow(_csv_row("counter", item["id"], item["name"], item))
+    for item in report.get("agents", []):
+        writer.writerow(_csv_row("agent", item["id"], item["name"], item))
+    for item in report["hours"]:
+        writer.writerow(_csv_row("hour", item["hour"], f"{item['hour']:02d}:00", item))
+    for item in report["days"]:
+        writer.writerow(_csv_row("day", item["day"], item["day"], item))
+    return out.getvalue()

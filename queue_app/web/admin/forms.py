@@ -1,0 +1,312 @@
+"""The admin pages' forms (Flask-WTF: CSRF-protected), built per site where fields depend on it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import (
+    BooleanField,
+    DateField,
+    DecimalField,
+    EmailField,
+    Form,
+    IntegerField,
+    PasswordField,
+    RadioField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    TextAreaField,
+    TimeField,
+)
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
+from wtforms.widgets import CheckboxInput, ListWidget
+
+from ...models import WEEKDAYS, ComplaintKind, DeviceKind, PriorityRule, Role, Site
+
+# Languages an office may speak (announcements, printed tickets, kiosk); the
+# pages themselves are in the LANGUAGES setting.
+SITE_LANGUAGES = [
+    ("fr", "Français"),
+    ("en", "English"),
+    ("wo", "Wolof"),
+    ("ff", "Pulaar"),
+    ("bm", "Bambara"),
+    ("ar", "العربية"),
+]
+TIMEZONES = [
+    "Africa/Dakar",
+    "Africa/Abidjan",
+    "Africa/Bamako",
+    "Africa/Ouagadougou",
+    "Africa/Conakry",
+    "Africa/Lome",
+    "Africa/Accra",
+    "Africa/Porto-Novo",
+    "Africa/Niamey",
+    "Africa/Lagos",
+    "Africa/Douala",
+    "Africa/Nouakchott",
+    "Africa/Casablanca",
+    "Europe/Paris",
+    "UTC",
+]
+WEEKDAY_LABELS = {
+    "monday": _l("Monday"),
+    "tuesday": _l("Tuesday"),
+    "wednesday": _l("Wednesday"),
+    "thursday": _l("Thursday"),
+    "friday": _l("Friday"),
+    "saturday": _l("Saturday"),
+    "sunday": _l("Sunday"),
+}
+INTERVALS_PER_DAY = 3
+ROLE_LABELS = {
+    Role.ADMIN: _l("Administrator"),
+    Role.MANAGER: _l("Manager"),
+    Role.AGENT: _l("Agent"),
+}
+DEVICE_LABELS = {
+    DeviceKind.KIOSK: _l("Kiosk"),
+    DeviceKind.DISPLAY: _l("Waiting-room display"),
+    DeviceKind.TABLET: _l("Satisfaction tablet"),
+    DeviceKind.PRINTER: _l("Print agent"),
+}
+PRIORITY_RULE_LABELS = {
+    PriorityRule.FIRST: _l("Priority tickets (elderly, disabled, pregnant) are called first"),
+    PriorityRule.NONE: _l("No priority tickets: everyone in order of arrival"),
+}
+
+
+def options(pairs: Any) -> list[SelectChoice]:
+    """Choices of a select, radio or checkbox list from (value, label) pairs."""
+    return [SelectChoice(value, label) for value, label in pairs]
+
+
+class MultiCheckboxField(SelectMultipleField):
+    widget = ListWidget(prefix_label=False)
+    option_widget = CheckboxInput()
+
+
+class SiteCreateForm(FlaskForm):
+    slug = StringField(
+        _l("Short name in addresses"),
+        validators=[DataRequired(), Length(max=64)],
+        description=_l("Lowercase letters, digits and dashes: thies, dakar-plateau."),
+    )
+    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=200)])
+    timezone = SelectField(_l("Time zone"), choices=options((z, z) for z in TIMEZONES))
+    default_language = SelectField(_l("Main language"), choices=options(SITE_LANGUAGES))
+    languages = MultiCheckboxField(_l("Other languages"), choices=options(SITE_LANGUAGES))
+
+
+class SiteForm(FlaskForm):
+    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=200)])
+    timezone = SelectField(_l("Time zone"), choices=options((z, z) for z in TIMEZONES))
+    default_language = SelectField(_l("Main language"), choices=options(SITE_LANGUAGES))
+    languages = MultiCheckboxField(_l("Other languages"), choices=options(SITE_LANGUAGES))
+    # The waiting-room display message is added here when the display work is merged.
+
+
+def hours_form_class() -> type[FlaskForm]:
+    """Opening hours: up to three intervals per weekday (site-local times)."""
+    fields: dict[str, Any] = {}
+    for day in WEEKDAYS:
+        for index in range(INTERVALS_PER_DAY):
+            fields[f"{day}_{index}_start"] = TimeField(validators=[Optional()])
+            fields[f"{day}_{index}_end"] = TimeField(validators=[Optional()])
+    return type("HoursForm", (FlaskForm,), fields)
+
+
+class ClosureForm(FlaskForm):
+    day = DateField(_l("Closed on"), validators=[InputRequired()])
+
+
+class RemoveForm(FlaskForm):
+    """A button that only needs its CSRF token."""
+
+
+class CommitmentRow(Form):
+    kind = SelectField(
+        _l("Commitment"),
+        choices=options(
+            [
+                ("", "—"),
+                ("wait", _l("Waiting time")),
+                ("satisfaction", _l("Satisfaction")),
+                ("complaint_answer", _l("Answer to complaints")),
+            ]
+        ),
+        validators=[Optional()],
+    )
+    target_pct = IntegerField(_l("Share (%)"), validators=[Optional(), NumberRange(1, 100)])
+    threshold = IntegerField(_l("Limit"), validators=[Optional(), NumberRange(1, 480)])
+    service = SelectField(_l("Service"), choices=[], validators=[Optional()])
+
+
+COMMITMENT_ROWS = 6
+
+
+def commitments_form_class() -> type[FlaskForm]:
+    fields = {f"row_{i}": _FormField(CommitmentRow) for i in range(COMMITMENT_ROWS)}
+    return type("CommitmentsForm", (FlaskForm,), fields)
+
+
+def _FormField(form_class: type[Form]) -> Any:  # noqa: N802
+    from wtforms import FormField
+
+    return FormField(form_class)
+
+
+# Service fields, grouped as the page shows them. A form field named like a key
+# of queue.sites.update_service's changes is passed to it as is, so a setting
+# added to services later (booking: slot length, capacity, days ahead) needs
+# only a field here and its name in a fieldset.
+SERVICE_FIELDSETS: list[tuple[Any, list[str]]] = [
+    (
+        _l("Queue"),
+        ["prefix", "target_wait_minutes", "avg_service_minutes", "position", "is_active"],
+    ),
+    (_l("Priority"), ["priority_rule"]),
+]
+
+
+def service_form_class(site: Site, *, creating: bool) -> type[FlaskForm]:
+    """The service form of a site: a name per language of the site."""
+    fields: dict[str, Any] = {
+        "prefix": StringField(
+            _l("Ticket letter"),
+            validators=[DataRequired(), Length(min=1, max=3)],
+            description=_l("Printed before the number: B-007."),
+        ),
+        "target_wait_minutes": IntegerField(
+            _l("Target waiting time (minutes)"),
+            validators=[InputRequired(), NumberRange(1, 1440)],
+            description=_l("The dashboard counts the citizens called within it."),
+        ),
+        "avg_service_minutes": DecimalField(
+            _l("Usual time at the counter (minutes)"),
+            places=1,
+            validators=[InputRequired(), NumberRange(0.25, 240)],
+            description=_l(
+                "A first guess for waiting estimates; then learned from the day's work."
+            ),
+        ),
+        "position": IntegerField(
+            _l("Order on the kiosk"), validators=[InputRequired(), NumberRange(0, 10_000)]
+        ),
+        "is_active": BooleanField(_l("Available (tickets can be taken)")),
+        "priority_rule": RadioField(
+            _l("Priority rule"),
+            choices=options((rule.value, label) for rule, label in PRIORITY_RULE_LABELS.items()),
+            default=PriorityRule.FIRST.value,
+        ),
+    }
+    if creating:
+        fields["code"] = StringField(
+            _l("Code"),
+            validators=[DataRequired(), Length(max=32)],
+            description=_l("Used by the API and the SMS: CNI, CASIER."),
+        )
+    for code in site.languages:
+        label = dict(SITE_LANGUAGES).get(code, code)
+        fields[f"name_{code}"] = StringField(
+            _l("Name (%(language)s)", language=label),
+            validators=[Length(max=200)] + ([DataRequired()] if code == site.languages[0] else []),
+        )
+    return type("ServiceForm", (FlaskForm,), fields)
+
+
+def counter_form_class(site: Site) -> type[FlaskForm]:
+    """A counter's name, and for each service of the site: served here, with what weight."""
+    fields: dict[str, Any] = {
+        "name": StringField(_l("Name"), validators=[DataRequired(), Length(max=64)]),
+    }
+    for service in site.services:
+        fields[f"serves_{service.id}"] = BooleanField(service.name)
+        fields[f"weight_{service.id}"] = IntegerField(
+            _l("Weight"), default=1, validators=[Optional(), NumberRange(1, 100)]
+        )
+    return type("CounterForm", (FlaskForm,), fields)
+
+
+class DeviceForm(FlaskForm):
+    kind = SelectField(
+        _l("Kind"), choices=options((kind.value, label) for kind, label in DEVICE_LABELS.items())
+    )
+    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=100)])
+    counter = SelectField(
+        _l("Counter (for a tablet)"),
+        choices=[],
+        validators=[Optional()],
+        description=_l("The tablet asks for ratings after service at this counter."),
+    )
+
+
+def user_form_class(*, creating: bool, admin: bool, sites: list[Site]) -> type[FlaskForm]:
+    roles = [Role.MANAGER, Role.AGENT] if not admin else [Role.ADMIN, Role.MANAGER, Role.AGENT]
+    fields: dict[str, Any] = {
+        "full_name": StringField(_l("Full name"), validators=[Length(max=200)]),
+        "role": SelectField(
+            _l("Role"), choices=options((role.value, ROLE_LABELS[role]) for role in roles)
+        ),
+        "sites": MultiCheckboxField(
+            _l("Offices"), choices=options((site.slug, site.name) for site in sites)
+        ),
+        "locale": SelectField(
+            _l("Language of the pages"),
+            choices=options([("", _l("Office's language")), ("fr", "Français"), ("en", "English")]),
+        ),
+        "is_active": BooleanField(_l("Active (may sign in)"), default=True),
+    }
+    if creating:
+        fields["email"] = EmailField(_l("E-mail"), validators=[DataRequired(), Length(max=254)])
+        fields["password"] = PasswordField(
+            _l("Password"),
+            validators=[DataRequired(), Length(min=8, max=1024)],
+            description=_l("At least 8 characters. Give it to the person, who may change it."),
+        )
+    else:
+        fields["password"] = PasswordField(
+            _l("New password"),
+            validators=[Optional(), Length(min=8, max=1024)],
+            description=_l("Leave empty to keep the current one."),
+        )
+    return type("UserForm", (FlaskForm,), fields)
+
+
+class AssignForm(FlaskForm):
+    user = SelectField(_l("Assigned to"), choices=[])
+
+
+class AnswerForm(FlaskForm):
+    answer = TextAreaField(_l("Answer"), validators=[DataRequired(), Length(max=4000)])
+    send_sms = BooleanField(_l("Send the answer by SMS"))
+
+
+class ComplaintPublicForm(FlaskForm):
+    kind = RadioField(
+        _l("Your message is"),
+        choices=options(
+            [
+                (ComplaintKind.COMPLAINT.value, _l("A complaint")),
+                (ComplaintKind.SUGGESTION.value, _l("A suggestion")),
+            ]
+        ),
+        default=ComplaintKind.COMPLAINT.value,
+    )
+    service = SelectField(_l("About the service"), choices=[], validators=[Optional()])
+    text = TextAreaField(
+        _l("Your message"),
+        validators=[DataRequired(), Length(min=10, max=4000)],
+        description=_l("What happened, when, at which counter. At least 10 characters."),
+    )
+    name = StringField(_l("Your name (optional)"), validators=[Optional(), Length(max=200)])
+    phone = StringField(
+        _l("Your phone number (optional)"),
+        validators=[Optional(), Length(max=32)],
+        description=_l("To receive the answer by SMS."),
+    )
