@@ -19,6 +19,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     from .extensions import babel, csrf, db, limiter, login_manager, socketio
     from .i18n import select_locale
     from .queue.publish import build_state
+    from .ratelimit import install_signin_limits
 
     instance_path = (test_config or {}).get("INSTANCE_PATH") or os.environ.get(
         "QUEUE_APP_INSTANCE_PATH"
@@ -34,6 +35,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     login_manager.init_app(app)
     csrf.init_app(app)
     limiter.init_app(app)
+    install_signin_limits(app)
 
     redis_url = app.config.get("REDIS_URL") or None
     if app.config.get("SOCKETIO_WRITE_ONLY"):
@@ -70,6 +72,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     register_error_handlers(app)
     security.install(app)
 
+    _trust_proxies(app)
+
     @app.before_request
     def _readers_do_not_lock() -> None:
         # GET pages and API reads never write: on SQLite they need no write lock.
@@ -80,6 +84,16 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         set_read_only(False)
 
     return app
+
+
+def _trust_proxies(app: Flask) -> None:
+    """Read the client's address and scheme from the headers of trusted reverse proxies only."""
+    proxies = int(app.config.get("TRUSTED_PROXIES") or 0)
+    if proxies > 0:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        # Outermost, so that Socket.IO (wrapped around the app) sees them too.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)  # type: ignore[method-assign]
 
 
 def _configure_logging(app: Flask) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -37,14 +38,25 @@ def load_config(app: Flask, test_config: dict[str, Any] | None = None) -> None:
     app.config["PUBLIC_URL_IS_DEFAULT"] = app.config["PUBLIC_URL"] == default_public_url
     app.config["PUBLIC_URL"] = str(app.config["PUBLIC_URL"]).rstrip("/")
     app.config.setdefault("WTF_CSRF_TIME_LIMIT", None)
-    app.config["WTF_CSRF_SSL_STRICT"] = app.config.get("SESSION_COOKIE_SECURE", False)
+    _cookie_settings(app.config)
     app.config["BABEL_DEFAULT_LOCALE"] = app.config["LANGUAGES"][0]
     app.config["BABEL_TRANSLATION_DIRECTORIES"] = str(Path(__file__).parent / "translations")
-    if app.config.get("REDIS_URL"):
-        app.config.setdefault("RATELIMIT_STORAGE_URI", app.config["REDIS_URL"])
-    else:
-        app.config.setdefault("RATELIMIT_STORAGE_URI", "memory://")
+    if not app.config.get("RATELIMIT_STORAGE_URI"):
+        app.config["RATELIMIT_STORAGE_URI"] = app.config.get("REDIS_URL") or "memory://"
     app.config.setdefault("RATELIMIT_HEADERS_ENABLED", True)
+
+
+def _cookie_settings(config: Any) -> None:
+    """Secure, HttpOnly and SameSite alike on the session and "stay signed in" cookies."""
+    secure = config.get("SESSION_COOKIE_SECURE")
+    if secure is None:
+        secure = str(config["PUBLIC_URL"]).startswith("https://")
+    config["SESSION_COOKIE_SECURE"] = bool(secure)
+    config["WTF_CSRF_SSL_STRICT"] = bool(secure)
+    config["REMEMBER_COOKIE_SECURE"] = bool(secure)
+    config["REMEMBER_COOKIE_HTTPONLY"] = True
+    config["REMEMBER_COOKIE_SAMESITE"] = config.get("SESSION_COOKIE_SAMESITE") or "Lax"
+    config["REMEMBER_COOKIE_DURATION"] = timedelta(days=float(config["REMEMBER_DAYS"]))
 
 
 def normalize_database_url(url: str) -> str:

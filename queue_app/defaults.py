@@ -53,13 +53,44 @@ BOARD_CALLS = 8
 # Largest accepted request body, in bytes.
 MAX_CONTENT_LENGTH = 64 * 1024
 
-# Rate limits (Flask-Limiter syntax) for password checks.
-RATELIMIT_LOGIN = "10 per minute;100 per hour"
+# --- Hardening: sign-in limits, sessions, outages ------------------------------
 
-# Session cookie: set SESSION_COOKIE_SECURE = True behind HTTPS.
-SESSION_COOKIE_SECURE = False
+# Sign-in limits (web form and POST /api/v1/auth/token), in Flask-Limiter's
+# syntax ("5 per minute;20 per hour"). Per account: every password tried for
+# one e-mail counts, from any address, and a successful sign-in starts the count
+# again; when reached, that account waits (429) and nobody else does. Per
+# address: failed sign-ins from one client address count; successes do not, so
+# a whole office behind one NAT address signs in at 08:00.
+SIGNIN_LIMIT_ACCOUNT = "5 per minute;20 per hour"
+SIGNIN_LIMIT_ADDRESS = "30 per minute;300 per hour"
+
+# Where rate limits are counted. Unset: REDIS_URL when set (shared by the server
+# processes), else this process's memory. When the store does not answer,
+# sign-in goes on, counting in memory, and the store is tried again after
+# RATELIMIT_STORAGE_RETRY_SECONDS. RATELIMIT_ENABLED = False turns limits off.
+RATELIMIT_STORAGE_URI = None
+RATELIMIT_STORAGE_RETRY_SECONDS = 10
+RATELIMIT_KEY_PREFIX = "guichet"
+
+# Number of reverse proxies in front of the server that you trust to set
+# X-Forwarded-For and X-Forwarded-Proto (nginx: 1). The client's address, used
+# by the sign-in limits, is then read from that header; with 0 (the default)
+# the header is ignored, since any client can write it. Never set it higher
+# than the number of proxies that really rewrite the header.
+TRUSTED_PROXIES = 0
+
+# Session cookie: Secure (sent over HTTPS only) when SESSION_COOKIE_SECURE is
+# True; None means True when PUBLIC_URL starts with https://. The same flags
+# (Secure, HttpOnly, SameSite) apply to the "stay signed in" cookie.
+SESSION_COOKIE_SECURE = None
 SESSION_COOKIE_SAMESITE = "Lax"
+SESSION_COOKIE_HTTPONLY = True
+# A sign-in without "stay signed in" ends after this many seconds (and when the
+# browser closes); with it, after REMEMBER_DAYS. Each sign-in is a row of
+# user_sessions: signing out deletes it, and a password change or a
+# deactivation ends every session and API token of the user.
 PERMANENT_SESSION_LIFETIME = 12 * 3600
+REMEMBER_DAYS = 30
 
 # Content-Security-Policy of every HTML page. Pages load scripts, styles, sounds
 # and images from this server only: no inline script, no CDN, no framing.

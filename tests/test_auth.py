@@ -19,7 +19,7 @@ from queue_app.models import User
 
 from .conftest import PASSWORD, Api, Office
 
-RATE_LIMITED = {"RATELIMIT_ENABLED": True, "RATELIMIT_LOGIN": "3 per minute"}
+RATE_LIMITED = {"RATELIMIT_ENABLED": True, "SIGNIN_LIMIT_ACCOUNT": "3 per minute"}
 
 
 @pytest.fixture

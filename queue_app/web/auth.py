@@ -22,10 +22,12 @@ from werkzeug.wrappers import Response
 from wtforms import BooleanField, EmailField, PasswordField
 from wtforms.validators import DataRequired, Length
 
-from ..extensions import db, limiter
+from ..api.auth import too_many_attempts
+from ..extensions import db
 from ..i18n import LANG_COOKIE
 from ..models import utcnow
 from ..queue.accounts import authenticate
+from ..ratelimit import signin_limits
 
 bp = Blueprint("auth", __name__)
 
@@ -45,23 +47,29 @@ def safe_next(target: str | None, fallback: str) -> str:
     return fallback
 
 
-def _login_limit() -> str:
-    return str(current_app.config["RATELIMIT_LOGIN"])
-
-
 @bp.route("/login", methods=["GET", "POST"])
-@limiter.limit(_login_limit, methods=["POST"])
-def login() -> str | Response:
+def login() -> str | Response | tuple[str, int, dict[str, str]]:
     if current_user.is_authenticated:
         return redirect(url_for("agent.home"))
     form = LoginForm()
     if form.validate_on_submit():
-        user = authenticate(db.session, form.email.data or "", form.password.data or "")
+        email = form.email.data or ""
+        limits = signin_limits()
+        address = request.remote_addr or ""
+        wait = limits.attempt(email, address)
+        if wait:
+            # The sign-in page again, saying why and for how long (not a bare error).
+            refusal = too_many_attempts(wait)
+            page = render_template("auth/login.html", form=form, refusal=refusal.description)
+            return page, 429, {"Retry-After": str(wait)}
+        user = authenticate(db.session, email, form.password.data or "")
         if user is not None:
+            limits.succeeded(email)
             login_user(user, remember=bool(form.remember.data))
             user.last_login_at = utcnow()
             db.session.commit()
             return redirect(safe_next(request.args.get("next"), url_for("agent.home")))
+        limits.failed(address)
         flash(_("Wrong e-mail or password."), "error")
         return render_template("auth/login.html", form=form), 401
     return render_template("auth/login.html", form=form), (400 if form.errors else 200)
