@@ -20,6 +20,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     from .i18n import select_locale
     from .queue.publish import build_state
     from .ratelimit import install_signin_limits
+    from .redis_queue import client_manager
 
     instance_path = (test_config or {}).get("INSTANCE_PATH") or os.environ.get(
         "QUEUE_APP_INSTANCE_PATH"
@@ -43,7 +44,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         from flask_socketio import SocketIO
 
         emitter = (
-            SocketIO(message_queue=redis_url, channel=app.config["SOCKETIO_CHANNEL"])
+            SocketIO(message_queue=redis_url, client_manager=client_manager(app, write_only=True))
             if redis_url
             else None
         )
@@ -53,11 +54,13 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         # keeps them and registers them on the server of every app it initialises.
         from . import sockets  # noqa: F401
 
+        # A client manager of the app's own, always: Flask-SocketIO keeps the
+        # options of earlier init_app calls, and would reuse another app's.
         socketio.init_app(
             app,
             async_mode="threading",
-            message_queue=redis_url,
-            channel=app.config["SOCKETIO_CHANNEL"],
+            client_manager=client_manager(app),
+            message_queue=None,
             logger=False,
             engineio_logger=False,
         )

@@ -22,6 +22,11 @@ DATABASE_MAX_OVERFLOW = 30
 # worker, and as the rate-limit store. Unset: single process, in memory.
 REDIS_URL = None
 SOCKETIO_CHANNEL = "guichet"
+# While Redis is down, realtime events still reach the screens connected to the
+# process that emits them; the subscription and the publisher try Redis again
+# every this many seconds at most. When the subscription is back, the process
+# asks its screens to fetch their state again (Socket.IO event "resync").
+REDIS_RETRY_SECONDS = 2
 
 # External URL of the server, used in tracking links and QR codes.
 PUBLIC_URL = "http://127.0.0.1:5000"

@@ -48,6 +48,8 @@ def on_connect(auth: Any = None) -> None:
     principal = _authenticate(auth)
     if isinstance(principal, Device):
         site = principal.site
+        # Its connections drop when its token is revoked or rotated.
+        join_room(events.device_room(principal.id))
         if principal.kind == DeviceKind.DISPLAY:
             join_room(events.site_room(site.slug))
         session[PRINCIPAL_KEY] = {
@@ -59,6 +61,8 @@ def on_connect(auth: Any = None) -> None:
         wanted = auth.get("site") if isinstance(auth, dict) else None
         sites = db.session.query(Site).all() if principal.role == Role.ADMIN else principal.sites
         slugs = [s.slug for s in sites if wanted in (None, s.slug)]
+        # Its connections drop when the user's sessions end (password change, deactivation).
+        join_room(events.user_room(principal.id))
         for slug in slugs:
             join_room(events.agents_room(slug))
         session[PRINCIPAL_KEY] = {"user": principal.id, "sites": slugs}

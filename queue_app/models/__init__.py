@@ -1,6 +1,6 @@
 """The domain model: typed SQLAlchemy 2 mappings. Models never commit nor do I/O."""
 
-from .accounts import ApiToken, Device, DeviceKind, Role, User, user_sites
+from .accounts import ApiToken, Device, DeviceKind, Role, User, UserSession, user_sites
 from .base import Base, utcnow
 from .sites import WEEKDAYS, Counter, CounterService, CounterState, Service, Site, SiteClosure
 from .tickets import (
@@ -38,6 +38,7 @@ __all__ = [
     "TicketSource",
     "TicketStatus",
     "User",
+    "UserSession",
     "user_sites",
     "utcnow",
 ]

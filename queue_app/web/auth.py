@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from urllib.parse import urlsplit
 
 from flask import (
@@ -12,6 +13,7 @@ from flask import (
     redirect,
     render_template,
     request,
+    session,
     url_for,
 )
 from flask_babel import gettext as _
@@ -26,10 +28,13 @@ from ..api.auth import too_many_attempts
 from ..extensions import db
 from ..i18n import LANG_COOKIE
 from ..models import utcnow
-from ..queue.accounts import authenticate
+from ..queue.accounts import authenticate, end_web_session, start_web_session
 from ..ratelimit import signin_limits
 
 bp = Blueprint("auth", __name__)
+# Where Flask-Login keeps the signed-in user's identity, in the session and in the
+# "stay signed in" cookie: here, the secret of the sign-in's user_sessions row.
+SIGN_IN_KEY = "_user_id"
 
 
 class LoginForm(FlaskForm):
@@ -65,9 +70,20 @@ def login() -> str | Response | tuple[str, int, dict[str, str]]:
         user = authenticate(db.session, email, form.password.data or "")
         if user is not None:
             limits.succeeded(email)
-            login_user(user, remember=bool(form.remember.data))
+            remember = bool(form.remember.data)
+            config = current_app.config
+            ttl = (
+                timedelta(days=float(config["REMEMBER_DAYS"]))
+                if remember
+                else current_app.permanent_session_lifetime
+            )
+            secret, _row = start_web_session(db.session, user, ttl, remember=remember)
             user.last_login_at = utcnow()
             db.session.commit()
+            login_user(user, remember=remember)
+            # Flask-Login keeps the user's id in the session and in the "stay signed
+            # in" cookie: keep this sign-in's secret instead, so that both end with it.
+            session[SIGN_IN_KEY] = secret
             return redirect(safe_next(request.args.get("next"), url_for("agent.home")))
         limits.failed(address)
         flash(_("Wrong e-mail or password."), "error")
@@ -78,6 +94,11 @@ def login() -> str | Response | tuple[str, int, dict[str, str]]:
 @bp.post("/logout")
 @login_required
 def logout() -> Response:
+    secret = session.get(SIGN_IN_KEY)
+    if secret:
+        # This browser's sign-in ends: copies of its cookies open nothing any more.
+        end_web_session(db.session, str(secret))
+        db.session.commit()
     logout_user()
     flash(_("You are signed out."), "info")
     return redirect(url_for("auth.login"))
