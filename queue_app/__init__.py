@@ -11,7 +11,7 @@ from flask import Flask, request
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     """Build the application: settings, extensions, blueprints, realtime, errors."""
-    from . import events, security
+    from . import events, outages, security
     from .api import init_api
     from .api.errors import register_error_handlers
     from .config import load_config
@@ -73,6 +73,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     init_api(app)
     init_web(app)
     register_error_handlers(app)
+    outages.install(app)
     security.install(app)
 
     _trust_proxies(app)

@@ -73,12 +73,19 @@ def engine_options(config: Any) -> dict[str, Any]:
     if url.startswith("sqlite"):
         # Writers queue on SQLite's lock instead of failing at once.
         return {"connect_args": {"timeout": 30, "check_same_thread": False}}
-    return {
+    options: dict[str, Any] = {
         "pool_size": int(config["DATABASE_POOL_SIZE"]),
         "max_overflow": int(config["DATABASE_MAX_OVERFLOW"]),
+        # A connection is pinged before each use: after a database restart the
+        # dead ones are replaced, with no restart of the server.
         "pool_pre_ping": True,
         "pool_recycle": 1800,
+        "pool_timeout": float(config.get("DATABASE_POOL_TIMEOUT", 10)),
     }
+    if url.startswith("postgresql"):
+        # An unreachable host fails in seconds, not after the system's TCP timeout.
+        options["connect_args"] = {"connect_timeout": int(config["DATABASE_CONNECT_TIMEOUT"])}
+    return options
 
 
 def _instance_secret(instance: Path) -> str:

@@ -17,6 +17,10 @@ SECRET_KEY = None
 DATABASE_URL = None
 DATABASE_POOL_SIZE = 10
 DATABASE_MAX_OVERFLOW = 30
+# Seconds a request waits for a free pooled connection, and for PostgreSQL to
+# accept a new one, before it is answered 503 (see UNAVAILABLE_RETRY_AFTER).
+DATABASE_POOL_TIMEOUT = 10
+DATABASE_CONNECT_TIMEOUT = 5
 
 # Redis, used as the Socket.IO message queue between server processes and the
 # worker, and as the rate-limit store. Unset: single process, in memory.
@@ -96,6 +100,12 @@ SESSION_COOKIE_HTTPONLY = True
 # deactivation ends every session and API token of the user.
 PERMANENT_SESSION_LIFETIME = 12 * 3600
 REMEMBER_DAYS = 30
+
+# While the database cannot be reached, the API answers 503
+# {"error": {"code": "unavailable"}} and pages a "briefly unavailable" page
+# that reloads itself, both with this Retry-After (seconds). The log says once
+# when the outage starts and once when it ends; service resumes by itself.
+UNAVAILABLE_RETRY_AFTER = 5
 
 # Content-Security-Policy of every HTML page. Pages load scripts, styles, sounds
 # and images from this server only: no inline script, no CDN, no framing.

@@ -7,16 +7,19 @@ Events themselves are emitted by events.py only.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from typing import Any
 
 from flask import current_app, request, session
 from flask_login import current_user
 from flask_socketio import ConnectionRefusedError, join_room
+from sqlalchemy.exc import SQLAlchemyError
 
 from . import events
 from .extensions import db, socketio
 from .models import Device, DeviceKind, Role, Site, User
+from .outages import is_unavailable, note_failure
 from .permissions import belongs_to
 from .queue import errors
 from .queue.accounts import resolve_token
@@ -45,7 +48,14 @@ def _authenticate(auth: Any) -> User | Device | None:
 
 @socketio.on("connect")
 def on_connect(auth: Any = None) -> None:
-    principal = _authenticate(auth)
+    try:
+        principal = _authenticate(auth)
+    except SQLAlchemyError as error:
+        if not is_unavailable(error):
+            raise
+        # The database is down: refused for now; the screen retries (with backoff).
+        note_failure(error)
+        raise ConnectionRefusedError("unavailable") from None
     if isinstance(principal, Device):
         site = principal.site
         # Its connections drop when its token is revoked or rotated.
@@ -106,3 +116,15 @@ def on_sync(data: Any = None) -> dict:
         if user is None or not belongs_to(user, site):
             return {"error": {"code": "forbidden", "message": "not your site"}}
     return board(db.session, site, limit=int(current_app.config["BOARD_CALLS"]))
+
+
+@socketio.on_error_default
+def on_error(error: Exception) -> dict:
+    """A handler failed: the caller's acknowledgement says so (a database outage is logged once)."""
+    with contextlib.suppress(Exception):
+        db.session.rollback()
+    if is_unavailable(error):
+        note_failure(error)
+        return {"error": {"code": "unavailable", "message": "the service is briefly unavailable"}}
+    log.error("realtime handler failed: %s", getattr(request, "event", None), exc_info=error)
+    return {"error": {"code": "internal_error", "message": "something went wrong on our side"}}

@@ -354,3 +354,26 @@ def test_a_limit_declared_on_a_view_still_applies(tmp_path: Any, sqlite_template
         assert client.get("/healthz").status_code == 200
     finally:
         dispose(application)
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_the_sign_in_page_says_how_long_to_wait(
+    make_page: Callable[..., Any], live_server: Any, office: Office
+) -> None:
+    from playwright.sync_api import expect
+
+    from .conftest import shot
+
+    page = make_page()
+    page.goto(f"{live_server.url}/login")
+    for n in range(6):
+        page.get_by_label("Adresse e-mail").fill(office.users["agent"].email)
+        page.get_by_label("Mot de passe").fill(f"mauvais {n}")
+        page.get_by_role("button", name="Se connecter").click()
+    alert = page.get_by_role("alert")
+    expect(alert).to_contain_text("Trop de tentatives de connexion. Patientez 1 minute")
+    expect(alert).to_contain_text("demandez-en un nouveau à votre responsable")
+    # The form is still there, filled in, for when the wait is over.
+    expect(page.get_by_label("Adresse e-mail")).to_have_value(office.users["agent"].email)
+    shot(page, "login-too-many-attempts")
