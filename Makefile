@@ -83,6 +83,7 @@ bench: install ## run the benchmarks on SQLite and PostgreSQL (prints figures)
 	$(BIN)/python bench/issue_tickets.py --dburl $(PG_URL)
 	$(BIN)/python bench/call_next.py --dburl sqlite
 	$(BIN)/python bench/call_next.py --dburl $(PG_URL)
+	$(BIN)/python bench/limiter_overhead.py
 
 .PHONY: help assets i18n-compile i18n-extract i18n-update install install-test browser demo run \
 	worker test lint fmt bench

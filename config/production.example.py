@@ -10,5 +10,6 @@ DATABASE_URL = "postgresql://guichet:change-me@127.0.0.1:5432/guichet"
 DATABASE_POOL_SIZE = 20
 REDIS_URL = "redis://127.0.0.1:6379/0"
 PUBLIC_URL = "https://guichet.example.sn"
-SESSION_COOKIE_SECURE = True
+SESSION_COOKIE_SECURE = True  # cookies over HTTPS only (the default when PUBLIC_URL is https)
+TRUSTED_PROXIES = 1  # nginx in front sets X-Forwarded-For / X-Forwarded-Proto
 SCHEDULER_IN_PROCESS = False  # run `queue-app worker` once beside the web processes

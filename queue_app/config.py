@@ -44,6 +44,16 @@ def load_config(app: Flask, test_config: dict[str, Any] | None = None) -> None:
     if not app.config.get("RATELIMIT_STORAGE_URI"):
         app.config["RATELIMIT_STORAGE_URI"] = app.config.get("REDIS_URL") or "memory://"
     app.config.setdefault("RATELIMIT_HEADERS_ENABLED", True)
+    # Limits declared with @limiter.limit keep working, in memory, while Redis is down.
+    app.config.setdefault("RATELIMIT_IN_MEMORY_FALLBACK_ENABLED", True)
+    app.config.setdefault("RATELIMIT_SWALLOW_ERRORS", True)
+    if str(app.config["RATELIMIT_STORAGE_URI"]).startswith(("redis://", "rediss://")):
+        from .redis_queue import fail_fast_options
+
+        app.config["RATELIMIT_STORAGE_OPTIONS"] = {
+            **fail_fast_options(),
+            **(app.config.get("RATELIMIT_STORAGE_OPTIONS") or {}),
+        }
 
 
 def _cookie_settings(config: Any) -> None:

@@ -64,11 +64,9 @@ class SignInLimits:
         self._memory = MemoryStorage()
         self._store: Storage = self._memory
         if not uri.startswith("memory://"):
-            options: dict[str, Any] = {}
-            if uri.startswith(("redis", "rediss")):
-                # Sign-in must not hang on a Redis that does not answer.
-                options = {"socket_timeout": 2, "socket_connect_timeout": 2}
-            options.update(config.get("RATELIMIT_STORAGE_OPTIONS") or {})
+            # For Redis, config.py puts fail-fast options here: sign-in must not
+            # hang on a Redis that does not answer.
+            options: dict[str, Any] = dict(config.get("RATELIMIT_STORAGE_OPTIONS") or {})
             self._store = cast(Storage, storage_from_string(uri, wrap_exceptions=True, **options))
         self._lock = threading.Lock()
         self._down_since: float | None = None

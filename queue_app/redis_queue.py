@@ -37,23 +37,24 @@ RESYNC = "resync"
 NAMESPACE = "/"
 
 
-def redis_client(url: str, **options: Any) -> Any:
-    """A Redis client that fails fast: 2 s timeouts and one immediate retry (no backoff loop).
+def fail_fast_options() -> dict[str, Any]:
+    """Redis client options that fail fast: 2 s timeouts, one immediate retry (no backoff loop).
 
     redis-py's default retries ten times with backoff (seconds): a request
-    emitting an event, or a readiness probe, would hang that long on a dead Redis.
+    emitting an event, a sign-in, or a readiness probe would hang that long on
+    a dead Redis.
     """
-    import redis
     from redis.backoff import NoBackoff
     from redis.retry import Retry
 
-    settings: dict[str, Any] = {
-        "socket_timeout": 2,
-        "socket_connect_timeout": 2,
-        "retry": Retry(NoBackoff(), 1),
-    }
-    settings.update(options)
-    return redis.Redis.from_url(url, **settings)
+    return {"socket_timeout": 2, "socket_connect_timeout": 2, "retry": Retry(NoBackoff(), 1)}
+
+
+def redis_client(url: str, **options: Any) -> Any:
+    """A Redis client with :func:`fail_fast_options` (``options`` override them)."""
+    import redis
+
+    return redis.Redis.from_url(url, **{**fail_fast_options(), **options})
 
 
 class GuichetRedisManager(socketio.RedisManager):

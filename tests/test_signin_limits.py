@@ -336,12 +336,18 @@ def test_no_request_pays_for_the_limiter_before_its_view(app: Flask, office: Off
     assert _limiter_hooks(app) == []
 
 
-def test_a_limit_declared_on_a_view_still_applies(tmp_path: Any, sqlite_template: Any) -> None:
+@pytest.mark.parametrize("store", ["memory", "redis-down"])
+def test_a_limit_declared_on_a_view_still_applies(
+    tmp_path: Any, sqlite_template: Any, store: str
+) -> None:
     import shutil
 
     path = tmp_path / "g.db"
     shutil.copy(sqlite_template, path)
-    application = create_app({**base_config(tmp_path, f"sqlite:///{path}"), **LIMITED})
+    uri = "memory://" if store == "memory" else f"redis://127.0.0.1:{free_port()}/0"
+    application = create_app(
+        {**base_config(tmp_path, f"sqlite:///{path}"), **LIMITED, "RATELIMIT_STORAGE_URI": uri}
+    )
     try:
 
         @application.get("/limited-for-test")
