@@ -5,9 +5,10 @@ and publishes it on a Redis channel for the other processes. This subclass
 keeps that, and adds what an office needs when Redis goes away:
 
 * Publishing never stalls a request: one quick attempt (2 s timeouts, no
-  backoff loop); while Redis is down, emits reach this process's screens only
-  and Redis is tried again every ``REDIS_RETRY_SECONDS`` at most. The outage
-  is logged once when it starts and once when it ends (not per event).
+  backoff loop); once it failed, emits reach this process's screens only and
+  are not tried on Redis at all, while a probe thread pings Redis every
+  ``REDIS_RETRY_SECONDS``. The outage is logged once when it starts and once
+  when it ends (not per event).
 * The subscription comes back by itself (every ``REDIS_RETRY_SECONDS`` at
   most, not python-socketio's backoff up to a minute). Each time it is in
   place (the first time too, since a client may have connected before it),
@@ -16,6 +17,9 @@ keeps that, and adds what an office needs when Redis goes away:
   screen answers ``resync`` by fetching its current state again. The event
   is sent once Redis has confirmed the subscription, so anything committed
   before it is in that state and anything after it arrives as usual.
+* When publishing works again, the process asks the others (through Redis)
+  to send ``resync`` to their screens too (reason ``peer_reconnected``): the
+  events it could not publish meanwhile reached its own screens only.
 * ``disconnect_room``: drops every connection in a room, on every process
   (a revoked device token, a user whose sessions ended).
 """
@@ -24,6 +28,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import threading
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -68,35 +73,65 @@ class GuichetRedisManager(socketio.RedisManager):
         super().__init__(url, channel=channel, write_only=write_only)
         self.retry_seconds = max(float(retry_seconds), 0.05)
         self._publisher: Any = None
+        self._publish_lock = threading.Lock()
         self._publish_down_since: float | None = None
-        self._publish_retry_at = 0.0
 
     # --- publishing ---------------------------------------------------------------
 
     def _publish(self, data: Any) -> Any:
-        # emit() has already delivered the event to this process's clients.
-        if self._publish_down_since is not None and time.monotonic() < self._publish_retry_at:
+        # emit() has already delivered the event to this process's clients. While
+        # Redis is down, nothing is tried here (a request never waits for it): a
+        # probe thread watches for its return.
+        if self._publish_down_since is not None:
             return None
         try:
-            if self._publisher is None:
-                self._publisher = redis_client(self.redis_url)
-            result = self._publisher.publish(self.channel, self.json.dumps(data))
+            publisher = self._publisher
+            if publisher is None:
+                publisher = self._publisher = redis_client(self.redis_url)
+            return publisher.publish(self.channel, self.json.dumps(data))
         except Exception as error:
-            self._publisher = None
-            now = time.monotonic()
-            self._publish_retry_at = now + self.retry_seconds
-            if self._publish_down_since is None:
-                self._publish_down_since = now
-                log.warning(
-                    "realtime: cannot publish to Redis (%s); events reach this process's "
-                    "screens only until it returns",
-                    error,
-                )
+            self._publishing_failed(error)
             return None
-        since, self._publish_down_since = self._publish_down_since, None
-        if since is not None:
-            log.info("realtime: publishing to Redis again after %.0f s", time.monotonic() - since)
-        return result
+
+    def _publishing_failed(self, error: Exception) -> None:
+        with self._publish_lock:
+            self._publisher = None
+            if self._publish_down_since is not None:
+                return
+            self._publish_down_since = time.monotonic()
+        log.warning(
+            "realtime: cannot publish to Redis (%s); events reach this process's screens "
+            "only until it returns",
+            error,
+        )
+        threading.Thread(
+            target=self._probe_publisher, name="queue-app-redis-probe", daemon=True
+        ).start()
+
+    def _probe_publisher(self) -> None:
+        """Until Redis answers again; then publish as usual and have the others resync."""
+        while True:
+            time.sleep(self.retry_seconds)
+            client = redis_client(self.redis_url)
+            try:
+                client.ping()
+            except Exception:
+                client.close()
+                continue
+            with self._publish_lock:
+                self._publisher = client
+                since, self._publish_down_since = self._publish_down_since, None
+            log.info(
+                "realtime: publishing to Redis again after %.0f s",
+                time.monotonic() - (since or time.monotonic()),
+            )
+            # What this process emitted meanwhile reached its own screens only: the
+            # other processes' screens fetch their state again. Asked once publishing
+            # is on again, so an event is either published or committed before this.
+            self._publish(
+                {"method": "resync", "reason": "peer_reconnected", "host_id": self.host_id}
+            )
+            return
 
     # --- listening --------------------------------------------------------------------
 
@@ -133,7 +168,7 @@ class GuichetRedisManager(socketio.RedisManager):
                     lost_at = time.monotonic()
                     log.warning(
                         "realtime: lost the Redis subscription (%s); events of other "
-                        "processes are missed until it returns (retrying every %.0f s at most)",
+                        "processes are missed until it returns (retrying every %g s at most)",
                         error,
                         self.retry_seconds,
                     )
@@ -150,9 +185,16 @@ class GuichetRedisManager(socketio.RedisManager):
             if message.get("channel") != channel or message.get("type") != "message":
                 continue
             data = message["data"]
-            if b'"disconnect_room"' in data:
-                self._handle_disconnect_room(self.json.loads(data))
-                continue
+            if b'"disconnect_room"' in data or b'"resync"' in data:
+                # Guichet's own messages (an emit whose data has these words goes on).
+                decoded = self.json.loads(data)
+                if decoded.get("method") == "disconnect_room":
+                    self._handle_disconnect_room(decoded)
+                    continue
+                if decoded.get("method") == "resync":
+                    if decoded.get("host_id") != self.host_id:
+                        self.resync(str(decoded.get("reason") or "peer_reconnected"))
+                    continue
             yield data
 
     def resync(self, reason: str) -> None:
