@@ -28,8 +28,9 @@ REDIS_URL = None
 SOCKETIO_CHANNEL = "guichet"
 # While Redis is down, realtime events still reach the screens connected to the
 # process that emits them; the subscription and the publisher try Redis again
-# every this many seconds at most. When the subscription is back, the process
-# asks its screens to fetch their state again (Socket.IO event "resync").
+# every this many seconds at most. When its subscription is back, a process
+# asks its screens to fetch their state again (Socket.IO event "resync"); when
+# it can publish again, it asks the other processes to do the same.
 REDIS_RETRY_SECONDS = 2
 
 # External URL of the server, used in tracking links and QR codes.
