@@ -139,6 +139,7 @@ bench: install ## run the benchmarks on SQLite and PostgreSQL (prints figures)
 	$(BIN)/python bench/sms_outbox.py --dburl sqlite
 	$(BIN)/python bench/sms_outbox.py --dburl $(PG_URL)
 	$(BIN)/python bench/kiosk_to_paper.py --dburl sqlite
+	$(BIN)/python bench/limiter_overhead.py
 
 	$(BIN)/python bench/display_fanout.py --clients 100,1000 --calls 20
 

@@ -14,7 +14,7 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     """Build the application: settings, extensions, blueprints, realtime, errors."""
-    from . import events, security
+    from . import events, outages, security
     from .api import init_api
     from .api.errors import register_error_handlers
     from .api.inputs import install_url_converters
@@ -24,6 +24,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     from .i18n import select_locale
     from .quality import audit
     from .queue.publish import build_state
+    from .ratelimit import install_signin_limits
+    from .redis_queue import client_manager
 
     instance_path = (test_config or {}).get("INSTANCE_PATH") or os.environ.get(
         "QUEUE_APP_INSTANCE_PATH"
@@ -56,6 +58,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     login_manager.init_app(app)
     csrf.init_app(app)
     limiter.init_app(app)
+    install_signin_limits(app)
 
     redis_url = app.config.get("REDIS_URL") or None
     if app.config.get("SOCKETIO_WRITE_ONLY"):
@@ -63,7 +66,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         from flask_socketio import SocketIO
 
         emitter = (
-            SocketIO(message_queue=redis_url, channel=app.config["SOCKETIO_CHANNEL"])
+            SocketIO(message_queue=redis_url, client_manager=client_manager(app, write_only=True))
             if redis_url
             else None
         )
@@ -73,11 +76,13 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         # keeps them and registers them on the server of every app it initialises.
         from . import sockets  # noqa: F401
 
+        # A client manager of the app's own, always: Flask-SocketIO keeps the
+        # options of earlier init_app calls, and would reuse another app's.
         socketio.init_app(
             app,
             async_mode=_async_mode(app),
-            message_queue=redis_url,
-            channel=app.config["SOCKETIO_CHANNEL"],
+            client_manager=client_manager(app),
+            message_queue=None,
             logger=False,
             engineio_logger=False,
         )
@@ -90,6 +95,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     init_api(app)
     init_web(app)
     register_error_handlers(app)
+    outages.install(app)
     security.install(app)
     _guard_realtime(app)
 
@@ -109,7 +115,8 @@ def _async_mode(app: Flask) -> str:
 
 
 def _guard_realtime(app: Flask) -> None:
-    """Bound the realtime connections per address; trust the proxy's address headers."""
+    """Bound the realtime connections per address; read the client's address and scheme
+    from the headers of trusted reverse proxies only (TRUSTED_PROXIES)."""
     from werkzeug.middleware.proxy_fix import ProxyFix
 
     from .socket_guard import SocketGuard
@@ -117,11 +124,11 @@ def _guard_realtime(app: Flask) -> None:
     limit = int(app.config.get("SOCKETIO_MAX_CONNECTIONS_PER_ADDRESS") or 0)
     if limit > 0 and not app.config.get("SOCKETIO_WRITE_ONLY"):
         app.wsgi_app = SocketGuard(app.wsgi_app, limit)  # type: ignore[method-assign]
-    proxies = int(app.config.get("PROXY_COUNT") or 0)
+    proxies = int(app.config.get("TRUSTED_PROXIES") or 0)
     if proxies > 0:
-        # Outermost, so that the guard and the rate limits see the client's address.
+        # Outermost, so that the guard, Socket.IO and the sign-in limits see the client's address.
         app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
-            app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies
+            app.wsgi_app, x_for=proxies, x_proto=proxies
         )
 
 

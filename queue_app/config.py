@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -37,16 +38,37 @@ def load_config(app: Flask, test_config: dict[str, Any] | None = None) -> None:
     app.config["PUBLIC_URL_IS_DEFAULT"] = app.config["PUBLIC_URL"] == default_public_url
     app.config["PUBLIC_URL"] = str(app.config["PUBLIC_URL"]).rstrip("/")
     app.config.setdefault("WTF_CSRF_TIME_LIMIT", None)
-    app.config["WTF_CSRF_SSL_STRICT"] = app.config.get("SESSION_COOKIE_SECURE", False)
+    _cookie_settings(app.config)
     app.config["BABEL_DEFAULT_LOCALE"] = app.config["LANGUAGES"][0]
     app.config["BABEL_TRANSLATION_DIRECTORIES"] = str(Path(__file__).parent / "translations")
-    if app.config.get("REDIS_URL"):
-        app.config.setdefault("RATELIMIT_STORAGE_URI", app.config["REDIS_URL"])
-    else:
-        app.config.setdefault("RATELIMIT_STORAGE_URI", "memory://")
+    if not app.config.get("RATELIMIT_STORAGE_URI"):
+        app.config["RATELIMIT_STORAGE_URI"] = app.config.get("REDIS_URL") or "memory://"
     app.config.setdefault("RATELIMIT_HEADERS_ENABLED", True)
     if not app.config.get("SMS_CONSOLE_PATH"):
         app.config["SMS_CONSOLE_PATH"] = str(Path(app.instance_path) / "sms-console.jsonl")
+    # Limits declared with @limiter.limit keep working, in memory, while Redis is down.
+    app.config.setdefault("RATELIMIT_IN_MEMORY_FALLBACK_ENABLED", True)
+    app.config.setdefault("RATELIMIT_SWALLOW_ERRORS", True)
+    if str(app.config["RATELIMIT_STORAGE_URI"]).startswith(("redis://", "rediss://")):
+        from .redis_queue import fail_fast_options
+
+        app.config["RATELIMIT_STORAGE_OPTIONS"] = {
+            **fail_fast_options(),
+            **(app.config.get("RATELIMIT_STORAGE_OPTIONS") or {}),
+        }
+
+
+def _cookie_settings(config: Any) -> None:
+    """Secure, HttpOnly and SameSite alike on the session and "stay signed in" cookies."""
+    secure = config.get("SESSION_COOKIE_SECURE")
+    if secure is None:
+        secure = str(config["PUBLIC_URL"]).startswith("https://")
+    config["SESSION_COOKIE_SECURE"] = bool(secure)
+    config["WTF_CSRF_SSL_STRICT"] = bool(secure)
+    config["REMEMBER_COOKIE_SECURE"] = bool(secure)
+    config["REMEMBER_COOKIE_HTTPONLY"] = True
+    config["REMEMBER_COOKIE_SAMESITE"] = config.get("SESSION_COOKIE_SAMESITE") or "Lax"
+    config["REMEMBER_COOKIE_DURATION"] = timedelta(days=float(config["REMEMBER_DAYS"]))
 
 
 def normalize_database_url(url: str) -> str:
@@ -63,12 +85,19 @@ def engine_options(config: Any) -> dict[str, Any]:
     if url.startswith("sqlite"):
         # Writers queue on SQLite's lock instead of failing at once.
         return {"connect_args": {"timeout": 30, "check_same_thread": False}}
-    return {
+    options: dict[str, Any] = {
         "pool_size": int(config["DATABASE_POOL_SIZE"]),
         "max_overflow": int(config["DATABASE_MAX_OVERFLOW"]),
+        # A connection is pinged before each use: after a database restart the
+        # dead ones are replaced, with no restart of the server.
         "pool_pre_ping": True,
         "pool_recycle": 1800,
+        "pool_timeout": float(config.get("DATABASE_POOL_TIMEOUT", 10)),
     }
+    if url.startswith("postgresql"):
+        # An unreachable host fails in seconds, not after the system's TCP timeout.
+        options["connect_args"] = {"connect_timeout": int(config["DATABASE_CONNECT_TIMEOUT"])}
+    return options
 
 
 def _instance_secret(instance: Path) -> str:

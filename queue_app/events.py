@@ -37,6 +37,7 @@ log = logging.getLogger(__name__)
 
 PENDING_KEY = "queue_app.pending_events"
 CHANGED_KEY = "queue_app.changed"
+DROP_KEY = "queue_app.drop_connections"
 EMITTER_KEY = "queue_app.emitter"
 PUBLISHER_KEY = "queue_app.state_publisher"
 
@@ -100,6 +101,16 @@ def tablet_room(counter_id: int) -> str:
     return f"tablet:{counter_id}"
 
 
+def device_room(device_id: int) -> str:
+    """Room of one device's connections (joined on connect, emptied when its token ends)."""
+    return f"device:{device_id}"
+
+
+def user_room(user_id: int) -> str:
+    """Room of one user's connections (joined on connect, emptied when their sessions end)."""
+    return f"user:{user_id}"
+
+
 def queue(session: Session, name: str, room: str, payload: dict[str, Any]) -> None:
     """Queue a moment for emission after the session commits."""
     session.info.setdefault(PENDING_KEY, []).append(PendingEvent(name, room, payload))
@@ -120,6 +131,14 @@ def mark_changed(session: Session, *keys: StateKey) -> None:
     session.info.setdefault(CHANGED_KEY, set()).update(keys)
 
 
+def drop_connections(session: Session, room: str) -> None:
+    """Disconnect every Socket.IO connection in ``room`` once this transaction commits.
+
+    On every server process: through the Redis message queue when there is one.
+    """
+    session.info.setdefault(DROP_KEY, set()).add(room)
+
+
 def changed_keys(session: Session) -> set[StateKey]:
     """What the open transaction will have the publisher push (for tests)."""
     return set(session.info.get(CHANGED_KEY, ()))
@@ -138,9 +157,26 @@ def emit_now(emitter: Emitter | None, events: list[PendingEvent]) -> None:
             log.warning("realtime push %s to %s failed", item.name, item.room, exc_info=True)
 
 
+def disconnect_now(emitter: Emitter | None, rooms: set[str]) -> None:
+    """Disconnect the connections in ``rooms``; a failure is logged, never raised."""
+    server = getattr(emitter, "server", None)
+    if server is None:
+        return
+    from .redis_queue import disconnect_room
+
+    for room in sorted(rooms):
+        try:
+            disconnect_room(server, room)
+        except Exception:
+            log.warning("disconnecting room %s failed", room, exc_info=True)
+
+
 def _after_commit(session: Session) -> None:
     pending: list[PendingEvent] | None = session.info.pop(PENDING_KEY, None)
     changed: set[StateKey] | None = session.info.pop(CHANGED_KEY, None)
+    dropped: set[str] | None = session.info.pop(DROP_KEY, None)
+    if dropped:
+        disconnect_now(current_app.extensions.get(EMITTER_KEY), dropped)
     if pending:
         emit_now(current_app.extensions.get(EMITTER_KEY), pending)
     if changed:
@@ -152,6 +188,7 @@ def _after_commit(session: Session) -> None:
 def _after_rollback(session: Session) -> None:
     session.info.pop(PENDING_KEY, None)
     session.info.pop(CHANGED_KEY, None)
+    session.info.pop(DROP_KEY, None)
 
 
 class StatePublisher:

@@ -8,6 +8,7 @@ from flask import Blueprint, current_app
 from sqlalchemy import text
 
 from .extensions import db
+from .outages import is_unavailable, note_failure
 
 log = logging.getLogger(__name__)
 bp = Blueprint("health", __name__)
@@ -20,28 +21,43 @@ def healthz() -> tuple[dict, int]:
 
 
 @bp.get("/readyz")
-def readyz() -> tuple[dict, int]:
-    """200 only when the database (and Redis, when configured) answer."""
+def readyz() -> tuple[dict, int, dict[str, str]]:
+    """200 only when the database (and Redis, when configured) answer; else 503.
+
+    Probes come every few seconds: an outage is logged once (queue_app.outages,
+    queue_app.redis_queue), not at every probe.
+    """
     checks: dict[str, str] = {}
     try:
         db.session.execute(text("SELECT 1"))
         checks["database"] = "ok"
-    except Exception:
-        log.warning("readiness: database unreachable", exc_info=True)
+    except Exception as error:
+        if is_unavailable(error):
+            note_failure(error)
+        else:
+            log.warning("readiness: database check failed", exc_info=True)
         checks["database"] = "unreachable"
     finally:
-        db.session.rollback()
+        try:
+            db.session.rollback()
+        except Exception:
+            db.session.remove()
     redis_url = current_app.config.get("REDIS_URL")
     if redis_url:
-        import redis
+        from .redis_queue import redis_client
 
+        client = redis_client(redis_url)
         try:
-            client = redis.Redis.from_url(redis_url, socket_timeout=2, socket_connect_timeout=2)
             client.ping()
-            client.close()
             checks["redis"] = "ok"
         except Exception:
-            log.warning("readiness: redis unreachable", exc_info=True)
             checks["redis"] = "unreachable"
+        finally:
+            client.close()
     ready = all(value == "ok" for value in checks.values())
-    return {"status": "ok" if ready else "unavailable", "checks": checks}, 200 if ready else 503
+    retry = {} if ready else {"Retry-After": str(current_app.config["UNAVAILABLE_RETRY_AFTER"])}
+    return (
+        {"status": "ok" if ready else "unavailable", "checks": checks},
+        200 if ready else 503,
+        retry,
+    )

@@ -9,17 +9,20 @@ for, nor holds, the writer lock.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from typing import Any
 
 from flask import current_app, request, session
 from flask_login import current_user
 from flask_socketio import ConnectionRefusedError, join_room
+from sqlalchemy.exc import SQLAlchemyError
 
 from . import events
 from .database import reads_only
 from .extensions import db, socketio
 from .models import Counter, Device, DeviceKind, Role, Site, User
+from .outages import is_unavailable, note_failure
 from .permissions import belongs_to
 from .queue import errors
 from .queue.accounts import resolve_token
@@ -49,11 +52,20 @@ def _authenticate(auth: Any) -> User | Device | None:
 @socketio.on("connect")
 @reads_only
 def on_connect(auth: Any = None) -> None:
-    principal = _authenticate(auth)
+    try:
+        principal = _authenticate(auth)
+    except SQLAlchemyError as error:
+        if not is_unavailable(error):
+            raise
+        # The database is down: refused for now; the screen retries (with backoff).
+        note_failure(error)
+        raise ConnectionRefusedError("unavailable") from None
     if isinstance(principal, Device):
         site = principal.site
         codes = [service.code for service in principal.services]
         counter_id = None
+        # Its connections drop when its token is revoked or rotated.
+        join_room(events.device_room(principal.id))
         if principal.kind == DeviceKind.DISPLAY:
             counter_id = _display_room(principal, auth)
         elif principal.kind == DeviceKind.PRINTER:
@@ -71,6 +83,8 @@ def on_connect(auth: Any = None) -> None:
         wanted = auth.get("site") if isinstance(auth, dict) else None
         sites = db.session.query(Site).all() if principal.role == Role.ADMIN else principal.sites
         slugs = [s.slug for s in sites if wanted in (None, s.slug)]
+        # Its connections drop when the user's sessions end (password change, deactivation).
+        join_room(events.user_room(principal.id))
         for slug in slugs:
             join_room(events.agents_room(slug))
         session[PRINCIPAL_KEY] = {"user": principal.id, "sites": slugs}
@@ -97,8 +111,6 @@ def _display_room(device: Device, auth: Any) -> int | None:
 
 def _join_tablet_room(tablet: Device, auth: Any) -> None:
     """A satisfaction tablet joins the tablet room of its counter (auth {"counter": id})."""
-    from .models import Counter
-
     wanted = auth.get("counter") if isinstance(auth, dict) else request.args.get("counter")
     try:
         counter = db.session.get(Counter, int(wanted))
@@ -162,3 +174,15 @@ def on_sync(data: Any = None) -> dict:
     )
     answer["server_version"] = server_version()
     return answer
+
+
+@socketio.on_error_default
+def on_error(error: Exception) -> dict:
+    """A handler failed: the caller's acknowledgement says so (a database outage is logged once)."""
+    with contextlib.suppress(Exception):
+        db.session.rollback()
+    if is_unavailable(error):
+        note_failure(error)
+        return {"error": {"code": "unavailable", "message": "the service is briefly unavailable"}}
+    log.error("realtime handler failed: %s", getattr(request, "event", None), exc_info=error)
+    return {"error": {"code": "internal_error", "message": "something went wrong on our side"}}

@@ -19,7 +19,7 @@ from queue_app.models import User
 
 from .conftest import PASSWORD, Api, Office
 
-RATE_LIMITED = {"RATELIMIT_ENABLED": True, "RATELIMIT_LOGIN": "3 per minute"}
+RATE_LIMITED = {"RATELIMIT_ENABLED": True, "SIGNIN_LIMIT_ACCOUNT": "3 per minute"}
 
 
 @pytest.fixture
@@ -105,10 +105,12 @@ def test_an_inactive_user_gets_no_token_and_loses_the_ones_given(api: Api, offic
     assert_unauthorized(bearer(api, token))
     assert_unauthorized(api.post(f"counters/{office.counters['g1'].id}/open", token))
 
-    # Active again: the same token is accepted (it has not expired).
+    # Active again: tokens given before the deactivation stay dead; a new sign-in works.
     api.patch(f"users/{agent_id}", "admin", json={"is_active": True})
-    assert bearer(api, token).status_code == 200
-    assert login(api, "agent@thies.sn").status_code == 200
+    assert_unauthorized(bearer(api, token))
+    fresh = login(api, "agent@thies.sn")
+    assert fresh.status_code == 200
+    assert bearer(api, fresh.get_json()["token"]).status_code == 200
 
 
 def test_user_tokens_expire_after_the_configured_hours(api: Api, office: Office) -> None:

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from webargs.flaskparser import abort
 
 from ..extensions import db
-from ..models import Counter, Device, DeviceKind, Role, Site, utcnow
+from ..models import Counter, Device, DeviceKind, Role, Site
 from ..permissions import (
     require_board_reader,
     require_site_manager,
@@ -22,7 +22,7 @@ from ..permissions import (
 )
 from ..printing.devices import configure_printer
 from ..queue import errors
-from ..queue.accounts import create_device, rotate_device_token
+from ..queue.accounts import create_device, revoke_device, rotate_device_token
 from ..queue.booking import update_booking_settings
 from ..queue.calling import current_ticket
 from ..queue.sites import (
@@ -338,7 +338,7 @@ def _site_device(slug: str, device_id: int) -> Device:
 @blp.route("/sites/<slug>/devices/<int:device_id>/rotate-token", methods=["POST"])
 @blp.response(200, DeviceSchema)
 def rotate_token(slug: str, device_id: int) -> dict:
-    """Give a device a new token (the old one stops working)."""
+    """Give a device a new token (the old one stops working; its open connections drop)."""
     device = _site_device(slug, device_id)
     token = rotate_device_token(db.session, device)
     db.session.commit()
@@ -348,9 +348,9 @@ def rotate_token(slug: str, device_id: int) -> dict:
 @blp.route("/sites/<slug>/devices/<int:device_id>/revoke", methods=["POST"])
 @blp.response(200, DeviceSchema)
 def revoke(slug: str, device_id: int) -> dict:
-    """Revoke a lost or retired device's token."""
+    """Revoke a lost or retired device's token (its open connections drop)."""
     device = _site_device(slug, device_id)
-    device.revoked_at = device.revoked_at or utcnow()
+    revoke_device(db.session, device)
     db.session.commit()
     return device_json(device)
 

@@ -9,7 +9,7 @@ from ..extensions import db
 from ..models import Role, Site, User
 from ..permissions import can_manage_site, require_user, visible_sites_filter
 from ..queue import errors
-from ..queue.accounts import create_user, set_password
+from ..queue.accounts import create_user, end_all_sessions, set_password
 from ..queue.sites import get_site
 from . import ApiBlueprint, principal
 from .schemas import UserCreateSchema, UserPatchSchema, UserSchema
@@ -114,9 +114,15 @@ class UserView(MethodView):
             user.full_name = body["full_name"].strip()
         if "locale" in body:
             user.locale = body["locale"]
+        ended = False
         if "password" in body:
             set_password(user, body["password"])
+            ended = True
         if "is_active" in body:
+            ended = ended or (user.is_active and not body["is_active"])
             user.is_active = bool(body["is_active"])
+        if ended:
+            # Signed out everywhere: web sessions, API tokens, open connections.
+            end_all_sessions(db.session, user)
         db.session.commit()
         return user_json(user)

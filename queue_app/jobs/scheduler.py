@@ -36,12 +36,21 @@ JOBS: list[tuple[str, Callable[[], Any], dict[str, int | str]]] = [
 
 def run_job(app: Flask, name: str, job: Callable[[], Any]) -> Any:
     """Run one job in an app context; a failure is logged, never kills the scheduler."""
+    from ..outages import is_unavailable, outage_of
+
     with app.app_context():
         try:
             return job()
-        except Exception:
-            log.exception("job %s failed", name)
-            db.session.rollback()
+        except Exception as error:
+            if is_unavailable(error):
+                # A database outage: said once for the whole outage, retried next run.
+                outage_of(app).failed(error)
+            else:
+                log.exception("job %s failed", name)
+            try:
+                db.session.rollback()
+            except Exception:
+                db.session.invalidate()
             return None
         finally:
             db.session.remove()

@@ -1,6 +1,6 @@
 """The domain model: typed SQLAlchemy 2 mappings. Models never commit nor do I/O."""
 
-from .accounts import ApiToken, Device, DeviceKind, Role, User, user_sites
+from .accounts import ApiToken, Device, DeviceKind, Role, User, UserSession, user_sites
 from .appointments import (
     Appointment,
     AppointmentStatus,
@@ -96,6 +96,7 @@ __all__ = [
     "User",
     "VoiceClip",
     "device_services",
+    "UserSession",
     "user_sites",
     "utcnow",
 ]

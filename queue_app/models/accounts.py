@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import secrets
 from datetime import datetime
 from typing import Any
 
@@ -27,8 +28,18 @@ user_sites = Table(
 )
 
 
+def new_security_stamp() -> str:
+    """A fresh random stamp: the sessions and tokens issued under the old one stop working."""
+    return secrets.token_hex(16)
+
+
 class User(Base):
-    """An admin, manager or agent; managers and agents belong to sites."""
+    """An admin, manager or agent; managers and agents belong to sites.
+
+    ``security_stamp`` changes whenever the password changes or the user is
+    deactivated: web sessions and API tokens carry the stamp they were issued
+    under and are accepted only while it is the user's current one.
+    """
 
     __tablename__ = "users"
 
@@ -41,6 +52,9 @@ class User(Base):
     is_active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_login_at: Mapped[datetime | None]
+    security_stamp: Mapped[str] = mapped_column(
+        String(32), default=new_security_stamp, server_default=""
+    )
 
     sites: Mapped[list[Site]] = relationship(secondary=user_sites, order_by="Site.slug")
 
@@ -72,6 +86,28 @@ class ApiToken(Base):
     id: Mapped[intpk]
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+    security_stamp: Mapped[str] = mapped_column(String(32), server_default="")
+
+    user: Mapped[User] = relationship()
+
+
+class UserSession(Base):
+    """A sign-in on the web pages (one per browser); only the hash of its secret is kept.
+
+    The session cookie, and the "stay signed in" cookie when asked for, carry
+    the secret. Signing out deletes the row; a password change or deactivation
+    changes the user's security stamp, which ends every row at once.
+    """
+
+    __tablename__ = "user_sessions"
+
+    id: Mapped[intpk]
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    security_stamp: Mapped[str] = mapped_column(String(32))
+    remember: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(index=True)
 

@@ -7,13 +7,16 @@ import re
 import secrets
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import delete, select
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy import delete, event, or_, select
+from sqlalchemy.orm import Session, joinedload, object_session
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from .. import events
 from ..database import read_transaction
-from ..models import ApiToken, Device, DeviceKind, Role, Site, User, utcnow
+from ..models import ApiToken, Device, DeviceKind, Role, Site, User, UserSession, utcnow
+from ..models.accounts import new_security_stamp
 from . import errors
 
 USER_TOKEN_PREFIX = "gu_"  # noqa: S105 (a prefix, not a secret)
@@ -79,7 +82,7 @@ def validate_password(password: str) -> None:
 
 
 def set_password(user: User, password: str) -> None:
-    """Replace a user's password."""
+    """Replace a user's password; every session and API token of the user ends at commit."""
     validate_password(password)
     user.password_hash = generate_password_hash(password)
 
@@ -104,12 +107,21 @@ def authenticate(session: Session, email: str, password: str) -> User | None:
 def issue_api_token(
     session: Session, user: User, ttl: timedelta, *, now: datetime | None = None
 ) -> tuple[str, ApiToken]:
-    """Give a user a bearer token valid for ``ttl``; prunes the user's expired ones."""
+    """Give a user a bearer token valid for ``ttl``; prunes the user's ended ones."""
     now = now or utcnow()
-    session.execute(delete(ApiToken).where(ApiToken.user_id == user.id, ApiToken.expires_at < now))
+    session.execute(
+        delete(ApiToken).where(
+            ApiToken.user_id == user.id,
+            or_(ApiToken.expires_at < now, ApiToken.security_stamp != user.security_stamp),
+        )
+    )
     token = new_token(USER_TOKEN_PREFIX)
     row = ApiToken(
-        user_id=user.id, token_hash=hash_token(token), created_at=now, expires_at=now + ttl
+        user_id=user.id,
+        token_hash=hash_token(token),
+        created_at=now,
+        expires_at=now + ttl,
+        security_stamp=user.security_stamp,
     )
     session.add(row)
     session.flush()
@@ -127,7 +139,7 @@ def resolve_token(
             .options(joinedload(ApiToken.user, innerjoin=True))
             .where(ApiToken.token_hash == hash_token(token))
         )
-        if row is None or row.expires_at <= now or not row.user.is_active:
+        if row is None or not _still_valid(row.user, row.security_stamp, row.expires_at, now):
             return None
         return row.user
     if token.startswith(DEVICE_TOKEN_PREFIX):
@@ -136,6 +148,73 @@ def resolve_token(
             return None
         return device
     return None
+
+
+def _still_valid(user: User, stamp: str, expires_at: datetime, now: datetime) -> bool:
+    # A password change or a deactivation gave the user a new stamp since.
+    return expires_at > now and user.is_active and stamp == user.security_stamp
+
+
+# --- web sessions ------------------------------------------------------------------------
+
+
+def start_web_session(
+    session: Session, user: User, ttl: timedelta, *, remember: bool, now: datetime | None = None
+) -> tuple[str, UserSession]:
+    """Record a sign-in on the web pages; returns the secret the cookies carry, and its row.
+
+    Prunes the user's sessions that ended (expired, or issued under an older stamp).
+    """
+    now = now or utcnow()
+    session.execute(
+        delete(UserSession).where(
+            UserSession.user_id == user.id,
+            or_(UserSession.expires_at < now, UserSession.security_stamp != user.security_stamp),
+        )
+    )
+    secret = secrets.token_urlsafe(32)
+    row = UserSession(
+        user_id=user.id,
+        token_hash=hash_token(secret),
+        security_stamp=user.security_stamp,
+        remember=remember,
+        created_at=now,
+        expires_at=now + ttl,
+    )
+    session.add(row)
+    session.flush()
+    return secret, row
+
+
+def resolve_web_session(
+    session: Session, secret: str, *, now: datetime | None = None
+) -> User | None:
+    """The active user signed in with this secret (a session or "stay signed in" cookie)."""
+    if not secret or len(secret) > 100:
+        return None
+    row = session.scalar(
+        select(UserSession)
+        .options(joinedload(UserSession.user, innerjoin=True))
+        .where(UserSession.token_hash == hash_token(secret))
+    )
+    if row is None or not _still_valid(
+        row.user, row.security_stamp, row.expires_at, now or utcnow()
+    ):
+        return None
+    return row.user
+
+
+def end_web_session(session: Session, secret: str) -> None:
+    """Sign out one browser: its session row is deleted (its cookies open nothing any more)."""
+    session.execute(delete(UserSession).where(UserSession.token_hash == hash_token(secret)))
+
+
+def end_all_sessions(session: Session, user: User) -> None:
+    """Sign a user out everywhere: web sessions, API tokens and open realtime connections."""
+    user.security_stamp = new_security_stamp()
+    session.execute(delete(UserSession).where(UserSession.user_id == user.id))
+    session.execute(delete(ApiToken).where(ApiToken.user_id == user.id))
+    events.drop_connections(session, events.user_room(user.id))
 
 
 def create_device(
@@ -150,7 +229,7 @@ def create_device(
 
 
 def rotate_device_token(session: Session, device: Device, *, token: str | None = None) -> str:
-    """Give a device a new token; the old one stops working at commit."""
+    """Give a device a new token; the old one stops working, and its connections drop, at commit."""
     token = token or new_token(DEVICE_TOKEN_PREFIX)
     device.token_hash = hash_token(token)
     device.revoked_at = None
@@ -223,3 +302,55 @@ def update_user(
     if password:
         set_password(user, password)
     return user
+
+
+def revoke_device(session: Session, device: Device, *, now: datetime | None = None) -> None:
+    """Revoke a device's token; its open realtime connections drop at commit."""
+    if device.revoked_at is None:
+        device.revoked_at = now or utcnow()
+
+
+# --- credentials that change end what was given under them ---------------------------------
+#
+# Listeners on the attributes rather than calls in each view: whichever code
+# changes a password, deactivates a user, or rotates or revokes a device token
+# (the API, an admin page, the CLI), what was given before ends with it.
+
+
+def _persistent(target: Any) -> Session | None:
+    session = object_session(target)
+    return session if session is not None and target.id is not None else None
+
+
+def _changed(value: Any, oldvalue: Any) -> bool:
+    return value != oldvalue
+
+
+@event.listens_for(User.password_hash, "set")
+def _password_changed(target: User, value: Any, oldvalue: Any, initiator: Any) -> None:
+    session = _persistent(target)
+    if session is not None and _changed(value, oldvalue):
+        target.security_stamp = new_security_stamp()
+        events.drop_connections(session, events.user_room(target.id))
+
+
+@event.listens_for(User.is_active, "set")
+def _activity_changed(target: User, value: Any, oldvalue: Any, initiator: Any) -> None:
+    session = _persistent(target)
+    if session is not None and _changed(value, oldvalue):
+        target.security_stamp = new_security_stamp()
+        events.drop_connections(session, events.user_room(target.id))
+
+
+@event.listens_for(Device.token_hash, "set")
+def _device_token_changed(target: Device, value: Any, oldvalue: Any, initiator: Any) -> None:
+    session = _persistent(target)
+    if session is not None and _changed(value, oldvalue):
+        events.drop_connections(session, events.device_room(target.id))
+
+
+@event.listens_for(Device.revoked_at, "set")
+def _device_revoked(target: Device, value: Any, oldvalue: Any, initiator: Any) -> None:
+    session = _persistent(target)
+    if session is not None and value is not None and _changed(value, oldvalue):
+        events.drop_connections(session, events.device_room(target.id))

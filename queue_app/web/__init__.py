@@ -6,12 +6,17 @@ from flask import Flask
 
 from ..extensions import db, login_manager
 from ..models import User
+from ..queue.accounts import resolve_web_session
 
 
 @login_manager.user_loader
-def load_user(user_id: str) -> User | None:
-    user = db.session.get(User, int(user_id)) if user_id.isdigit() else None
-    return user if user is not None and user.is_active else None
+def load_user(secret: str) -> User | None:
+    """The user of a sign-in, from the secret its session or "stay signed in" cookie carries.
+
+    The secret names a row of user_sessions (see web/auth.py): it opens nothing
+    once that sign-in ended (signed out, expired, password changed, deactivated).
+    """
+    return resolve_web_session(db.session, secret)
 
 
 def init_web(app: Flask) -> None:

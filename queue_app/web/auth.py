@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from urllib.parse import urlsplit
 
 from flask import (
@@ -12,6 +13,7 @@ from flask import (
     redirect,
     render_template,
     request,
+    session,
     url_for,
 )
 from flask_babel import gettext as _
@@ -22,12 +24,17 @@ from werkzeug.wrappers import Response
 from wtforms import BooleanField, EmailField, PasswordField
 from wtforms.validators import DataRequired, Length
 
-from ..extensions import db, limiter
+from ..api.auth import too_many_attempts
+from ..extensions import db
 from ..i18n import LANG_COOKIE
 from ..models import utcnow
-from ..queue.accounts import authenticate
+from ..queue.accounts import authenticate, end_web_session, start_web_session
+from ..ratelimit import signin_limits
 
 bp = Blueprint("auth", __name__)
+# Where Flask-Login keeps the signed-in user's identity, in the session and in the
+# "stay signed in" cookie: here, the secret of the sign-in's user_sessions row.
+SIGN_IN_KEY = "_user_id"
 
 
 class LoginForm(FlaskForm):
@@ -45,23 +52,40 @@ def safe_next(target: str | None, fallback: str) -> str:
     return fallback
 
 
-def _login_limit() -> str:
-    return str(current_app.config["RATELIMIT_LOGIN"])
-
-
 @bp.route("/login", methods=["GET", "POST"])
-@limiter.limit(_login_limit, methods=["POST"])
-def login() -> str | Response:
+def login() -> str | Response | tuple[str, int, dict[str, str]]:
     if current_user.is_authenticated:
         return redirect(url_for("agent.home"))
     form = LoginForm()
     if form.validate_on_submit():
-        user = authenticate(db.session, form.email.data or "", form.password.data or "")
+        email = form.email.data or ""
+        limits = signin_limits()
+        address = request.remote_addr or ""
+        wait = limits.attempt(email, address)
+        if wait:
+            # The sign-in page again, saying why and for how long (not a bare error).
+            refusal = too_many_attempts(wait)
+            page = render_template("auth/login.html", form=form, refusal=refusal.description)
+            return page, 429, {"Retry-After": str(wait)}
+        user = authenticate(db.session, email, form.password.data or "")
         if user is not None:
-            login_user(user, remember=bool(form.remember.data))
+            limits.succeeded(email)
+            remember = bool(form.remember.data)
+            config = current_app.config
+            ttl = (
+                timedelta(days=float(config["REMEMBER_DAYS"]))
+                if remember
+                else current_app.permanent_session_lifetime
+            )
+            secret, _row = start_web_session(db.session, user, ttl, remember=remember)
             user.last_login_at = utcnow()
             db.session.commit()
+            login_user(user, remember=remember)
+            # Flask-Login keeps the user's id in the session and in the "stay signed
+            # in" cookie: keep this sign-in's secret instead, so that both end with it.
+            session[SIGN_IN_KEY] = secret
             return redirect(safe_next(request.args.get("next"), url_for("agent.home")))
+        limits.failed(address)
         flash(_("Wrong e-mail or password."), "error")
         return render_template("auth/login.html", form=form), 401
     return render_template("auth/login.html", form=form), (400 if form.errors else 200)
@@ -70,6 +94,11 @@ def login() -> str | Response:
 @bp.post("/logout")
 @login_required
 def logout() -> Response:
+    secret = session.get(SIGN_IN_KEY)
+    if secret:
+        # This browser's sign-in ends: copies of its cookies open nothing any more.
+        end_web_session(db.session, str(secret))
+        db.session.commit()
     logout_user()
     flash(_("You are signed out."), "info")
     return redirect(url_for("auth.login"))

@@ -12,7 +12,7 @@ from alembic import op
 import queue_app.models.base
 
 revision = "0004_display"
-down_revision = "0002_idempotency"
+down_revision = "0003_sessions"
 branch_labels = None
 depends_on = None
 

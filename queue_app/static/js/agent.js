@@ -239,6 +239,8 @@
     socket.on("connect", function () { setLive("on"); schedule(); });
     socket.on("disconnect", function () { setLive("off"); });
     socket.on("connect_error", function () { setLive("off"); });
+    // The server may have missed events (its Redis link came back): look again.
+    socket.on("resync", function () { schedule(); });
     socket.on("queue_changed", function (payload) {
       var waiting = (payload && payload.waiting) || {};
       panel.querySelectorAll("[data-count-for]").forEach(function (el) {

@@ -135,6 +135,8 @@
     socket.on("disconnect", function () { link.setAttribute("data-state", "off"); });
     socket.on("connect_error", function () { link.setAttribute("data-state", "off"); });
     socket.on("feedback_request", ask);
+    // The server may have missed messages (Redis came back): ask for the state again.
+    socket.on("resync", poll);
     socket.on("feedback_done", function (done) {
       // Rated on the phone meanwhile: nothing left to ask here.
       if (current && done && done.ticket_id === current.ticket_id && root.getAttribute("data-state") === "ask" && !sending) {

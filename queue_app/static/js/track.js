@@ -96,9 +96,12 @@
       return;
     }
     var socket = io({ transports: ["websocket", "polling"] });
-    socket.on("connect", function () {
+    function follow() {
       socket.emit("track", { code: card.dataset.code }, render);
-    });
+    }
+    socket.on("connect", follow);
+    // The server may have missed updates (its Redis link came back): ask again.
+    socket.on("resync", follow);
     socket.on("ticket_updated", render);
   }
   window.addEventListener("load", start);
