@@ -121,9 +121,11 @@ class PostgresServer:
         return self
 
     def start(self) -> PostgresServer:
+        # fsync off is safe for a test's crash (the WAL written stays in the OS cache);
+        # synchronous_commit must stay on, or an immediate stop loses the last commits.
         options = (
             f"-p {self.port} -c listen_addresses=127.0.0.1 -k {self.folder} "
-            "-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+            "-c fsync=off -c full_page_writes=off"
         )
         self._run(
             self.pg_ctl, "-D", str(self.data), "-o", options, "-l", str(self.log), "-w", "start"
