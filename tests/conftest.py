@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import threading
 import uuid
@@ -503,3 +504,21 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
         f"{len(functions)} test functions, {len(outcomes)} cases "
         f"({parametrized} of them from parametrized functions)"
     )
+
+
+# --- Reconnection -------------------------------------------------------------
+
+AGENT_JS = Path(__file__).parent.parent / "queue_app" / "static" / "js" / "agent.js"
+DISPLAY_JS = Path(__file__).parent.parent / "display" / "static" / "display.js"
+
+
+def reconnect_bound_ms(script: Path) -> int:
+    """The longest a page waits between two attempts to reconnect, plus one connection.
+
+    Socket.IO waits at most the page's reconnectionDelayMax, give or take its 50 % jitter;
+    the socket then connects and the page reloads its state (allow five seconds on a busy
+    machine running the suite in parallel).
+    """
+    found = re.search(r"reconnectionDelayMax:\s*(\d+)", script.read_text())
+    assert found, f"{script.name} sets its reconnection backoff"
+    return int(int(found.group(1)) * 1.5) + 5000
