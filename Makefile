@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 T ?= tests
+# Test processes (pytest-xdist): one per core by default.
+JOBS ?= auto
 PG_URL ?= postgresql://postgres@127.0.0.1:5432/postgres
 
 .DEFAULT_GOAL := help
@@ -116,7 +118,7 @@ worker: install ## run the background jobs alone
 
 test: install-test ## install everything and run the whole test suite (PostgreSQL, Redis, Chromium)
 	QUEUE_APP_REQUIRE_POSTGRES=1 QUEUE_APP_REQUIRE_REDIS=1 QUEUE_APP_REQUIRE_BROWSER=1 \
-		$(BIN)/pytest $(T)
+		$(BIN)/pytest -n $(JOBS) --dist worksteal $(T)
 
 lint: install-test ## ruff and mypy
 	$(BIN)/ruff check .
