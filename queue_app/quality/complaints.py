@@ -234,6 +234,8 @@ def send_answer_sms(session: Session, complaint: Complaint, *, now: datetime | N
     from ..sms import outbox
 
     site = session.get(Site, complaint.site_id)
+    if site is None:  # the complaint's office is gone with it (cascade): nothing to send
+        return False
     body = answer_sms_body(complaint, str(current_app.config["PUBLIC_URL"]))
     outbox.enqueue(
         session,
