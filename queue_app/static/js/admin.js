@@ -63,6 +63,20 @@
     });
   }
 
+  // Opening hours: the weekly grid only matters when the office keeps weekly hours.
+  var modes = document.querySelectorAll("input[data-hours-mode]");
+  var weekly = document.querySelector("[data-weekly-hours]");
+  if (modes.length && weekly) {
+    var syncHours = function () {
+      var chosen = document.querySelector("input[data-hours-mode]:checked");
+      var show = !chosen || chosen.value === "weekly";
+      weekly.hidden = !show;
+      if (copyMonday) copyMonday.hidden = !show;
+    };
+    modes.forEach(function (input) { input.addEventListener("change", syncHours); });
+    syncHours();
+  }
+
   var block = document.getElementById("dashboard-data");
   if (!block || typeof Chart === "undefined") return;
   var data = JSON.parse(block.textContent);

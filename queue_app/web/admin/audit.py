@@ -31,6 +31,7 @@ FIELD_LABELS = {
     "languages": _l("languages"),
     "hours": _l("opening hours"),
     "closures": _l("closures"),
+    "display_message": _l("display message"),
     "code": _l("code"),
     "prefix": _l("ticket letter"),
     "target_wait_minutes": _l("target wait"),
@@ -77,6 +78,9 @@ def _value_labels() -> dict[str, dict[str, Any]]:
 
 def show_value(value: Any, field: str | None = None) -> str:
     """A recorded value as people read it (codes of known fields in the page's language)."""
+    if field == "hours" and not value:
+        # No hours at all is "always open"; hours without any period, "closed every day".
+        return str(_("open at any time") if value is None else _("closed every day"))
     if field is not None and isinstance(value, str):
         label = _value_labels().get(field, {}).get(value)
         if label is not None:

@@ -22,7 +22,14 @@ from wtforms import (
     TimeField,
 )
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
+from wtforms.validators import (
+    DataRequired,
+    InputRequired,
+    Length,
+    NumberRange,
+    Optional,
+    ValidationError,
+)
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from ...models import WEEKDAYS, ComplaintKind, DeviceKind, PriorityRule, Role, Site
@@ -81,6 +88,21 @@ PRIORITY_RULE_LABELS = {
 }
 
 
+class PlainText:
+    """Text people typed: no control characters (they break displays, printers, databases)."""
+
+    def __init__(self, *, multiline: bool = False) -> None:
+        self.allowed = "\n\r\t" if multiline else ""
+
+    def __call__(self, form: Any, field: Any) -> None:
+        for char in field.data or "":
+            code = ord(char)
+            if (code < 32 or 127 <= code < 160) and char not in self.allowed:
+                raise ValidationError(_l("Control characters are not allowed."))
+            if 0xD800 <= code <= 0xDFFF:
+                raise ValidationError(_l("Not valid Unicode text."))
+
+
 def options(pairs: Any) -> list[SelectChoice]:
     """Choices of a select, radio or checkbox list from (value, label) pairs."""
     return [SelectChoice(value, label) for value, label in pairs]
@@ -108,12 +130,37 @@ class SiteForm(FlaskForm):
     timezone = SelectField(_l("Time zone"), choices=options((z, z) for z in TIMEZONES))
     default_language = SelectField(_l("Main language"), choices=options(SITE_LANGUAGES))
     languages = MultiCheckboxField(_l("Other languages"), choices=options(SITE_LANGUAGES))
-    # The waiting-room display message is added here when the display work is merged.
+
+
+class DisplayMessageForm(FlaskForm):
+    """The line shown under the calls on every waiting-room display of the office."""
+
+    message = StringField(
+        _l("Message on the waiting-room displays"),
+        validators=[Optional(), Length(max=280), PlainText()],
+        description=_l(
+            "One line under the calls, shown at once on every display of the office: "
+            "a closed service, the afternoon hours. 280 characters at most."
+        ),
+    )
+
+
+HOURS_MODES = {
+    "always": _l("Open at any time: no opening hours"),
+    "weekly": _l("Open on these weekly hours"),
+    "closed": _l("Closed every day until further notice"),
+}
 
 
 def hours_form_class() -> type[FlaskForm]:
-    """Opening hours: up to three intervals per weekday (site-local times)."""
-    fields: dict[str, Any] = {}
+    """Opening hours: always open, up to three intervals per weekday (site-local), or closed."""
+    fields: dict[str, Any] = {
+        "mode": RadioField(
+            _l("The office"),
+            choices=options(HOURS_MODES.items()),
+            default="weekly",
+        )
+    }
     for day in WEEKDAYS:
         for index in range(INTERVALS_PER_DAY):
             fields[f"{day}_{index}_start"] = TimeField(validators=[Optional()])
