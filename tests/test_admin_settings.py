@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import select
 
 from queue_app.extensions import db
-from queue_app.models import AuditEntry, Site
+from queue_app.models import AuditEntry, Service, Site
 
 from .conftest import Api
 from .quality_helpers import post_form, sign_in
@@ -134,3 +134,97 @@ def test_opening_hours_always_open_weekly_or_closed(app, office, manager):
     log = html.unescape(manager.get("/admin/audit").get_data(as_text=True))
     assert "ouvert à toute heure" in log
     assert "fermé tous les jours" in log
+
+
+SERVICE_FORM = {
+    "name_fr": "Carte nationale d'identité",
+    "name_en": "National identity card",
+    "prefix": "B",
+    "target_wait_minutes": "20",
+    "avg_service_minutes": "5",
+    "position": "0",
+    "is_active": "y",
+    "priority_rule": "first",
+}
+
+
+def test_booking_settings_and_pictogram_of_a_service(app, office, manager):
+    page = html.unescape(manager.get("/admin/sites/thies/services/CNI").get_data(as_text=True))
+    assert "Rendez-vous" in page
+    assert "/static/kiosk/icons/passport.svg" in page
+    saved = post_form(
+        manager,
+        "/admin/sites/thies/services/CNI",
+        {
+            **SERVICE_FORM,
+            "booking_enabled": "y",
+            "slot_minutes": "20",
+            "slot_capacity": "3",
+            "booking_days_ahead": "30",
+            "icon": "id-card",
+        },
+    )
+    listing = _follow(manager, saved)
+    assert "20 min × 3" in listing
+    assert "jusqu'à 30 jours à l'avance" in listing
+    with app.app_context():
+        service = db.session.scalar(
+            select(Service).where(Service.site_id == office.site.id, Service.code == "CNI")
+        )
+        assert (service.booking_enabled, service.slot_minutes, service.slot_capacity) == (
+            True,
+            20,
+            3,
+        )
+        assert (service.booking_days_ahead, service.icon) == (30, "id-card")
+    form = html.unescape(manager.get("/admin/sites/thies/services/CNI").get_data(as_text=True))
+    assert re.search(r'name="slot_capacity"[^>]*value="3"', form)
+    assert re.search(r'checked[^>]*value="id-card"|value="id-card"[^>]*checked', form)
+    # The public slots follow the new length.
+    api = Api(app, office)
+    assert api.get("sites/thies/services/CNI", "kiosk").get_json()["slot_minutes"] == 20
+    entry = _entries(app, "service")[-1]
+    assert entry.actor == office.users["manager"].email
+    assert entry.changes["slot_capacity"] == [1, 3]
+    assert entry.changes["icon"][1] == "id-card"
+    assert entry.changes["booking_enabled"][1] is True
+
+    # Out of bounds: explained next to the field, nothing saved.
+    bad = post_form(
+        manager,
+        "/admin/sites/thies/services/CNI",
+        {**SERVICE_FORM, "slot_minutes": "2", "slot_capacity": "3", "booking_days_ahead": "30"},
+    )
+    assert bad.status_code == 400
+    errors = re.findall(r"field-error[^>]*>([^<]*)<", html.unescape(bad.get_data(as_text=True)))
+    assert errors == ["Le nombre doit être compris entre 5 et 480."]
+    with app.app_context():
+        assert db.session.scalar(select(Service.slot_minutes).where(Service.code == "CNI")) == 20
+
+
+def test_a_new_service_takes_its_booking_settings_and_pictogram(app, office, manager):
+    created = post_form(
+        manager,
+        "/admin/sites/thies/services/new",
+        {
+            **SERVICE_FORM,
+            "code": "etat-civil",
+            "name_fr": "État civil",
+            "name_en": "",
+            "prefix": "E",
+            "booking_enabled": "y",
+            "slot_minutes": "10",
+            "slot_capacity": "2",
+            "booking_days_ahead": "7",
+            "icon": "family",
+        },
+    )
+    assert "Service État civil créé" in _follow(manager, created)
+    with app.app_context():
+        service = db.session.scalar(select(Service).where(Service.code == "ETAT-CIVIL"))
+        assert (service.booking_enabled, service.slot_minutes, service.slot_capacity) == (
+            True,
+            10,
+            2,
+        )
+        assert (service.booking_days_ahead, service.icon) == (7, "family")

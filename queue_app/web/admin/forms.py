@@ -32,6 +32,7 @@ from wtforms.validators import (
 )
 from wtforms.widgets import CheckboxInput, ListWidget
 
+from ...icons import available_icons
 from ...models import WEEKDAYS, ComplaintKind, DeviceKind, PriorityRule, Role, Site
 
 # Languages an office may speak (announcements, printed tickets, kiosk); the
@@ -209,16 +210,39 @@ def _FormField(form_class: type[Form]) -> Any:  # noqa: N802
 
 
 # Service fields, grouped as the page shows them. A form field named like a key
-# of queue.sites.update_service's changes is passed to it as is, so a setting
-# added to services later (booking: slot length, capacity, days ahead) needs
-# only a field here and its name in a fieldset.
+# of queue.sites.update_service's or queue.booking.update_booking_settings's
+# changes is passed to them as is; the pictogram is chosen apart (with images).
 SERVICE_FIELDSETS: list[tuple[Any, list[str]]] = [
     (
         _l("Queue"),
         ["prefix", "target_wait_minutes", "avg_service_minutes", "position", "is_active"],
     ),
     (_l("Priority"), ["priority_rule"]),
+    (
+        _l("Appointments"),
+        ["booking_enabled", "slot_minutes", "slot_capacity", "booking_days_ahead"],
+    ),
 ]
+ICON_LABELS = {
+    "briefcase": _l("Briefcase"),
+    "calendar": _l("Calendar"),
+    "car": _l("Car"),
+    "certificate": _l("Certificate"),
+    "disabled": _l("Wheelchair"),
+    "document": _l("Document"),
+    "elderly": _l("Elderly person"),
+    "family": _l("Family"),
+    "health": _l("Health"),
+    "house": _l("House"),
+    "id-card": _l("Identity card"),
+    "info": _l("Information"),
+    "land": _l("Land"),
+    "money": _l("Money"),
+    "passport": _l("Passport"),
+    "person": _l("Person"),
+    "pregnant": _l("Pregnant woman"),
+    "stamp": _l("Stamp"),
+}
 
 
 def service_form_class(site: Site, *, creating: bool) -> type[FlaskForm]:
@@ -250,6 +274,38 @@ def service_form_class(site: Site, *, creating: bool) -> type[FlaskForm]:
             _l("Priority rule"),
             choices=options((rule.value, label) for rule, label in PRIORITY_RULE_LABELS.items()),
             default=PriorityRule.FIRST.value,
+        ),
+        "booking_enabled": BooleanField(
+            _l("Citizens may book an appointment (web page and SMS)"),
+            description=_l(
+                "Slots are cut from the office's opening hours, minus its closure days "
+                "(from the usual office hours when it has none)."
+            ),
+        ),
+        "slot_minutes": IntegerField(
+            _l("Length of a slot (minutes)"),
+            default=15,
+            validators=[Optional(), NumberRange(5, 480)],
+        ),
+        "slot_capacity": IntegerField(
+            _l("Citizens per slot"),
+            default=1,
+            validators=[Optional(), NumberRange(1, 100)],
+            description=_l("How many citizens the counters of this service receive in a slot."),
+        ),
+        "booking_days_ahead": IntegerField(
+            _l("Bookable up to (days ahead)"),
+            default=14,
+            validators=[Optional(), NumberRange(1, 365)],
+        ),
+        "icon": RadioField(
+            _l("Pictogram on the kiosk"),
+            choices=options(
+                [("", _l("Default"))]
+                + [(name, ICON_LABELS.get(name, name)) for name in available_icons()]
+            ),
+            default="",
+            validators=[Optional()],
         ),
     }
     if creating:
