@@ -13,10 +13,10 @@ import pytest
 from sqlalchemy import select
 
 from queue_app.extensions import db
-from queue_app.models import AuditEntry, Service, Site
+from queue_app.models import AuditEntry, Device, Service, Site
 
 from .conftest import Api
-from .quality_helpers import post_form, sign_in
+from .quality_helpers import csrf_of, post_form, sign_in
 
 TOKEN_RE = re.compile(r'id="token">(gd_[^<]+)<')
 
@@ -228,3 +228,192 @@ def test_a_new_service_takes_its_booking_settings_and_pictogram(app, office, man
             2,
         )
         assert (service.booking_days_ahead, service.icon) == (7, "family")
+
+
+def _device_id(app, kind: str, slug: str = "thies") -> int:
+    with app.app_context():
+        return db.session.scalar(
+            select(Device.id).join(Site).where(Site.slug == slug, Device.kind == kind)
+        )
+
+
+def test_a_display_for_a_second_waiting_room_paired_by_its_qr_codes(app, office, manager):
+    g2 = office.counters["g2"].id
+    page = post_form(
+        manager,
+        "/admin/sites/thies/devices",
+        {"kind": "display", "name": "Écran salle 2", "counter": str(g2), "services": ["CNI"]},
+    )
+    assert page.status_code == 200, page.get_data(as_text=True)[:2000]
+    assert page.headers["Cache-Control"] == "no-store"
+    text = html.unescape(page.get_data(as_text=True))
+    token = TOKEN_RE.search(text).group(1)
+    addresses = re.findall(r'class="token-value pairing-address"[^>]*>([^<]+)<', text)
+    # The screen above the chosen counter first, then the waiting room, then the other counters.
+    assert addresses[0] == f"http://testserver/display/thies/counters/{g2}?token={token}"
+    assert addresses[1] == f"http://testserver/display/thies?token={token}"
+    assert len(addresses) == 1 + len(office.counters)
+    assert text.count('src="data:image/svg+xml') == len(addresses)
+    assert "Écran au-dessus de Guichet 2" in text
+    with app.app_context():
+        device = db.session.scalar(select(Device).where(Device.name == "Écran salle 2"))
+        assert [s.code for s in device.services] == ["CNI"]
+        device_id = device.id
+    # The paired display reads the board of its services only.
+    api = Api(app, office)
+    assert api.get("sites/thies/board", token).status_code == 200
+    created = [e for e in _entries(app, "device") if e.action == "create"][-1]
+    assert created.actor == office.users["manager"].email
+    assert created.changes["services_shown"] == [None, ["CNI"]]
+    assert token not in str(created.changes)
+
+    # Its own page: back to every service.
+    edit = f"/admin/sites/thies/devices/{device_id}"
+    form = html.unescape(manager.get(edit).get_data(as_text=True))
+    assert re.search(r'checked[^>]*value="CNI"|value="CNI"[^>]*checked', form)
+    assert 'name="printer"' not in form
+    _follow(manager, post_form(manager, edit, {"name": "Écran salle 2"}))
+    with app.app_context():
+        assert db.session.get(Device, device_id).services == []
+    assert _entries(app, "device")[-1].changes == {"services_shown": [["CNI"], []]}
+    listing = html.unescape(manager.get("/admin/sites/thies/devices").get_data(as_text=True))
+    assert "Écran salle 2" in listing
+    assert token not in listing
+
+
+def test_a_kiosk_printer_set_checked_and_logged(app, office, manager):
+    page = post_form(
+        manager,
+        "/admin/sites/thies/devices",
+        {"kind": "kiosk", "name": "Borne 2", "counter": "", "printer": "dummy:"},
+    )
+    text = html.unescape(page.get_data(as_text=True))
+    token = TOKEN_RE.search(text).group(1)
+    assert f"http://testserver/kiosk/thies?token={token}" in text
+    with app.app_context():
+        kiosk = db.session.scalar(select(Device).where(Device.name == "Borne 2"))
+        assert kiosk.printer == "dummy:"
+        kiosk_id = kiosk.id
+    edit = f"/admin/sites/thies/devices/{kiosk_id}"
+    agent_id = _device_id(app, "printer")
+
+    # A printer address the server cannot use is explained; nothing changes.
+    bad = post_form(
+        manager,
+        edit,
+        {"name": "Borne 2", "printer": "ftp://10.0.0.5", "paper_width_mm": "80",
+         "codepage": "cp1252", "qr": "native", "print_agent": ""},
+    )  # fmt: skip
+    assert bad.status_code == 400
+    assert "ftp" in html.unescape(bad.get_data(as_text=True))
+
+    saved = post_form(
+        manager,
+        edit,
+        {
+            "name": "Borne de l'entrée",
+            "printer": "usb://04b8:0202",
+            "print_agent": str(agent_id),
+            "paper_width_mm": "58",
+            "codepage": "cp858",
+            "qr": "image",
+            "footer": "Ouvert 8h-17h\r\n\r\nTél. 33 951 00 00",
+        },
+    )
+    shown = _follow(manager, saved)
+    assert "Modifications enregistrées" in shown
+    assert 'value="usb://04b8:0202"' in shown
+    assert "par son agent d'impression" in shown
+    with app.app_context():
+        kiosk = db.session.get(Device, kiosk_id)
+        assert (kiosk.name, kiosk.printer, kiosk.print_agent_id) == (
+            "Borne de l'entrée",
+            "usb://04b8:0202",
+            agent_id,
+        )
+        assert kiosk.printer_options == {
+            "paper_width_mm": 58,
+            "codepage": "cp858",
+            "qr": "image",
+            "footer": ["Ouvert 8h-17h", "Tél. 33 951 00 00"],
+        }
+    # The API reads what the page set.
+    api = Api(app, office)
+    printer = api.get(f"sites/thies/devices/{kiosk_id}/printer", "manager").get_json()
+    assert (printer["via"], printer["print_agent"]) == ("agent", agent_id)
+    entry = _entries(app, "device")[-1]
+    assert entry.actor == office.users["manager"].email
+    assert entry.changes["printer"] == ["dummy:", "usb://04b8:0202"]
+    assert entry.changes["print_agent"] == [None, "printer thies"]
+    assert entry.changes["printer_options"][0] == {}
+    log = html.unescape(manager.get("/admin/audit").get_data(as_text=True))
+    assert "agent d'impression" in log
+
+    # Back to the server's own printer, default layout: the options are emptied.
+    _follow(
+        manager,
+        post_form(
+            manager,
+            edit,
+            {"name": "Borne de l'entrée", "printer": "dummy:", "print_agent": "",
+             "paper_width_mm": "80", "codepage": "cp1252", "qr": "native", "footer": ""},
+        ),
+    )  # fmt: skip
+    with app.app_context():
+        kiosk = db.session.get(Device, kiosk_id)
+        assert (kiosk.printer_options, kiosk.print_agent_id) == ({}, None)
+    # Ask the printer: a dummy printer is always ready.
+    checked = manager.get(f"{edit}?refresh=1")
+    assert html.unescape(_follow(manager, checked)).count("Imprimante prête") == 1
+
+
+def test_a_ticket_that_did_not_print_is_sent_again(app, office, manager):
+    from queue_app.models import PrintJob, PrintJobStatus
+
+    kiosk_id = _device_id(app, "kiosk")
+    api = Api(app, office)
+    assert (
+        api.patch(f"sites/thies/devices/{kiosk_id}", "manager", json={"printer": "dummy:"})
+    ).status_code == 200
+    ticket = api.issue("CNI")
+    with app.app_context():
+        job = db.session.scalar(select(PrintJob).where(PrintJob.ticket_id == ticket["id"]))
+        job.status = PrintJobStatus.FAILED
+        job.last_error = "paper out"
+        db.session.commit()
+        job_id = job.id
+    listing = html.unescape(manager.get("/admin/sites/thies/devices").get_data(as_text=True))
+    assert "Tickets non imprimés" in listing
+    assert ticket["label"] in listing
+    assert "paper out" in listing
+    sent = post_form(
+        manager,
+        "/admin/sites/thies/devices",
+        {},
+        action=f"/admin/sites/thies/print-jobs/{job_id}/reprint",
+    )
+    assert f"Ticket {ticket['label']} renvoyé à l'imprimante" in _follow(manager, sent)
+    with app.app_context():
+        assert db.session.get(PrintJob, job_id).status != PrintJobStatus.FAILED
+
+
+def test_another_office_manager_cannot_touch_these_settings(app, office, make_office):
+    make_office(app, slug="dakar")
+    client = app.test_client()
+    sign_in(client, "manager@dakar.sn")
+    token = csrf_of(client.get("/admin/sites/dakar").get_data(as_text=True))
+    kiosk_id = _device_id(app, "kiosk")
+    with app.app_context():
+        entries = db.session.query(AuditEntry).count()
+    for url, data in (
+        ("/admin/sites/thies/display-message", {"message": "Intrus"}),
+        (f"/admin/sites/thies/devices/{kiosk_id}", {"name": "Intrus", "printer": "dummy:"}),
+        ("/admin/sites/thies/devices", {"kind": "display", "name": "Intrus"}),
+        ("/admin/sites/thies/print-jobs/1/reprint", {}),
+        ("/admin/sites/thies/hours", {"mode": "closed"}),
+    ):
+        assert client.post(url, data={"csrf_token": token, **data}).status_code == 403, url
+    assert client.get(f"/admin/sites/thies/devices/{kiosk_id}").status_code == 403
+    with app.app_context():
+        assert db.session.query(AuditEntry).count() == entries
+    assert _site(app).display_message is None

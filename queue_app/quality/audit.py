@@ -109,6 +109,19 @@ def _device_revoked(device: Device, is_committed: bool) -> bool:
     return _read(device, "revoked_at", is_committed) is not None
 
 
+def _device_services(device: Device, is_committed: bool) -> list[str]:
+    return sorted(service.code for service in _read(device, "services", is_committed) or [])
+
+
+def _device_print_agent(device: Device, is_committed: bool) -> str | None:
+    agent_id = _read(device, "print_agent_id", is_committed)
+    if agent_id is None:
+        return None
+    session = inspect(device).session
+    agent = session.get(Device, agent_id) if session is not None else None
+    return agent.name if agent is not None else str(agent_id)
+
+
 def _complaint_assignee(complaint: Complaint, is_committed: bool) -> str | None:
     user_id = _read(complaint, "assigned_to_id", is_committed)
     if user_id is None:
@@ -154,10 +167,15 @@ SPECS: dict[type, Spec] = {
     ),
     Device: Spec(
         "device",
-        ("kind", "name"),
-        derived={"revoked": _device_revoked},
+        ("kind", "name", "printer", "printer_options"),
+        derived={
+            "revoked": _device_revoked,
+            "services_shown": _device_services,
+            "print_agent": _device_print_agent,
+        },
         secrets=("token_hash",),
-        watch=("revoked_at",),
+        collections=("services",),
+        watch=("revoked_at", "print_agent_id"),
     ),
     User: Spec(
         "user",

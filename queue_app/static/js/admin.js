@@ -77,6 +77,18 @@
     syncHours();
   }
 
+  // Adding a device: only the fields of the chosen kind (printer, counter, services).
+  var kindSelect = document.querySelector("select[data-device-kind]");
+  if (kindSelect) {
+    var syncKind = function () {
+      document.querySelectorAll("[data-for-kinds]").forEach(function (box) {
+        box.hidden = box.getAttribute("data-for-kinds").split(" ").indexOf(kindSelect.value) < 0;
+      });
+    };
+    kindSelect.addEventListener("change", syncKind);
+    syncKind();
+  }
+
   var block = document.getElementById("dashboard-data");
   if (!block || typeof Chart === "undefined") return;
   var data = JSON.parse(block.textContent);

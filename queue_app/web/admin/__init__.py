@@ -90,6 +90,15 @@ def format_month(day: date | None) -> str:
     return format_date(day, "LLLL yyyy") if day is not None else "—"
 
 
+@bp.app_template_filter("parse_moment")
+def parse_moment(value: str | None) -> datetime | None:
+    """An ISO 8601 instant stored as text (a printer's last status) as a datetime."""
+    try:
+        return datetime.fromisoformat(value) if value else None
+    except ValueError:
+        return None
+
+
 @bp.app_template_filter("format_moment")
 def format_moment(moment: datetime | None, timezone: str | None = None) -> str:
     """An instant in a site's time zone, in the page's language: 2 mars 2026 08:12."""

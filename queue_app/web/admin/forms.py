@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
@@ -336,17 +337,92 @@ def counter_form_class(site: Site) -> type[FlaskForm]:
     return type("CounterForm", (FlaskForm,), fields)
 
 
-class DeviceForm(FlaskForm):
-    kind = SelectField(
-        _l("Kind"), choices=options((kind.value, label) for kind, label in DEVICE_LABELS.items())
-    )
-    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=100)])
-    counter = SelectField(
-        _l("Counter (for a tablet)"),
-        choices=[],
-        validators=[Optional()],
-        description=_l("The tablet asks for ratings after service at this counter."),
-    )
+PAPER_WIDTHS = [("80", _l("80 mm")), ("58", _l("58 mm"))]
+CODEPAGES = [
+    ("cp1252", _l("WPC1252 (Western European, most printers)")),
+    ("cp858", _l("CP858 (Western European with €)")),
+    ("cp850", _l("CP850 (Western European, older printers)")),
+    ("cp437", _l("CP437 (United States)")),
+]
+QR_MODES = [
+    ("native", _l("Drawn by the printer")),
+    ("image", _l("Printed as an image (printers without QR codes)")),
+    ("none", _l("No QR code")),
+]
+
+
+def device_form_class(
+    site: Site,
+    *,
+    creating: bool,
+    kind: DeviceKind | None = None,
+    agents: Sequence[tuple[str, str]] = (),
+) -> type:
+    """A device's form: its name; a kiosk's printer; the services a display shows.
+
+    On creation every kind's fields are there (the page shows those of the chosen
+    kind); on a device's own page only those of its kind.
+    """
+    fields: dict[str, Any] = {
+        "name": StringField(_l("Name"), validators=[DataRequired(), Length(max=100), PlainText()])
+    }
+    if creating:
+        fields["kind"] = SelectField(
+            _l("Kind"),
+            choices=options((k.value, label) for k, label in DEVICE_LABELS.items()),
+        )
+        fields["counter"] = SelectField(
+            _l("Counter (for a tablet or the screen above a counter)"),
+            choices=options([("", "—")] + [(str(c.id), c.name) for c in site.counters]),
+            validators=[Optional()],
+            description=_l(
+                "A tablet asks for ratings after service at this counter; a display "
+                "may be the small screen above it."
+            ),
+        )
+    if creating or kind == DeviceKind.KIOSK:
+        fields["printer"] = StringField(
+            _l("Ticket printer"),
+            validators=[Optional(), Length(max=255), PlainText()],
+            description=_l(
+                "Its address: tcp://192.168.1.50:9100 (network), usb://04b8:0202 "
+                "(vendor:product from lsusb), serial:///dev/ttyUSB0, file:///dev/usb/lp0. "
+                "Empty: the kiosk prints no ticket."
+            ),
+        )
+    if kind == DeviceKind.KIOSK:
+        fields["print_agent"] = SelectField(
+            _l("Who prints"),
+            choices=options([("", _l("This server (a printer it reaches)")), *agents]),
+            validators=[Optional()],
+            description=_l(
+                "A printer plugged into the kiosk's own computer is driven by a print agent "
+                "running there."
+            ),
+        )
+        fields["paper_width_mm"] = SelectField(_l("Paper width"), choices=options(PAPER_WIDTHS))
+        fields["codepage"] = SelectField(
+            _l("Code page (accents)"),
+            choices=options(CODEPAGES),
+            description=_l("WPC1252 prints é, è, à right on Epson printers and their clones."),
+        )
+        fields["qr"] = SelectField(_l("QR code to follow the queue"), choices=options(QR_MODES))
+        fields["footer"] = TextAreaField(
+            _l("Footer of the ticket"),
+            validators=[Optional(), Length(max=500), PlainText(multiline=True)],
+            description=_l("One line each: opening hours, a phone number. Empty: the default."),
+        )
+    if creating or kind == DeviceKind.DISPLAY:
+        fields["services"] = MultiCheckboxField(
+            _l("Services shown"),
+            choices=options((s.code, s.name) for s in site.services),
+            validators=[Optional()],
+            description=_l(
+                "For a display in a second waiting room: tick its services. None ticked: "
+                "every service of the office."
+            ),
+        )
+    return type("DeviceForm", (FlaskForm,), fields)
 
 
 def user_form_class(*, creating: bool, admin: bool, sites: list[Site]) -> type[FlaskForm]:
