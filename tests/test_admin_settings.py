@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import html
 import re
+from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import select
@@ -370,10 +371,12 @@ def test_a_kiosk_printer_set_checked_and_logged(app, office, manager):
 def test_a_ticket_that_did_not_print_is_sent_again(app, office, manager):
     from queue_app.models import PrintJob, PrintJobStatus
 
-    kiosk_id = _device_id(app, "kiosk")
+    kiosk_id, agent_id = _device_id(app, "kiosk"), _device_id(app, "printer")
     api = Api(app, office)
+    # Printed by a print agent that is not running: the job waits, then is given up.
+    settings = {"printer": "usb://04b8:0202", "print_agent": agent_id}
     assert (
-        api.patch(f"sites/thies/devices/{kiosk_id}", "manager", json={"printer": "dummy:"})
+        api.patch(f"sites/thies/devices/{kiosk_id}", "manager", json=settings)
     ).status_code == 200
     ticket = api.issue("CNI")
     with app.app_context():
@@ -417,3 +420,41 @@ def test_another_office_manager_cannot_touch_these_settings(app, office, make_of
     with app.app_context():
         assert db.session.query(AuditEntry).count() == entries
     assert _site(app).display_message is None
+
+
+def test_the_appointments_of_a_day_read_by_the_manager(app, office):
+    import time_machine
+
+    api = Api(app, office)
+    with time_machine.travel(datetime(2026, 12, 7, 7, 0, tzinfo=UTC), tick=False):
+        manager = app.test_client()
+        sign_in(manager, office.users["manager"].email)
+        empty = html.unescape(manager.get("/admin/sites/thies/appointments").get_data(as_text=True))
+        assert "lundi 7 décembre 2026" in empty
+        assert "Aucun service de cette structure ne prend de rendez-vous" in empty
+        enabled = api.patch("sites/thies/services/CNI", "manager", json={"booking_enabled": True})
+        assert enabled.status_code == 200
+        slots = api.get("sites/thies/services/CNI/slots?date=2026-12-08", None).get_json()
+        booked = api.post(
+            "sites/thies/appointments",
+            None,
+            json={
+                "service": "CNI",
+                "start": slots[0]["start"],
+                "phone": "+221 77 123 45 67",
+                "name": "Fatou Sarr",
+            },
+        )
+        assert booked.status_code == 201, booked.get_json()
+        reference = booked.get_json()["reference"]
+        page = html.unescape(
+            manager.get("/admin/sites/thies/appointments?date=2026-12-08").get_data(as_text=True)
+        )
+        # A day that is not a date shows today instead of failing.
+        assert manager.get("/admin/sites/thies/appointments?date=demain").status_code == 200
+    assert reference in page
+    assert "Fatou Sarr" in page
+    assert slots[0]["local_time"] in page
+    assert "Attendu" in page
+    assert "+221 77 123 45 67" not in page
+    assert "+22177*****67" in page

@@ -131,4 +131,14 @@ def _admin_nav() -> dict[str, Any]:
     return {"complaints_badge": complaints_badge, "can_administer": can_administer}
 
 
-from . import audit, complaints, counters, dashboard, devices, services, sites, users  # noqa: E402,F401
+from . import (  # noqa: E402,F401
+    appointments,
+    audit,
+    complaints,
+    counters,
+    dashboard,
+    devices,
+    services,
+    sites,
+    users,
+)
