@@ -52,7 +52,7 @@ def pairing_targets(
     if device.kind == DeviceKind.KIOSK:
         return [(_("Kiosk page"), f"{base}/kiosk/{site.slug}?token={token}")]
     if device.kind == DeviceKind.DISPLAY:
-        board = (_("Waiting-room display"), f"{base}/display/{site.slug}?token={token}")
+        board = (_("Waiting room"), f"{base}/display/{site.slug}?token={token}")
         screens = [
             (
                 _("Screen above %(counter)s", counter=c.name),
