@@ -90,6 +90,7 @@ def test_the_dashboard_and_the_admin_forms(make_page, live_server, office: Offic
 
     # Opening hours: Monday copied to the working days in one click.
     page.goto(f"{url}/admin/sites/thies/hours")
+    page.get_by_label("Ouverte selon ces horaires hebdomadaires").check()
     page.locator("#monday_0_start").fill("08:00")
     page.locator("#monday_0_end").fill("12:30")
     page.locator("#monday_1_start").fill("14:00")
