@@ -136,6 +136,15 @@ def test_the_new_settings_pages_look_right(make_page, live_server, office: Offic
     expect(page.locator("#printer-status")).to_contain_text("Imprimante prête")
     shot(page, "admin-kiosk-printer")
 
+    page.goto(f"{url}/admin/sites/thies/sms")
+    page.get_by_label("Passerelle", exact=True).select_option("android")
+    expect(page.get_by_label("Adresse de la passerelle du téléphone")).to_be_visible()
+    expect(page.get_by_label("Jeton d'authentification")).to_be_hidden()
+    page.get_by_label("Adresse de la passerelle du téléphone").fill("http://192.168.1.20:8080")
+    page.get_by_role("button", name="Enregistrer").click()
+    expect(page.get_by_role("status")).to_have_text("Passerelle SMS enregistrée.")
+    shot(page, "admin-sms-gateway")
+
     page.goto(f"{url}/admin/sites/thies/appointments")
     expect(page.get_by_role("heading", name=re.compile("aujourd'hui"))).to_be_visible()
     shot(page, "admin-appointments", full_page=False)

@@ -91,6 +91,7 @@ def thies_pages(world: World) -> list[str]:
         "/admin/sites/thies/devices",
         f"/admin/sites/thies/devices/{world.thies_kiosk}",
         "/admin/sites/thies/appointments",
+        "/admin/sites/thies/sms",
         "/admin/sites/thies/commitments",
         "/admin/?site=thies",
         "/admin/export.csv?site=thies",
@@ -179,6 +180,7 @@ def test_a_refused_post_changes_nothing(world, who):
         ("/admin/sites/thies/devices", {"kind": "kiosk", "name": "Intrus"}),
         ("/admin/sites/thies/display-message", {"message": "Intrus"}),
         (f"/admin/sites/thies/devices/{world.thies_kiosk}", {"name": "Intrus"}),
+        ("/admin/sites/thies/sms", {"gateway": "console"}),
         (f"/admin/complaints/{world.complaint}/close", {}),
         ("/admin/sites/new", {"slug": "x", "name": "X", "timezone": "UTC"}),
     ]

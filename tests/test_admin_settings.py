@@ -458,3 +458,63 @@ def test_the_appointments_of_a_day_read_by_the_manager(app, office):
     assert "Attendu" in page
     assert "+221 77 123 45 67" not in page
     assert "+22177*****67" in page
+
+
+def test_an_office_gets_its_own_sms_gateway_without_showing_its_secrets(app, office, manager):
+    from queue_app.models import SmsGatewaySettings
+
+    page = html.unescape(manager.get("/admin/sites/thies/sms").get_data(as_text=True))
+    assert "passerelle par défaut de l'installation" in page
+    android = {
+        "gateway": "android",
+        "android__base_url": "http://192.168.1.20:8080",
+        "android__login": "thies",
+        "android__secret__password": "sim-thies-2026",
+        "android__secret__signing_key": "",
+        "twilio__sender": "ignored",
+    }
+    shown = _follow(manager, post_form(manager, "/admin/sites/thies/sms", android))
+    assert "Passerelle SMS enregistrée" in shown
+    assert 'value="http://192.168.1.20:8080"' in shown
+    assert "sim-thies-2026" not in shown
+    assert "Enregistré : laissez vide pour le garder." in shown
+    with app.app_context():
+        settings = db.session.get(SmsGatewaySettings, office.site.id)
+        assert settings.options == {"base_url": "http://192.168.1.20:8080", "login": "thies"}
+        assert settings.secrets == {"password": "sim-thies-2026"}
+    api = Api(app, office)
+    assert api.get("sites/thies/sms-gateway", "manager").get_json() == {
+        "gateway": "android",
+        "own": True,
+        "options": {"base_url": "http://192.168.1.20:8080", "login": "thies"},
+        "secrets_set": ["password"],
+    }
+    # The password left empty is kept; a new one is recorded as "changed", never its value.
+    _follow(
+        manager,
+        post_form(manager, "/admin/sites/thies/sms", {**android, "android__secret__password": ""}),
+    )
+    with app.app_context():
+        assert db.session.get(SmsGatewaySettings, office.site.id).secrets == {
+            "password": "sim-thies-2026"
+        }
+    _follow(
+        manager,
+        post_form(
+            manager,
+            "/admin/sites/thies/sms",
+            {**android, "android__secret__password": "new-pin-77"},
+        ),
+    )
+    entries = _entries(app, "sms_gateway")
+    assert [e.action for e in entries] == ["create", "update"]
+    assert entries[0].actor == office.users["manager"].email
+    assert entries[1].changes == {"secrets": "changed"}
+    assert "sim-thies-2026" not in str([e.changes for e in entries])
+    # Back to the installation's default.
+    _follow(manager, post_form(manager, "/admin/sites/thies/sms", {"gateway": ""}))
+    with app.app_context():
+        assert db.session.get(SmsGatewaySettings, office.site.id) is None
+    assert _entries(app, "sms_gateway")[-1].action == "delete"
+    log = html.unescape(manager.get("/admin/audit").get_data(as_text=True))
+    assert "Passerelle SMS" in log

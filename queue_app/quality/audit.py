@@ -32,6 +32,7 @@ from ..models import (
     Service,
     Site,
     SiteClosure,
+    SmsGatewaySettings,
     User,
 )
 
@@ -190,6 +191,12 @@ SPECS: dict[type, Spec] = {
         derived={"service": _commitment_service},
         watch=("service_id",),
     ),
+    # A site's own SMS gateway: its credentials are recorded as "changed" only.
+    SmsGatewaySettings: Spec(
+        "sms_gateway",
+        ("gateway", "options"),
+        secrets=("secrets",),
+    ),
     Complaint: Spec(
         "complaint",
         ("status", "answer_by_sms"),
@@ -204,7 +211,7 @@ PARENTS: dict[type, Callable[[Any], Any]] = {
     CounterService: lambda link: link.counter,
     SiteClosure: lambda closure: closure.site,
 }
-SECRET_NAMES = {"password_hash": "password", "token_hash": "token"}
+SECRET_NAMES = {"password_hash": "password", "token_hash": "token", "secrets": "secrets"}
 
 
 def _plain(value: Any) -> Any:
@@ -309,6 +316,8 @@ def _label(obj: Any) -> str:
         return obj.reference
     if isinstance(obj, Commitment):
         return obj.kind.value
+    if isinstance(obj, SmsGatewaySettings):
+        return obj.gateway
     return ""
 
 

@@ -77,17 +77,18 @@
     syncHours();
   }
 
-  // Adding a device: only the fields of the chosen kind (printer, counter, services).
-  var kindSelect = document.querySelector("select[data-device-kind]");
-  if (kindSelect) {
-    var syncKind = function () {
-      document.querySelectorAll("[data-for-kinds]").forEach(function (box) {
-        box.hidden = box.getAttribute("data-for-kinds").split(" ").indexOf(kindSelect.value) < 0;
+  // A choice that shows only its own fields (a device's kind, an SMS gateway):
+  // the boxes of the same form marked data-for-kinds="a b" show for "a" and "b".
+  document.querySelectorAll("select[data-toggles]").forEach(function (select) {
+    var scope = select.form || document;
+    var sync = function () {
+      scope.querySelectorAll("[data-for-kinds]").forEach(function (box) {
+        box.hidden = box.getAttribute("data-for-kinds").split(" ").indexOf(select.value) < 0;
       });
     };
-    kindSelect.addEventListener("change", syncKind);
-    syncKind();
-  }
+    select.addEventListener("change", sync);
+    sync();
+  });
 
   var block = document.getElementById("dashboard-data");
   if (!block || typeof Chart === "undefined") return;

@@ -140,5 +140,6 @@ from . import (  # noqa: E402,F401
     devices,
     services,
     sites,
+    sms,
     users,
 )

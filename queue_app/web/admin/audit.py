@@ -22,6 +22,7 @@ OBJECT_LABELS = {
     "user": _l("User"),
     "commitment": _l("Commitment"),
     "complaint": _l("Complaint"),
+    "sms_gateway": _l("SMS gateway"),
 }
 ACTION_LABELS = {"create": _l("created"), "update": _l("changed"), "delete": _l("removed")}
 FIELD_LABELS = {
@@ -46,6 +47,9 @@ FIELD_LABELS = {
     "printer_options": _l("printer options"),
     "print_agent": _l("print agent"),
     "services_shown": _l("services shown"),
+    "gateway": _l("gateway"),
+    "options": _l("settings"),
+    "secrets": _l("credentials"),
     "token": _l("token"),
     "email": _l("e-mail"),
     "full_name": _l("full name"),

@@ -425,6 +425,74 @@ def device_form_class(
     return type("DeviceForm", (FlaskForm,), fields)
 
 
+GATEWAY_LABELS = {
+    "console": _l("Console (development: messages written to a file, not sent)"),
+    "twilio": _l("Twilio (SMS and WhatsApp)"),
+    "android": _l("SMS Gateway for Android (a phone with a local SIM)"),
+    "orange": _l("Orange SMS API"),
+}
+GATEWAY_FIELD_LABELS = {
+    "twilio": {
+        "sender": _l("Sending number"),
+        "whatsapp_sender": _l("WhatsApp number"),
+        "whatsapp_content_sid": _l("WhatsApp reminder template (Content SID)"),
+        "account_sid": _l("Account SID"),
+        "api_url": _l("API address"),
+        "auth_token": _l("Auth token"),
+    },
+    "android": {
+        "base_url": _l("Address of the phone's gateway"),
+        "login": _l("Login"),
+        "password": _l("Password"),
+        "signing_key": _l("Signing key of its webhooks"),
+    },
+    "orange": {
+        "base_url": _l("API address"),
+        "client_id": _l("Client ID"),
+        "sender": _l("Sending number"),
+        "sender_name": _l("Sender name"),
+        "client_secret": _l("Client secret"),
+        "webhook_secret": _l("Secret of the inbound address"),
+    },
+}
+
+
+def gateway_field(gateway: str, key: str, *, secret: bool = False) -> str:
+    return f"{gateway}__{'secret__' if secret else ''}{key}"
+
+
+def sms_gateway_form_class(default_name: str, secrets_set: Sequence[str] = ()) -> type:
+    """A site's SMS gateway: the installation's default, or its own with options and secrets.
+
+    Secret fields are never filled in: left empty, the stored secret is kept.
+    """
+    from ...sms.registry import GATEWAYS, OPTIONS, SECRETS
+
+    fields: dict[str, Any] = {
+        "gateway": SelectField(
+            _l("Gateway"),
+            choices=options(
+                [("", _l("The installation's default (%(name)s)", name=default_name))]
+                + [(name, GATEWAY_LABELS.get(name, name)) for name in GATEWAYS]
+            ),
+            validators=[Optional()],
+        )
+    }
+    for name in GATEWAYS:
+        labels = GATEWAY_FIELD_LABELS.get(name, {})
+        for key in OPTIONS[name]:
+            fields[gateway_field(name, key)] = StringField(
+                labels.get(key, key), validators=[Optional(), Length(max=500), PlainText()]
+            )
+        for key in SECRETS[name]:
+            fields[gateway_field(name, key, secret=True)] = PasswordField(
+                labels.get(key, key),
+                validators=[Optional(), Length(max=500), PlainText()],
+                description=_l("Set: leave empty to keep it.") if key in secrets_set else "",
+            )
+    return type("SmsGatewayForm", (FlaskForm,), fields)
+
+
 def user_form_class(*, creating: bool, admin: bool, sites: list[Site]) -> type[FlaskForm]:
     roles = [Role.MANAGER, Role.AGENT] if not admin else [Role.ADMIN, Role.MANAGER, Role.AGENT]
     fields: dict[str, Any] = {
