@@ -465,6 +465,8 @@ def test_an_office_gets_its_own_sms_gateway_without_showing_its_secrets(app, off
 
     page = html.unescape(manager.get("/admin/sites/thies/sms").get_data(as_text=True))
     assert "passerelle par défaut de l'installation" in page
+    # Where the office's phone posts the messages it receives.
+    assert "http://testserver/sms/android?site=thies" in page
     android = {
         "gateway": "android",
         "android__base_url": "http://192.168.1.20:8080",

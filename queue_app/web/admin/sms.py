@@ -62,4 +62,15 @@ def sms_gateway(slug: str) -> Any:
         secrets=registry.SECRETS,
         gateway_field=gateway_field,
         labels=GATEWAY_LABELS,
+        inbound=_inbound_addresses(site),
     ), (400 if form.errors else 200)
+
+
+def _inbound_addresses(site: Any) -> dict[str, str]:
+    """Where each provider posts the citizens' messages (queue_app/sms/webhook.py)."""
+    base = current_app.config["PUBLIC_URL"]
+    return {
+        "twilio": f"{base}/sms/twilio",
+        "android": f"{base}/sms/android?site={site.slug}",
+        "orange": f"{base}/sms/orange/<{_('secret of the inbound address')}>",
+    }
