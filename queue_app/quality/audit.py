@@ -145,8 +145,8 @@ def _commitment_service(commitment: Commitment, is_committed: bool) -> str | Non
     return service.code if service is not None else str(service_id)
 
 
-# Services get every column but the learned average and bookkeeping, so fields
-# added later (booking settings) are recorded without changing this file.
+# Services get every column but the learned average and bookkeeping (the booking
+# settings and the kiosk pictogram included).
 _SERVICE_SKIP = {"id", "site_id", "created_at", "avg_service_seconds"}
 
 SPECS: dict[type, Spec] = {
