@@ -145,6 +145,10 @@ def test_the_new_settings_pages_look_right(make_page, live_server, office: Offic
     expect(page.get_by_role("status")).to_have_text("Passerelle SMS enregistrée.")
     shot(page, "admin-sms-gateway")
 
+    page.goto(f"{url}/admin/sites/thies/voices")
+    expect(page.get_by_role("heading", name="Voix des appels")).to_be_visible()
+    shot(page, "admin-voices-manager", full_page=False)
+
     page.goto(f"{url}/admin/sites/thies/appointments")
     expect(page.get_by_role("heading", name=re.compile("aujourd'hui"))).to_be_visible()
     shot(page, "admin-appointments", full_page=False)

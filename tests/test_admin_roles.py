@@ -92,6 +92,7 @@ def thies_pages(world: World) -> list[str]:
         f"/admin/sites/thies/devices/{world.thies_kiosk}",
         "/admin/sites/thies/appointments",
         "/admin/sites/thies/sms",
+        "/admin/sites/thies/voices",
         "/admin/sites/thies/commitments",
         "/admin/?site=thies",
         "/admin/export.csv?site=thies",
@@ -181,6 +182,7 @@ def test_a_refused_post_changes_nothing(world, who):
         ("/admin/sites/thies/display-message", {"message": "Intrus"}),
         (f"/admin/sites/thies/devices/{world.thies_kiosk}", {"name": "Intrus"}),
         ("/admin/sites/thies/sms", {"gateway": "console"}),
+        ("/admin/sites/thies/voices", {"language": "fr", "key": "chime"}),
         (f"/admin/complaints/{world.complaint}/close", {}),
         ("/admin/sites/new", {"slug": "x", "name": "X", "timezone": "UTC"}),
     ]

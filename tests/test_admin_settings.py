@@ -520,3 +520,86 @@ def test_an_office_gets_its_own_sms_gateway_without_showing_its_secrets(app, off
     assert _entries(app, "sms_gateway")[-1].action == "delete"
     log = html.unescape(manager.get("/admin/audit").get_data(as_text=True))
     assert "Passerelle SMS" in log
+
+
+def test_an_admin_uploads_the_office_s_own_recordings(app, office, manager):
+    import io
+
+    from queue_app.models import VoiceClip
+
+    admin = app.test_client()
+    sign_in(admin, office.users["admin"].email)
+    page = admin.get("/admin/sites/thies/voices").get_data(as_text=True)
+    token = csrf_of(page)
+    sound = b"OggS" + b"\x00" * 2000
+
+    def upload(client, data: bytes, key: str = "ticket"):
+        return client.post(
+            "/admin/sites/thies/voices",
+            data={
+                "csrf_token": token,
+                "language": "fr",
+                "key": key,
+                "recording": (io.BytesIO(data), "clip.ogg"),
+            },
+            content_type="multipart/form-data",
+        )
+
+    refused = upload(admin, b"not a sound at all")
+    assert refused.status_code == 400
+    assert "n'est pas un enregistrement OGG, MP3, WAV ou WebM" in html.unescape(
+        refused.get_data(as_text=True)
+    )
+    # A small limit keeps the test's bodies in memory (large ones are spooled to disk).
+    app.config["VOICE_CLIP_MAX_BYTES"] = 8 * 1024
+    too_large = upload(admin, b"OggS" + b"\x00" * (9 * 1024))
+    assert too_large.status_code == 400
+    assert "trop volumineux (8 Kio au plus)" in html.unescape(too_large.get_data(as_text=True))
+    assert upload(admin, b"OggS" + b"\x00" * (40 * 1024)).status_code == 413
+    # Without its form token (posted from elsewhere): nothing is saved.
+    forged = admin.post(
+        "/admin/sites/thies/voices",
+        data={"language": "fr", "key": "chime", "recording": (io.BytesIO(sound), "c.ogg")},
+        content_type="multipart/form-data",
+    )
+    assert "La page avait expiré" in _follow(admin, forged)
+    saved = _follow(admin, upload(admin, sound))
+    assert "Enregistrement sauvegardé" in saved
+    assert "Le mot « ticket »" in saved
+    api = Api(app, office)
+    clips = api.get("sites/thies/voice-clips", "display").get_json()["clips"]
+    assert [(c["language"], c["key"], c["size"]) for c in clips] == [("fr", "ticket", 2004)]
+    entry = _entries(app, "voice_clip")[-1]
+    assert (entry.action, entry.actor, entry.object_label) == (
+        "create",
+        office.users["admin"].email,
+        "fr/ticket",
+    )
+    assert "OggS" not in str(entry.changes)
+
+    # A manager sees the recordings but neither adds nor removes one.
+    listing = html.unescape(manager.get("/admin/sites/thies/voices").get_data(as_text=True))
+    assert "Le mot « ticket »" in listing
+    assert 'type="file"' not in listing
+    manager_token = csrf_of(manager.get("/admin/sites/thies").get_data(as_text=True))
+    assert (
+        manager.post(
+            "/admin/sites/thies/voices/fr/ticket/remove", data={"csrf_token": manager_token}
+        ).status_code
+        == 403
+    )
+    assert (
+        manager.post(
+            "/admin/sites/thies/voices",
+            data={"csrf_token": manager_token, "language": "fr", "key": "chime",
+                  "recording": (io.BytesIO(sound), "c.ogg")},
+            content_type="multipart/form-data",
+        ).status_code
+        == 403
+    )  # fmt: skip
+
+    removed = admin.post("/admin/sites/thies/voices/fr/ticket/remove", data={"csrf_token": token})
+    assert "Enregistrement retiré" in _follow(admin, removed)
+    with app.app_context():
+        assert db.session.query(VoiceClip).count() == 0
+    assert _entries(app, "voice_clip")[-1].action == "delete"

@@ -34,6 +34,7 @@ from ..models import (
     SiteClosure,
     SmsGatewaySettings,
     User,
+    VoiceClip,
 )
 
 log = logging.getLogger(__name__)
@@ -197,6 +198,8 @@ SPECS: dict[type, Spec] = {
         ("gateway", "options"),
         secrets=("secrets",),
     ),
+    # An office's recordings: which one, and a digest of its sound (not the sound).
+    VoiceClip: Spec("voice_clip", ("language", "key", "content_type", "size", "sha256")),
     Complaint: Spec(
         "complaint",
         ("status", "answer_by_sms"),
@@ -318,6 +321,8 @@ def _label(obj: Any) -> str:
         return obj.kind.value
     if isinstance(obj, SmsGatewaySettings):
         return obj.gateway
+    if isinstance(obj, VoiceClip):
+        return f"{obj.language}/{obj.key}"
     return ""
 
 

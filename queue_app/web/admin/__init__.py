@@ -142,4 +142,5 @@ from . import (  # noqa: E402,F401
     sites,
     sms,
     users,
+    voices,
 )

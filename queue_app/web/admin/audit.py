@@ -23,6 +23,7 @@ OBJECT_LABELS = {
     "commitment": _l("Commitment"),
     "complaint": _l("Complaint"),
     "sms_gateway": _l("SMS gateway"),
+    "voice_clip": _l("Recording"),
 }
 ACTION_LABELS = {"create": _l("created"), "update": _l("changed"), "delete": _l("removed")}
 FIELD_LABELS = {
@@ -50,6 +51,11 @@ FIELD_LABELS = {
     "gateway": _l("gateway"),
     "options": _l("settings"),
     "secrets": _l("credentials"),
+    "language": _l("language"),
+    "key": _l("what it says"),
+    "content_type": _l("sound type"),
+    "size": _l("size (bytes)"),
+    "sha256": _l("digest of the sound"),
     "token": _l("token"),
     "email": _l("e-mail"),
     "full_name": _l("full name"),
