@@ -603,3 +603,20 @@ def test_an_admin_uploads_the_office_s_own_recordings(app, office, manager):
     with app.app_context():
         assert db.session.query(VoiceClip).count() == 0
     assert _entries(app, "voice_clip")[-1].action == "delete"
+
+
+def test_the_new_pages_in_english(app, office, manager):
+    manager.get("/lang/en")
+    kiosk_id = _device_id(app, "kiosk")
+    for path, text in (
+        ("/admin/sites/thies", "Message on the waiting-room displays"),
+        ("/admin/sites/thies/hours", "Open at any time: no opening hours"),
+        ("/admin/sites/thies/services/CNI", "Citizens may book an appointment"),
+        (f"/admin/sites/thies/devices/{kiosk_id}", "Ticket printer"),
+        ("/admin/sites/thies/appointments", "No service of this office takes appointments"),
+        ("/admin/sites/thies/sms", "The installation's default"),
+        ("/admin/sites/thies/voices", "Voices of the calls"),
+    ):
+        page = manager.get(path)
+        assert page.status_code == 200, path
+        assert text in html.unescape(page.get_data(as_text=True)), path
