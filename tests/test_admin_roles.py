@@ -19,7 +19,7 @@ from sqlalchemy import select
 
 from queue_app import create_app
 from queue_app.extensions import db
-from queue_app.models import AuditEntry, Complaint, ComplaintKind, Service
+from queue_app.models import AuditEntry, Complaint, ComplaintKind, Device, Service
 from queue_app.quality.complaints import submit_complaint
 from queue_app.queue.sites import get_site
 
@@ -36,6 +36,7 @@ class World:
     dakar: Office
     complaint: str
     dakar_complaint: str
+    thies_kiosk: int
 
 
 @pytest.fixture(scope="module")
@@ -60,7 +61,10 @@ def world(tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path) -> It
             )
             references.append(complaint.reference)
         db.session.commit()
-    yield World(app, thies, dakar, references[0], references[1])
+        kiosk = db.session.scalar(
+            select(Device.id).where(Device.site_id == thies.site.id, Device.kind == "kiosk")
+        )
+    yield World(app, thies, dakar, references[0], references[1], kiosk)
     dispose(app)
 
 
@@ -85,6 +89,10 @@ def thies_pages(world: World) -> list[str]:
         "/admin/sites/thies/counters/new",
         f"/admin/sites/thies/counters/{office.counters['g1'].id}",
         "/admin/sites/thies/devices",
+        f"/admin/sites/thies/devices/{world.thies_kiosk}",
+        "/admin/sites/thies/appointments",
+        "/admin/sites/thies/sms",
+        "/admin/sites/thies/voices",
         "/admin/sites/thies/commitments",
         "/admin/?site=thies",
         "/admin/export.csv?site=thies",
@@ -171,6 +179,10 @@ def test_a_refused_post_changes_nothing(world, who):
     posts = [
         ("/admin/sites/thies/services/CNI", {"target_wait_minutes": "99", "prefix": "B"}),
         ("/admin/sites/thies/devices", {"kind": "kiosk", "name": "Intrus"}),
+        ("/admin/sites/thies/display-message", {"message": "Intrus"}),
+        (f"/admin/sites/thies/devices/{world.thies_kiosk}", {"name": "Intrus"}),
+        ("/admin/sites/thies/sms", {"gateway": "console"}),
+        ("/admin/sites/thies/voices", {"language": "fr", "key": "chime"}),
         (f"/admin/complaints/{world.complaint}/close", {}),
         ("/admin/sites/new", {"slug": "x", "name": "X", "timezone": "UTC"}),
     ]

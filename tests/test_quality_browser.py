@@ -90,6 +90,7 @@ def test_the_dashboard_and_the_admin_forms(make_page, live_server, office: Offic
 
     # Opening hours: Monday copied to the working days in one click.
     page.goto(f"{url}/admin/sites/thies/hours")
+    page.get_by_label("Ouverte selon ces horaires hebdomadaires").check()
     page.locator("#monday_0_start").fill("08:00")
     page.locator("#monday_0_end").fill("12:30")
     page.locator("#monday_1_start").fill("14:00")
@@ -104,7 +105,7 @@ def test_the_dashboard_and_the_admin_forms(make_page, live_server, office: Offic
     page.goto(f"{url}/admin/sites/thies/devices")
     page.get_by_label("Type").select_option("tablet")
     page.get_by_label("Nom", exact=True).fill("Tablette Guichet 2")
-    page.get_by_label("Guichet (pour une tablette)").select_option(label="Guichet 2")
+    page.get_by_label("Guichet (pour une tablette ou").select_option(label="Guichet 2")
     page.get_by_role("button", name="Ajouter l'appareil").click()
     expect(page.locator("img.qr").first).to_be_visible()
     expect(page.locator("#address-1")).to_contain_text("/feedback/")

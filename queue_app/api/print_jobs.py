@@ -8,12 +8,11 @@ from typing import Any
 from flask import current_app, request
 from marshmallow import Schema, fields, validate
 
-from ..database import writable
 from ..extensions import db
 from ..models import Device, DeviceKind, PrintJob, PrintJobStatus, Ticket
 from ..permissions import require_principal, require_site_manager, require_site_staff
 from ..printing import spool
-from ..printing.devices import configure_printer
+from ..printing.devices import configure_printer, refresh_printer_status
 from ..queue import Actor, errors, get_ticket
 from ..queue.publish import iso
 from ..queue.sites import get_site
@@ -244,17 +243,8 @@ def printer_json(device: Device) -> dict[str, Any]:
 def kiosk_printer(slug: str, device_id: int) -> dict:
     """A kiosk's printer and its status (staff). ``?refresh=1`` asks a server-driven printer now."""
     device = _kiosk(slug, device_id)
-    if request.args.get("refresh") and device.printer and not device.print_agent_id:
-        from guichet_printer.connections import status
-
-        from ..models import utcnow
-
-        # Asked outside any transaction (a printer may take seconds), then written:
-        # a GET reads only, so the write gets a transaction of its own.
-        found = status(device.printer, timeout=2.0)
-        with writable(db.session):
-            spool.record_status(device, found, utcnow())
-            db.session.commit()
+    if request.args.get("refresh"):
+        refresh_printer_status(db.session, device)
     return printer_json(device)
 
 

@@ -1,4 +1,5 @@
-"""A kiosk's printer settings: URL, layout options, the print agent that prints for it."""
+"""A kiosk's printer settings: URL, layout options, the print agent that prints for it;
+and asking a printer the server drives how it is."""
 
 from __future__ import annotations
 
@@ -9,8 +10,10 @@ from guichet_printer.connections import parse_printer_url
 from guichet_printer.layout import LayoutOptions
 from sqlalchemy.orm import Session
 
-from ..models import Device, DeviceKind
+from ..database import writable
+from ..models import Device, DeviceKind, utcnow
 from ..queue import errors
+from . import spool
 
 
 def configure_printer(session: Session, device: Device, changes: Mapping[str, Any]) -> Device:
@@ -50,3 +53,21 @@ def configure_printer(session: Session, device: Device, changes: Mapping[str, An
                 raise errors.InvalidInput(field="print_agent", reason="not a printer device")
             device.print_agent_id = agent.id
     return device
+
+
+def refresh_printer_status(session: Session, device: Device, *, timeout: float = 2.0) -> bool:
+    """Ask a kiosk's printer how it is now, when the server drives it, and record the answer.
+
+    The printer is asked outside any write (it may take seconds), then the status
+    is written in a transaction of its own: callable from a reading request.
+    False when the server does not drive this printer (none, or a print agent's).
+    """
+    if not device.printer or device.print_agent_id:
+        return False
+    from guichet_printer.connections import status
+
+    found = status(device.printer, timeout=timeout)
+    with writable(session):
+        spool.record_status(device, found, utcnow())
+        session.commit()
+    return True

@@ -32,7 +32,9 @@ from ..models import (
     Service,
     Site,
     SiteClosure,
+    SmsGatewaySettings,
     User,
+    VoiceClip,
 )
 
 log = logging.getLogger(__name__)
@@ -109,6 +111,19 @@ def _device_revoked(device: Device, is_committed: bool) -> bool:
     return _read(device, "revoked_at", is_committed) is not None
 
 
+def _device_services(device: Device, is_committed: bool) -> list[str]:
+    return sorted(service.code for service in _read(device, "services", is_committed) or [])
+
+
+def _device_print_agent(device: Device, is_committed: bool) -> str | None:
+    agent_id = _read(device, "print_agent_id", is_committed)
+    if agent_id is None:
+        return None
+    session = inspect(device).session
+    agent = session.get(Device, agent_id) if session is not None else None
+    return agent.name if agent is not None else str(agent_id)
+
+
 def _complaint_assignee(complaint: Complaint, is_committed: bool) -> str | None:
     user_id = _read(complaint, "assigned_to_id", is_committed)
     if user_id is None:
@@ -131,14 +146,14 @@ def _commitment_service(commitment: Commitment, is_committed: bool) -> str | Non
     return service.code if service is not None else str(service_id)
 
 
-# Services get every column but the learned average and bookkeeping, so fields
-# added later (booking settings) are recorded without changing this file.
+# Services get every column but the learned average and bookkeeping (the booking
+# settings and the kiosk pictogram included).
 _SERVICE_SKIP = {"id", "site_id", "created_at", "avg_service_seconds"}
 
 SPECS: dict[type, Spec] = {
     Site: Spec(
         "site",
-        ("name", "timezone", "languages", "hours"),
+        ("name", "timezone", "languages", "hours", "display_message"),
         derived={"closures": _closures},
         collections=("closures",),
     ),
@@ -154,10 +169,15 @@ SPECS: dict[type, Spec] = {
     ),
     Device: Spec(
         "device",
-        ("kind", "name"),
-        derived={"revoked": _device_revoked},
+        ("kind", "name", "printer", "printer_options"),
+        derived={
+            "revoked": _device_revoked,
+            "services_shown": _device_services,
+            "print_agent": _device_print_agent,
+        },
         secrets=("token_hash",),
-        watch=("revoked_at",),
+        collections=("services",),
+        watch=("revoked_at", "print_agent_id"),
     ),
     User: Spec(
         "user",
@@ -172,6 +192,14 @@ SPECS: dict[type, Spec] = {
         derived={"service": _commitment_service},
         watch=("service_id",),
     ),
+    # A site's own SMS gateway: its credentials are recorded as "changed" only.
+    SmsGatewaySettings: Spec(
+        "sms_gateway",
+        ("gateway", "options"),
+        secrets=("secrets",),
+    ),
+    # An office's recordings: which one, and a digest of its sound (not the sound).
+    VoiceClip: Spec("voice_clip", ("language", "key", "content_type", "size", "sha256")),
     Complaint: Spec(
         "complaint",
         ("status", "answer_by_sms"),
@@ -186,7 +214,7 @@ PARENTS: dict[type, Callable[[Any], Any]] = {
     CounterService: lambda link: link.counter,
     SiteClosure: lambda closure: closure.site,
 }
-SECRET_NAMES = {"password_hash": "password", "token_hash": "token"}
+SECRET_NAMES = {"password_hash": "password", "token_hash": "token", "secrets": "secrets"}
 
 
 def _plain(value: Any) -> Any:
@@ -291,6 +319,10 @@ def _label(obj: Any) -> str:
         return obj.reference
     if isinstance(obj, Commitment):
         return obj.kind.value
+    if isinstance(obj, SmsGatewaySettings):
+        return obj.gateway
+    if isinstance(obj, VoiceClip):
+        return f"{obj.language}/{obj.key}"
     return ""
 
 

@@ -63,6 +63,33 @@
     });
   }
 
+  // Opening hours: the weekly grid only matters when the office keeps weekly hours.
+  var modes = document.querySelectorAll("input[data-hours-mode]");
+  var weekly = document.querySelector("[data-weekly-hours]");
+  if (modes.length && weekly) {
+    var syncHours = function () {
+      var chosen = document.querySelector("input[data-hours-mode]:checked");
+      var show = !chosen || chosen.value === "weekly";
+      weekly.hidden = !show;
+      if (copyMonday) copyMonday.hidden = !show;
+    };
+    modes.forEach(function (input) { input.addEventListener("change", syncHours); });
+    syncHours();
+  }
+
+  // A choice that shows only its own fields (a device's kind, an SMS gateway):
+  // the boxes of the same form marked data-for-kinds="a b" show for "a" and "b".
+  document.querySelectorAll("select[data-toggles]").forEach(function (select) {
+    var scope = select.form || document;
+    var sync = function () {
+      scope.querySelectorAll("[data-for-kinds]").forEach(function (box) {
+        box.hidden = box.getAttribute("data-for-kinds").split(" ").indexOf(select.value) < 0;
+      });
+    };
+    select.addEventListener("change", sync);
+    sync();
+  });
+
   var block = document.getElementById("dashboard-data");
   if (!block || typeof Chart === "undefined") return;
   var data = JSON.parse(block.textContent);

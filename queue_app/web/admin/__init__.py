@@ -90,6 +90,15 @@ def format_month(day: date | None) -> str:
     return format_date(day, "LLLL yyyy") if day is not None else "—"
 
 
+@bp.app_template_filter("parse_moment")
+def parse_moment(value: str | None) -> datetime | None:
+    """An ISO 8601 instant stored as text (a printer's last status) as a datetime."""
+    try:
+        return datetime.fromisoformat(value) if value else None
+    except ValueError:
+        return None
+
+
 @bp.app_template_filter("format_moment")
 def format_moment(moment: datetime | None, timezone: str | None = None) -> str:
     """An instant in a site's time zone, in the page's language: 2 mars 2026 08:12."""
@@ -122,4 +131,16 @@ def _admin_nav() -> dict[str, Any]:
     return {"complaints_badge": complaints_badge, "can_administer": can_administer}
 
 
-from . import audit, complaints, counters, dashboard, devices, services, sites, users  # noqa: E402,F401
+from . import (  # noqa: E402,F401
+    appointments,
+    audit,
+    complaints,
+    counters,
+    dashboard,
+    devices,
+    services,
+    sites,
+    sms,
+    users,
+    voices,
+)

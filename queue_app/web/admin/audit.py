@@ -22,6 +22,8 @@ OBJECT_LABELS = {
     "user": _l("User"),
     "commitment": _l("Commitment"),
     "complaint": _l("Complaint"),
+    "sms_gateway": _l("SMS gateway"),
+    "voice_clip": _l("Recording"),
 }
 ACTION_LABELS = {"create": _l("created"), "update": _l("changed"), "delete": _l("removed")}
 FIELD_LABELS = {
@@ -31,6 +33,7 @@ FIELD_LABELS = {
     "languages": _l("languages"),
     "hours": _l("opening hours"),
     "closures": _l("closures"),
+    "display_message": _l("display message"),
     "code": _l("code"),
     "prefix": _l("ticket letter"),
     "target_wait_minutes": _l("target wait"),
@@ -41,6 +44,18 @@ FIELD_LABELS = {
     "services": _l("services (weight)"),
     "kind": _l("kind"),
     "revoked": _l("revoked"),
+    "printer": _l("printer"),
+    "printer_options": _l("printer options"),
+    "print_agent": _l("print agent"),
+    "services_shown": _l("services shown"),
+    "gateway": _l("gateway"),
+    "options": _l("settings"),
+    "secrets": _l("credentials"),
+    "language": _l("language"),
+    "key": _l("what it says"),
+    "content_type": _l("sound type"),
+    "size": _l("size (bytes)"),
+    "sha256": _l("digest of the sound"),
     "token": _l("token"),
     "email": _l("e-mail"),
     "full_name": _l("full name"),
@@ -77,6 +92,9 @@ def _value_labels() -> dict[str, dict[str, Any]]:
 
 def show_value(value: Any, field: str | None = None) -> str:
     """A recorded value as people read it (codes of known fields in the page's language)."""
+    if field == "hours" and not value:
+        # No hours at all is "always open"; hours without any period, "closed every day".
+        return str(_("open at any time") if value is None else _("closed every day"))
     if field is not None and isinstance(value, str):
         label = _value_labels().get(field, {}).get(value)
         if label is not None:

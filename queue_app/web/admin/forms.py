@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
@@ -22,9 +23,17 @@ from wtforms import (
     TimeField,
 )
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
+from wtforms.validators import (
+    DataRequired,
+    InputRequired,
+    Length,
+    NumberRange,
+    Optional,
+    ValidationError,
+)
 from wtforms.widgets import CheckboxInput, ListWidget
 
+from ...icons import available_icons
 from ...models import WEEKDAYS, ComplaintKind, DeviceKind, PriorityRule, Role, Site
 
 # Languages an office may speak (announcements, printed tickets, kiosk); the
@@ -81,6 +90,21 @@ PRIORITY_RULE_LABELS = {
 }
 
 
+class PlainText:
+    """Text people typed: no control characters (they break displays, printers, databases)."""
+
+    def __init__(self, *, multiline: bool = False) -> None:
+        self.allowed = "\n\r\t" if multiline else ""
+
+    def __call__(self, form: Any, field: Any) -> None:
+        for char in field.data or "":
+            code = ord(char)
+            if (code < 32 or 127 <= code < 160) and char not in self.allowed:
+                raise ValidationError(_l("Control characters are not allowed."))
+            if 0xD800 <= code <= 0xDFFF:
+                raise ValidationError(_l("Not valid Unicode text."))
+
+
 def options(pairs: Any) -> list[SelectChoice]:
     """Choices of a select, radio or checkbox list from (value, label) pairs."""
     return [SelectChoice(value, label) for value, label in pairs]
@@ -108,12 +132,37 @@ class SiteForm(FlaskForm):
     timezone = SelectField(_l("Time zone"), choices=options((z, z) for z in TIMEZONES))
     default_language = SelectField(_l("Main language"), choices=options(SITE_LANGUAGES))
     languages = MultiCheckboxField(_l("Other languages"), choices=options(SITE_LANGUAGES))
-    # The waiting-room display message is added here when the display work is merged.
+
+
+class DisplayMessageForm(FlaskForm):
+    """The line shown under the calls on every waiting-room display of the office."""
+
+    message = StringField(
+        _l("Message on the waiting-room displays"),
+        validators=[Optional(), Length(max=280), PlainText()],
+        description=_l(
+            "One line under the calls, shown at once on every display of the office: "
+            "a closed service, the afternoon hours. 280 characters at most."
+        ),
+    )
+
+
+HOURS_MODES = {
+    "always": _l("Open at any time: no opening hours"),
+    "weekly": _l("Open on these weekly hours"),
+    "closed": _l("Closed every day until further notice"),
+}
 
 
 def hours_form_class() -> type[FlaskForm]:
-    """Opening hours: up to three intervals per weekday (site-local times)."""
-    fields: dict[str, Any] = {}
+    """Opening hours: always open, up to three intervals per weekday (site-local), or closed."""
+    fields: dict[str, Any] = {
+        "mode": RadioField(
+            _l("The office"),
+            choices=options(HOURS_MODES.items()),
+            default="weekly",
+        )
+    }
     for day in WEEKDAYS:
         for index in range(INTERVALS_PER_DAY):
             fields[f"{day}_{index}_start"] = TimeField(validators=[Optional()])
@@ -162,16 +211,39 @@ def _FormField(form_class: type[Form]) -> Any:  # noqa: N802
 
 
 # Service fields, grouped as the page shows them. A form field named like a key
-# of queue.sites.update_service's changes is passed to it as is, so a setting
-# added to services later (booking: slot length, capacity, days ahead) needs
-# only a field here and its name in a fieldset.
+# of queue.sites.update_service's or queue.booking.update_booking_settings's
+# changes is passed to them as is; the pictogram is chosen apart (with images).
 SERVICE_FIELDSETS: list[tuple[Any, list[str]]] = [
     (
         _l("Queue"),
         ["prefix", "target_wait_minutes", "avg_service_minutes", "position", "is_active"],
     ),
     (_l("Priority"), ["priority_rule"]),
+    (
+        _l("Appointments"),
+        ["booking_enabled", "slot_minutes", "slot_capacity", "booking_days_ahead"],
+    ),
 ]
+ICON_LABELS = {
+    "briefcase": _l("Briefcase"),
+    "calendar": _l("Calendar"),
+    "car": _l("Car"),
+    "certificate": _l("Certificate"),
+    "disabled": _l("Wheelchair"),
+    "document": _l("Document"),
+    "elderly": _l("Elderly person"),
+    "family": _l("Family"),
+    "health": _l("Health"),
+    "house": _l("House"),
+    "id-card": _l("Identity card"),
+    "info": _l("Information"),
+    "land": _l("Land"),
+    "money": _l("Money"),
+    "passport": _l("Passport"),
+    "person": _l("Person"),
+    "pregnant": _l("Pregnant woman"),
+    "stamp": _l("Stamp"),
+}
 
 
 def service_form_class(site: Site, *, creating: bool) -> type[FlaskForm]:
@@ -204,6 +276,38 @@ def service_form_class(site: Site, *, creating: bool) -> type[FlaskForm]:
             choices=options((rule.value, label) for rule, label in PRIORITY_RULE_LABELS.items()),
             default=PriorityRule.FIRST.value,
         ),
+        "booking_enabled": BooleanField(
+            _l("Citizens may book an appointment (web page and SMS)"),
+            description=_l(
+                "Slots are cut from the office's opening hours, minus its closure days "
+                "(from the usual office hours when it has none)."
+            ),
+        ),
+        "slot_minutes": IntegerField(
+            _l("Length of a slot (minutes)"),
+            default=15,
+            validators=[Optional(), NumberRange(5, 480)],
+        ),
+        "slot_capacity": IntegerField(
+            _l("Citizens per slot"),
+            default=1,
+            validators=[Optional(), NumberRange(1, 100)],
+            description=_l("How many citizens the counters of this service receive in a slot."),
+        ),
+        "booking_days_ahead": IntegerField(
+            _l("Bookable up to (days ahead)"),
+            default=14,
+            validators=[Optional(), NumberRange(1, 365)],
+        ),
+        "icon": RadioField(
+            _l("Pictogram on the kiosk"),
+            choices=options(
+                [("", _l("Default"))]
+                + [(name, ICON_LABELS.get(name, name)) for name in available_icons()]
+            ),
+            default="",
+            validators=[Optional()],
+        ),
     }
     if creating:
         fields["code"] = StringField(
@@ -233,17 +337,160 @@ def counter_form_class(site: Site) -> type[FlaskForm]:
     return type("CounterForm", (FlaskForm,), fields)
 
 
-class DeviceForm(FlaskForm):
-    kind = SelectField(
-        _l("Kind"), choices=options((kind.value, label) for kind, label in DEVICE_LABELS.items())
-    )
-    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=100)])
-    counter = SelectField(
-        _l("Counter (for a tablet)"),
-        choices=[],
-        validators=[Optional()],
-        description=_l("The tablet asks for ratings after service at this counter."),
-    )
+PAPER_WIDTHS = [("80", _l("80 mm")), ("58", _l("58 mm"))]
+CODEPAGES = [
+    ("cp1252", _l("WPC1252 (Western European, most printers)")),
+    ("cp858", _l("CP858 (Western European with €)")),
+    ("cp850", _l("CP850 (Western European, older printers)")),
+    ("cp437", _l("CP437 (United States)")),
+]
+QR_MODES = [
+    ("native", _l("Drawn by the printer")),
+    ("image", _l("Printed as an image (printers without QR codes)")),
+    ("none", _l("No QR code")),
+]
+
+
+def device_form_class(
+    site: Site,
+    *,
+    creating: bool,
+    kind: DeviceKind | None = None,
+    agents: Sequence[tuple[str, str]] = (),
+) -> type:
+    """A device's form: its name; a kiosk's printer; the services a display shows.
+
+    On creation every kind's fields are there (the page shows those of the chosen
+    kind); on a device's own page only those of its kind.
+    """
+    fields: dict[str, Any] = {
+        "name": StringField(_l("Name"), validators=[DataRequired(), Length(max=100), PlainText()])
+    }
+    if creating:
+        fields["kind"] = SelectField(
+            _l("Kind"),
+            choices=options((k.value, label) for k, label in DEVICE_LABELS.items()),
+        )
+        fields["counter"] = SelectField(
+            _l("Counter (for a tablet or the screen above a counter)"),
+            choices=options([("", "—")] + [(str(c.id), c.name) for c in site.counters]),
+            validators=[Optional()],
+            description=_l(
+                "A tablet asks for ratings after service at this counter; a display "
+                "may be the small screen above it."
+            ),
+        )
+    if creating or kind == DeviceKind.KIOSK:
+        fields["printer"] = StringField(
+            _l("Ticket printer"),
+            validators=[Optional(), Length(max=255), PlainText()],
+            description=_l(
+                "Its address: tcp://192.168.1.50:9100 (network), usb://04b8:0202 "
+                "(vendor:product from lsusb), serial:///dev/ttyUSB0, file:///dev/usb/lp0. "
+                "Empty: the kiosk prints no ticket."
+            ),
+        )
+    if kind == DeviceKind.KIOSK:
+        fields["print_agent"] = SelectField(
+            _l("Who prints"),
+            choices=options([("", _l("This server (a printer it reaches)")), *agents]),
+            validators=[Optional()],
+            description=_l(
+                "A printer plugged into the kiosk's own computer is driven by a print agent "
+                "running there."
+            ),
+        )
+        fields["paper_width_mm"] = SelectField(_l("Paper width"), choices=options(PAPER_WIDTHS))
+        fields["codepage"] = SelectField(
+            _l("Code page (accents)"),
+            choices=options(CODEPAGES),
+            description=_l("WPC1252 prints é, è, à right on Epson printers and their clones."),
+        )
+        fields["qr"] = SelectField(_l("QR code to follow the queue"), choices=options(QR_MODES))
+        fields["footer"] = TextAreaField(
+            _l("Footer of the ticket"),
+            validators=[Optional(), Length(max=500), PlainText(multiline=True)],
+            description=_l("One line each: opening hours, a phone number. Empty: the default."),
+        )
+    if creating or kind == DeviceKind.DISPLAY:
+        fields["services"] = MultiCheckboxField(
+            _l("Services shown"),
+            choices=options((s.code, s.name) for s in site.services),
+            validators=[Optional()],
+            description=_l(
+                "For a display in a second waiting room: tick its services. None ticked: "
+                "every service of the office."
+            ),
+        )
+    return type("DeviceForm", (FlaskForm,), fields)
+
+
+GATEWAY_LABELS = {
+    "console": _l("Console (development: messages written to a file, not sent)"),
+    "twilio": _l("Twilio (SMS and WhatsApp)"),
+    "android": _l("SMS Gateway for Android (a phone with a local SIM)"),
+    "orange": _l("Orange SMS API"),
+}
+GATEWAY_FIELD_LABELS = {
+    "twilio": {
+        "sender": _l("Sending number"),
+        "whatsapp_sender": _l("WhatsApp number"),
+        "whatsapp_content_sid": _l("WhatsApp reminder template (Content SID)"),
+        "account_sid": _l("Account SID"),
+        "api_url": _l("API address"),
+        "auth_token": _l("Auth token"),
+    },
+    "android": {
+        "base_url": _l("Address of the phone's gateway"),
+        "login": _l("Login"),
+        "password": _l("Password"),
+        "signing_key": _l("Signing key of its webhooks"),
+    },
+    "orange": {
+        "base_url": _l("API address"),
+        "client_id": _l("Client ID"),
+        "sender": _l("Sending number"),
+        "sender_name": _l("Sender name"),
+        "client_secret": _l("Client secret"),
+        "webhook_secret": _l("Secret of the inbound address"),
+    },
+}
+
+
+def gateway_field(gateway: str, key: str, *, secret: bool = False) -> str:
+    return f"{gateway}__{'secret__' if secret else ''}{key}"
+
+
+def sms_gateway_form_class(default_name: str, secrets_set: Sequence[str] = ()) -> type:
+    """A site's SMS gateway: the installation's default, or its own with options and secrets.
+
+    Secret fields are never filled in: left empty, the stored secret is kept.
+    """
+    from ...sms.registry import GATEWAYS, OPTIONS, SECRETS
+
+    fields: dict[str, Any] = {
+        "gateway": SelectField(
+            _l("Gateway"),
+            choices=options(
+                [("", _l("The installation's default (%(name)s)", name=default_name))]
+                + [(name, GATEWAY_LABELS.get(name, name)) for name in GATEWAYS]
+            ),
+            validators=[Optional()],
+        )
+    }
+    for name in GATEWAYS:
+        labels = GATEWAY_FIELD_LABELS.get(name, {})
+        for key in OPTIONS[name]:
+            fields[gateway_field(name, key)] = StringField(
+                labels.get(key, key), validators=[Optional(), Length(max=500), PlainText()]
+            )
+        for key in SECRETS[name]:
+            fields[gateway_field(name, key, secret=True)] = PasswordField(
+                labels.get(key, key),
+                validators=[Optional(), Length(max=500), PlainText()],
+                description=_l("Set: leave empty to keep it.") if key in secrets_set else "",
+            )
+    return type("SmsGatewayForm", (FlaskForm,), fields)
 
 
 def user_form_class(*, creating: bool, admin: bool, sites: list[Site]) -> type[FlaskForm]:

@@ -1,4 +1,5 @@
-"""Services of an office: names per language, ticket letter, target, priority rule."""
+"""Services of an office: names per language, ticket letter, target, priority rule, booking
+settings and the kiosk's pictogram."""
 
 from __future__ import annotations
 
@@ -9,12 +10,16 @@ from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
 from ...extensions import db
+from ...icons import DEFAULT_ICON
 from ...quality import audit
+from ...queue.booking import update_booking_settings
 from ...queue.errors import DomainError
 from ...queue.sites import create_service, get_service, update_service
 from . import bp, site_or_403
 from .forms import SERVICE_FIELDSETS, service_form_class
 from .sites import domain_error
+
+BOOKING_NUMBERS = ("slot_minutes", "slot_capacity", "booking_days_ahead")
 
 
 def _changes(form: Any, site: Any) -> dict[str, Any]:
@@ -23,7 +28,10 @@ def _changes(form: Any, site: Any) -> dict[str, Any]:
     for _legend, names in SERVICE_FIELDSETS:
         for name in names:
             value = form[name].data
+            if value is None and name in BOOKING_NUMBERS:
+                continue  # left empty: kept as it is
             changes[name] = float(value) if isinstance(value, Decimal) else value
+    changes["icon"] = form.icon.data or None
     changes["names"] = {
         code: (form[f"name_{code}"].data or "").strip()
         for code in site.languages
@@ -35,7 +43,7 @@ def _changes(form: Any, site: Any) -> dict[str, Any]:
 @bp.get("/sites/<slug>/services")
 def services(slug: str) -> Any:
     site = site_or_403(slug)
-    return render_template("admin/services.html", site=site)
+    return render_template("admin/services.html", site=site, default_icon=DEFAULT_ICON)
 
 
 @bp.route("/sites/<slug>/services/new", methods=["GET", "POST"])
@@ -48,6 +56,10 @@ def service_new(slug: str) -> Any:
             "position": len(site.services),
             "is_active": True,
             "priority_rule": "first",
+            "slot_minutes": 15,
+            "slot_capacity": 1,
+            "booking_days_ahead": 14,
+            "icon": "",
         }
         if request.method == "GET"
         else None
@@ -63,8 +75,10 @@ def service_new(slug: str) -> Any:
                 prefix=changes.pop("prefix"),
                 target_wait_minutes=changes.pop("target_wait_minutes"),
                 avg_service_minutes=changes.pop("avg_service_minutes"),
+                icon=changes.pop("icon"),
             )
             update_service(db.session, service, changes)
+            update_booking_settings(service, changes)
             db.session.commit()
         except DomainError as error:
             db.session.rollback()
@@ -73,7 +87,12 @@ def service_new(slug: str) -> Any:
             flash(_("Service %(name)s created.", name=service.name), "info")
             return redirect(url_for("admin.services", slug=site.slug))
     return render_template(
-        "admin/service_form.html", site=site, form=form, service=None, fieldsets=SERVICE_FIELDSETS
+        "admin/service_form.html",
+        site=site,
+        form=form,
+        service=None,
+        fieldsets=SERVICE_FIELDSETS,
+        default_icon=DEFAULT_ICON,
     ), (400 if form.errors else 200)
 
 
@@ -90,6 +109,11 @@ def service_edit(slug: str, code: str) -> Any:
             "position": service.position,
             "is_active": service.is_active,
             "priority_rule": service.priority_rule.value,
+            "booking_enabled": service.booking_enabled,
+            "slot_minutes": service.slot_minutes,
+            "slot_capacity": service.slot_capacity,
+            "booking_days_ahead": service.booking_days_ahead,
+            "icon": service.icon or "",
             **{f"name_{lang}": service.names.get(lang, "") for lang in site.languages},
         }
     form = service_form_class(site, creating=False)(data=data)
@@ -98,6 +122,7 @@ def service_edit(slug: str, code: str) -> Any:
         before = service.avg_service_seconds
         try:
             update_service(db.session, service, changes)
+            update_booking_settings(service, changes)
             if service.avg_service_seconds != before:
                 # Learned as tickets are finished, so not in the automatic audit.
                 audit.record(
@@ -121,4 +146,5 @@ def service_edit(slug: str, code: str) -> Any:
         form=form,
         service=service,
         fieldsets=SERVICE_FIELDSETS,
+        default_icon=DEFAULT_ICON,
     ), (400 if form.errors else 200)

@@ -1,4 +1,5 @@
-"""Offices: create (admins), name, time zone, languages, opening hours, closures, commitments."""
+"""Offices: create (admins), name, time zone, languages, display message, hours, closures,
+commitments."""
 
 from __future__ import annotations
 
@@ -15,13 +16,16 @@ from ...models import WEEKDAYS, Device, utcnow
 from ...quality.commitments import commitments_of, describe, measure, previous_month
 from ...quality.commitments import set_commitments as save_commitments
 from ...queue.errors import DomainError
-from ...queue.sites import create_site, set_closures, set_hours, update_site
+from ...queue.sites import clear_hours, create_site, set_closures, set_hours, update_site
+from ...screens import set_display_message
 from . import bp, managed_sites, require_admin, site_or_403
 from .forms import (
     COMMITMENT_ROWS,
+    HOURS_MODES,
     INTERVALS_PER_DAY,
     WEEKDAY_LABELS,
     ClosureForm,
+    DisplayMessageForm,
     RemoveForm,
     SiteCreateForm,
     SiteForm,
@@ -82,19 +86,19 @@ def site_new() -> Any:
     return render_template("admin/site_new.html", form=form), 400 if form.errors else 200
 
 
+def _site_data(site: Any) -> dict[str, Any]:
+    return {
+        "name": site.name,
+        "timezone": site.timezone,
+        "default_language": site.default_language,
+        "languages": site.languages[1:],
+    }
+
+
 @bp.route("/sites/<slug>", methods=["GET", "POST"])
 def site_edit(slug: str) -> Any:
     site = site_or_403(slug)
-    form = SiteForm(
-        data={
-            "name": site.name,
-            "timezone": site.timezone,
-            "default_language": site.default_language,
-            "languages": site.languages[1:],
-        }
-        if request.method == "GET"
-        else None
-    )
+    form = SiteForm(data=_site_data(site) if request.method == "GET" else None)
     if form.validate_on_submit():
         try:
             update_site(
@@ -113,9 +117,38 @@ def site_edit(slug: str) -> Any:
         else:
             flash(_("Changes saved."), "info")
             return redirect(url_for("admin.site_edit", slug=site.slug))
-    return render_template("admin/site_edit.html", site=site, form=form), (
-        400 if form.errors else 200
-    )
+    message_form = DisplayMessageForm(formdata=None, data={"message": site.display_message})
+    return _edit_page(site, form, message_form)
+
+
+def _edit_page(site: Any, form: Any, message_form: Any) -> Any:
+    status = 400 if form.errors or message_form.errors else 200
+    return render_template(
+        "admin/site_edit.html", site=site, form=form, message_form=message_form
+    ), status
+
+
+@bp.post("/sites/<slug>/display-message")
+def display_message(slug: str) -> Any:
+    """Set the displays' message line; the clear button (or an empty line) clears it."""
+    site = site_or_403(slug)
+    form = DisplayMessageForm()
+    if form.validate_on_submit():
+        try:
+            set_display_message(
+                db.session, site, None if "clear" in request.form else form.message.data
+            )
+            db.session.commit()
+        except DomainError as error:
+            db.session.rollback()
+            domain_error(error, form)
+        else:
+            if site.display_message:
+                flash(_("The message is on the displays."), "info")
+            else:
+                flash(_("The displays show no message any more."), "info")
+            return redirect(url_for("admin.site_edit", slug=site.slug) + "#display-message")
+    return _edit_page(site, SiteForm(formdata=None, data=_site_data(site)), form)
 
 
 def _hours_from(form: Any) -> dict[str, list[list[str]]]:
@@ -139,7 +172,7 @@ def site_hours(slug: str) -> Any:
     site = site_or_403(slug)
     form_class = hours_form_class()
     if request.method == "GET":
-        data: dict[str, Any] = {}
+        data: dict[str, Any] = {"mode": hours_mode(site)}
         for day, intervals in (site.hours or {}).items():
             for index, (start, end) in enumerate(intervals[:INTERVALS_PER_DAY]):
                 data[f"{day}_{index}_start"] = _time(start)
@@ -148,10 +181,18 @@ def site_hours(slug: str) -> Any:
     else:
         form = form_class()
     if form.validate_on_submit():
-        hours = _hours_from(form)
+        mode = form.mode.data
+        hours = _hours_from(form) if mode == "weekly" else {}
+        if mode == "weekly" and not hours and not any(field.errors for field in form):
+            form.mode.errors = [
+                _("Give at least one opening period, or choose another option above.")
+            ]
         if not any(field.errors for field in form):
             try:
-                set_hours(db.session, site, hours)
+                if mode == "always":
+                    clear_hours(db.session, site)
+                else:
+                    set_hours(db.session, site, hours)
                 db.session.commit()
             except DomainError as error:
                 db.session.rollback()
@@ -165,11 +206,20 @@ def site_hours(slug: str) -> Any:
         form=form,
         weekdays=WEEKDAYS,
         weekday_labels=WEEKDAY_LABELS,
+        mode=hours_mode(site),
+        mode_labels=HOURS_MODES,
         intervals=range(INTERVALS_PER_DAY),
         closure_form=ClosureForm(),
         remove_form=RemoveForm(),
         today=date.today(),  # noqa: DTZ011 (only the date picker's minimum)
     ), (400 if form.errors else 200)
+
+
+def hours_mode(site: Any) -> str:
+    """How the office opens today: "always" (no hours), "closed" (no period at all), "weekly"."""
+    if site.hours is None:
+        return "always"
+    return "weekly" if any(site.hours.values()) else "closed"
 
 
 def _time(value: str) -> Any:
