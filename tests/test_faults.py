@@ -454,8 +454,9 @@ def test_a_redis_outage_loses_no_call_and_screens_catch_up(redis_cluster: RedisC
             for server in (cluster.a, cluster.b):
                 wait_for(
                     "publishing again",
-                    lambda server=server: "publishing to Redis again"
-                    in server.log.read_text(errors="replace"),
+                    lambda server=server: (
+                        "publishing to Redis again" in server.log.read_text(errors="replace")
+                    ),
                 )
             # And the usual path works again.
             wait_for(
