@@ -74,6 +74,10 @@ def fuzz_app(folder: Path) -> Flask:
             "REDIS_URL": None,
             "RATELIMIT_ENABLED": True,
             "RATELIMIT_STORAGE_URI": "memory://",
+            # Limits an office would not reach, so that the logic behind them is fuzzed too.
+            "RATELIMIT_BOOKING": "600 per minute",
+            "RATELIMIT_COMPLAINTS": "600 per minute",
+            "RATELIMIT_FEEDBACK": "600 per minute",
             "LOG_LEVEL": "WARNING",
         }
     )

@@ -33,7 +33,8 @@ from ..queue.publish import iso
 from ..queue.sites import get_service, get_site, get_site_and_service
 from ..sms import notices, registry
 from . import ApiBlueprint, principal
-from .schemas import StrictSchema, Text, TicketSchema
+from .inputs import SINGLE_LINE_PATTERN
+from .schemas import PHONE, PHONE_DOC, StrictSchema, Text, TicketSchema
 from .serialize import ticket_json
 from .tickets import IDEMPOTENCY_KEY_RE
 
@@ -70,7 +71,9 @@ class SlotSchema(Schema):
 class AppointmentCreateSchema(StrictSchema):
     service = fields.String(required=True, validate=validate.Length(min=1, max=32))
     start = fields.AwareDateTime(required=True, metadata={"example": "2026-11-25T09:00:00Z"})
-    phone = fields.String(required=True, validate=validate.Length(min=6, max=32))
+    phone = fields.String(
+        required=True, validate=[validate.Length(min=6, max=32), PHONE], metadata=PHONE_DOC
+    )
     name = Text(load_default=None, allow_none=True, validate=validate.Length(max=100))
     language = fields.String(
         load_default=None, allow_none=True, validate=validate.OneOf(["fr", "en"])
@@ -99,13 +102,37 @@ class DayQuerySchema(Schema):
     date = fields.Date(load_default=None)
 
 
+def _gateway_fields(names: Any) -> dict[str, Any]:
+    value = {"type": "string", "nullable": True, "pattern": SINGLE_LINE_PATTERN}
+    return {"type": "object", "properties": dict.fromkeys(names, value),
+            "additionalProperties": False}  # fmt: skip
+
+
 class GatewaySettingsSchema(StrictSchema):
+    """A gateway and its own options and secrets (each gateway has its names); null: the
+    installation's default (options and secrets are then ignored)."""
+
+    OPENAPI_EXTRA = {
+        "oneOf": [
+            {"properties": {"gateway": {"type": "string", "nullable": True, "enum": [None]}}},
+            *(
+                {
+                    "properties": {
+                        "gateway": {"type": "string", "enum": [name]},
+                        "options": _gateway_fields(registry.OPTIONS[name]),
+                        "secrets": _gateway_fields(registry.SECRETS[name]),
+                    }
+                }  # fmt: skip
+                for name in registry.GATEWAYS
+            ),
+        ]
+    }
+
     gateway = fields.String(required=True, allow_none=True,
                             validate=validate.OneOf([*registry.GATEWAYS, None]))  # fmt: skip
-    options = fields.Dict(keys=fields.String(), values=fields.String(allow_none=True),
-                          load_default=dict)  # fmt: skip
-    secrets = fields.Dict(keys=fields.String(), values=fields.String(allow_none=True),
-                          load_default=dict)  # fmt: skip
+    # Keys are the gateway's names (an unknown one is refused: 400), checked by the domain.
+    options = fields.Dict(values=fields.String(allow_none=True), load_default=dict)
+    secrets = fields.Dict(values=fields.String(allow_none=True), load_default=dict)
 
 
 class GatewayPublicSchema(Schema):
@@ -165,6 +192,11 @@ def slots(query: dict, slug: str, code: str) -> list[dict]:
 @blp.doc(security=[])
 @blp.arguments(AppointmentCreateSchema)
 @blp.response(201, AppointmentSchema)
+@blp.alt_response(
+    400,
+    description="Bad input; not_a_slot: `start` is not one of the service's slots "
+    "(GET .../slots lists them); invalid_input on `phone`: not a real phone number",
+)
 @blp.alt_response(409, description="The slot is full, booking is off, or the phone already booked")
 @blp.alt_response(429, description="Too many bookings from this address")
 @limiter.limit(_booking_limit)

@@ -18,7 +18,7 @@ from ..queue import Actor, errors, get_ticket
 from ..queue.publish import iso
 from ..queue.sites import get_site
 from . import ApiBlueprint, principal
-from .schemas import DeviceSchema, StrictSchema, Text
+from .schemas import DeviceCreateSchema, DeviceSchema, PrinterOptionsSchema, StrictSchema, Text
 from .serialize import device_json
 
 blp = ApiBlueprint("api_print_jobs", __name__, description="Ticket printing and the print spool")
@@ -73,10 +73,12 @@ class ListArgs(Schema):
 
 
 class PrinterSettingsSchema(StrictSchema):
+    """A device's name; a kiosk's printer settings (another device takes them null only)."""
+
     name = Text(validate=validate.Length(min=1, max=100))
-    printer = Text(allow_none=True, validate=validate.Length(max=255))
-    printer_options = fields.Dict(allow_none=True)
-    print_agent = fields.Integer(allow_none=True)
+    printer = DeviceCreateSchema._declared_fields["printer"]
+    printer_options = fields.Nested(PrinterOptionsSchema, allow_none=True)
+    print_agent = DeviceCreateSchema._declared_fields["print_agent"]
 
 
 class KioskPrinterSchema(Schema):
