@@ -33,10 +33,10 @@ from ..queue.publish import iso
 from ..queue.sites import get_service, get_site, get_site_and_service
 from ..sms import notices, registry
 from . import ApiBlueprint, principal
-from .inputs import SINGLE_LINE_PATTERN
+from .inputs import SINGLE_LINE_PATTERN, Date
 from .schemas import PHONE, PHONE_DOC, StrictSchema, Text, TicketSchema
 from .serialize import ticket_json
-from .tickets import IDEMPOTENCY_KEY_RE
+from .tickets import IDEMPOTENCY_KEY_HEADER, IDEMPOTENCY_KEY_RE
 
 blp = ApiBlueprint("api_appointments", __name__, description="Appointments and SMS settings")
 
@@ -58,7 +58,7 @@ def rules() -> BookingRules:
 
 
 class SlotQuerySchema(Schema):
-    date = fields.Date(required=True)
+    date = Date(required=True)
 
 
 class SlotSchema(Schema):
@@ -99,7 +99,7 @@ class AppointmentSchema(Schema):
 
 
 class DayQuerySchema(Schema):
-    date = fields.Date(load_default=None)
+    date = Date(load_default=None)
 
 
 def _gateway_fields(names: Any) -> dict[str, Any]:
@@ -254,7 +254,13 @@ def cancel_appointment(reference: str) -> dict:
 @blp.alt_response(200, schema=TicketSchema, description="A replay with the same Idempotency-Key")
 @blp.alt_response(404, description="Unknown reference")
 @blp.alt_response(409, description="Cancelled, already checked in, or over")
-@blp.alt_response(422, description="Too early or too late for this appointment")
+@blp.alt_response(
+    422,
+    description="too_early or too_late for this appointment; idempotency_key_mismatch: "
+    "this sender already used the Idempotency-Key today for another request",
+)
+@blp.alt_response(400, description="A malformed Idempotency-Key")
+@blp.doc(parameters=[IDEMPOTENCY_KEY_HEADER])
 def check_in_view(reference: str) -> Any:
     """Check in (a kiosk of the site, or staff): the appointment becomes a ticket.
 

@@ -6,6 +6,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 
 from ..models import CommitmentKind, ComplaintKind, ComplaintStatus
 from ..quality.commitments import LIMITS as COMMITMENT_LIMITS
+from .inputs import Date
 from .schemas import PHONE_DOC, PHONE_OR_EMPTY, StrictSchema, Text
 
 
@@ -112,10 +113,10 @@ class AnswerSchema(StrictSchema):
 
 class RangeArgs(Schema):
     # "from" is a keyword: the field is named by data_key.
-    first = fields.Date(
+    first = Date(
         data_key="from", load_default=None, metadata={"description": "YYYY-MM-DD, site-local"}
     )
-    last = fields.Date(
+    last = Date(
         data_key="to", load_default=None, metadata={"description": "YYYY-MM-DD; default: today"}
     )
     format = fields.String(load_default=None, validate=validate.OneOf(["json", "csv"]))

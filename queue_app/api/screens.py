@@ -167,6 +167,16 @@ CLIP_PARAMETERS = [
 @blp.route("/sites/<slug>/voice-clips/<language>/<key>", parameters=CLIP_PARAMETERS)
 class VoiceClipView(MethodView):
     @blp.response(200, content_type="audio/ogg")
+    @blp.alt_response(304, description="Not modified (If-None-Match with its ETag)")
+    @blp.doc(
+        responses={
+            200: {
+                "description": "The recording, in the format it was uploaded in",
+                "content": AUDIO_BODY["content"],
+                "headers": {"ETag": {"schema": {"type": "string"}}},
+            }
+        }
+    )
     def get(self, slug: str, language: str, key: str) -> Any:
         """One recording's sound (staff, or a display of the site)."""
         site = get_site(db.session, slug)
