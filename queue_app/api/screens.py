@@ -138,10 +138,11 @@ def list_clips(slug: str) -> dict:
 
 
 AUDIO_BODY = {
+    "required": True,
     "content": {
         mime: {"schema": {"type": "string", "format": "binary"}}
         for mime in ("audio/ogg", "audio/mpeg", "audio/wav", "audio/webm")
-    }
+    },
 }
 
 
