@@ -265,7 +265,11 @@ def kiosk_printer(slug: str, device_id: int) -> dict:
 @blp.response(200, DeviceSchema)
 @blp.alt_response(404, description="Unknown device or print agent")
 def patch_device(body: dict, slug: str, device_id: int) -> dict:
-    """Rename a device, or set a kiosk's ``printer`` URL, ``printer_options``, ``print_agent``."""
+    """Rename a device, or set a kiosk's ``printer`` URL, ``printer_options``, ``print_agent``.
+
+    Only a kiosk prints: another device takes these as null only (400 invalid_input
+    otherwise); a printer URL the printer library cannot open is a 400 too.
+    """
     site = get_site(db.session, slug)
     require_site_manager(principal(), site)
     device = db.session.get(Device, device_id)
