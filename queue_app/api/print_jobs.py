@@ -186,6 +186,7 @@ def _job_site(job: PrintJob) -> Any:
 @blp.response(200, PrintJobSchema)
 @blp.alt_response(404, description="Unknown job")
 @blp.alt_response(409, description="No printing kiosk at this site")
+@blp.alt_response(422, description="A printed job whose ticket is gone (no_ticket)")
 def reprint_job(job_id: int) -> dict:
     """Print again: a failed job goes back to the spool; a printed one is printed as a duplicate."""
     job = spool.get_job(db.session, job_id)

@@ -393,6 +393,7 @@ def site_stats(args: dict, slug: str) -> Any:
     "`Accept: text/csv` (or `?format=csv`) gives CSV." + RANGE_RULE,
 )
 @blp.alt_response(403, description="Not an admin or a manager")
+@blp.alt_response(404, description="The caller works at no site")
 def all_stats(args: dict) -> Any:
     """Statistics across the caller's sites: every site, nationally, for an admin."""
     user = require_user(principal(), Role.ADMIN, Role.MANAGER)
