@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import threading
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, time
 from pathlib import Path
 from typing import Any
 
 import pytest
+import time_machine
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import create_engine, event, text
@@ -32,6 +35,21 @@ PASSWORD_HASH = generate_password_hash(PASSWORD, method="pbkdf2:sha256:1000")
 PG_URL = os.environ.get(
     "QUEUE_APP_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 )
+
+
+# QUEUE_APP_TEST_START=23:59:58 starts every test at that time of today, UTC (the clock then
+# runs): how a test that depends on the hour of the day is caught before midnight does it.
+TEST_START = os.environ.get("QUEUE_APP_TEST_START")
+
+
+@pytest.fixture(autouse=True)
+def _test_start() -> Iterator[None]:
+    if not TEST_START:
+        yield
+        return
+    start = datetime.combine(datetime.now(UTC).date(), time.fromisoformat(TEST_START), UTC)
+    with time_machine.travel(start, tick=True):
+        yield
 
 
 def base_config(instance: Path, database_url: str) -> dict[str, Any]:
@@ -465,3 +483,42 @@ def live_server(app: Flask) -> Iterator[LiveServer]:
     finally:
         server.shutdown()
         thread.join(timeout=10)
+
+
+# --- The count, as people read it ----------------------------------------------
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """Say how many test functions ran and how many cases their parameters make."""
+    outcomes: dict[str, str] = {}
+    for name in ("passed", "failed", "error", "skipped", "xfailed", "xpassed"):
+        for report in terminalreporter.stats.get(name, []):
+            nodeid = getattr(report, "nodeid", "")
+            if nodeid and (report.when == "call" or name in ("error", "skipped")):
+                outcomes.setdefault(nodeid, name)
+    if not outcomes:
+        return
+    functions = {nodeid.split("[", 1)[0] for nodeid in outcomes}
+    parametrized = sum(1 for nodeid in outcomes if "[" in nodeid)
+    terminalreporter.write_line(
+        f"{len(functions)} test functions, {len(outcomes)} cases "
+        f"({parametrized} of them from parametrized functions)"
+    )
+
+
+# --- Reconnection -------------------------------------------------------------
+
+AGENT_JS = Path(__file__).parent.parent / "queue_app" / "static" / "js" / "agent.js"
+DISPLAY_JS = Path(__file__).parent.parent / "display" / "static" / "display.js"
+
+
+def reconnect_bound_ms(script: Path) -> int:
+    """The longest a page waits between two attempts to reconnect, plus one connection.
+
+    Socket.IO waits at most the page's reconnectionDelayMax, give or take its 50 % jitter;
+    the socket then connects and the page reloads its state (allow five seconds on a busy
+    machine running the suite in parallel).
+    """
+    found = re.search(r"reconnectionDelayMax:\s*(\d+)", script.read_text())
+    assert found, f"{script.name} sets its reconnection backoff"
+    return int(int(found.group(1)) * 1.5) + 5000

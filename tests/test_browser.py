@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from .conftest import LAPTOP, PASSWORD, Api, Office, shot
+from .conftest import AGENT_JS, LAPTOP, PASSWORD, Api, Office, reconnect_bound_ms, shot
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 expect = playwright_api.expect
@@ -203,7 +203,7 @@ def test_a_lost_connection_is_shown_and_recovered(page, live_server, office: Off
     # The network is back: the console reconnects and catches up by itself.
     page.unroute("**/*")
     network["up"] = True
-    expect(live).to_have_attribute("data-state", "on", timeout=15000)
+    expect(live).to_have_attribute("data-state", "on", timeout=reconnect_bound_ms(AGENT_JS))
     expect(page.locator('[data-count-for="CASIER"]')).to_have_text("1")
     expect(page.locator("#waiting-here")).to_have_text("1")
     assert page.evaluate("window.notReloaded") is True

@@ -17,7 +17,7 @@ import pytest
 
 from queue_app.extensions import socketio
 
-from .conftest import TV_LANDSCAPE, TV_PORTRAIT, Api, Office, shot
+from .conftest import DISPLAY_JS, TV_LANDSCAPE, TV_PORTRAIT, Api, Office, reconnect_bound_ms, shot
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 expect = playwright_api.expect
@@ -228,7 +228,7 @@ def test_a_display_that_lost_its_socket_catches_up(make_page, live_server, offic
 
     page.unroute("**/*")
     network["up"] = True
-    expect(page.locator("#offline")).to_be_hidden(timeout=15000)
+    expect(page.locator("#offline")).to_be_hidden(timeout=reconnect_bound_ms(DISPLAY_JS))
     expect(page.locator("#now-label")).to_have_text(ticket["label"])
     expect(page.locator("#now-counter")).to_have_text("Guichet 3")
     # Missed a few seconds ago: still announced, once.
@@ -439,7 +439,9 @@ def test_the_display_survives_a_server_restart(make_page, tmp_path):
         stop(server)
         expect(page.locator("#offline")).to_be_visible()
         server = start()
-        expect(page.locator("body")).to_have_attribute("data-online", "yes", timeout=20000)
+        expect(page.locator("body")).to_have_attribute(
+            "data-online", "yes", timeout=reconnect_bound_ms(DISPLAY_JS)
+        )
         ticket = requests.post(
             f"{base}/api/v1/sites/demo/tickets",
             json={"service": "CNI"},

@@ -11,9 +11,10 @@ import hashlib
 import hmac
 import json
 import time
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
+import time_machine
 from sqlalchemy import select
 from twilio.request_validator import RequestValidator
 
@@ -34,6 +35,13 @@ from .fake_providers import TWILIO_TOKEN, FakeProviders
 from .sms_helpers import ANDROID_KEY, ORANGE_HOOK, PUBLIC_URL, WHATSAPP_TEMPLATE, provider_config
 
 PHONE = "+221771234567"
+
+
+@pytest.fixture(autouse=True)
+def _office_hours():
+    """A weekday morning: outside the quiet hours when nothing is sent to a phone."""
+    with time_machine.travel(datetime(2026, 12, 1, 10, 0, tzinfo=UTC), tick=True):
+        yield
 
 
 @pytest.fixture

@@ -235,7 +235,13 @@
       setLive("off");
       return;
     }
-    var socket = io({ auth: { site: panel.dataset.site }, transports: ["websocket", "polling"] });
+    // Back online within reconnectionDelayMax (times 1.5 at most, Socket.IO's jitter).
+    var socket = io({
+      auth: { site: panel.dataset.site },
+      transports: ["websocket", "polling"],
+      reconnectionDelay: 500,
+      reconnectionDelayMax: 5000,
+    });
     socket.on("connect", function () { setLive("on"); schedule(); });
     socket.on("disconnect", function () { setLive("off"); });
     socket.on("connect_error", function () { setLive("off"); });
