@@ -5,7 +5,10 @@ Used by tests/test_fuzz.py (a short run in the suite) and by ``make fuzz``
 the app on a fresh SQLite file, served over HTTP on 127.0.0.1, with the demo
 office loaded (services, counters, kiosk and display devices, staff) and an
 admin whose token every request carries, so that the secured operations are
-exercised too (schemathesis also sends requests without it).
+exercised too (schemathesis also sends requests without it). The operations
+only a device may use get that device's token instead (tests/schemathesis.toml
+names them): the print agent's jobs, the counter tablet's ratings. Audio
+uploads are serialized by tests/fuzz_hooks.py.
 """
 
 from __future__ import annotations
@@ -30,14 +33,25 @@ from queue_app import create_app
 from queue_app.cli import upgrade_database
 from queue_app.demo import load_office, read_spec
 from queue_app.extensions import db
-from queue_app.models import Role, TicketSource, User
+from queue_app.models import DeviceKind, Role, TicketSource, User
 from queue_app.queue import SYSTEM, Actor, call_next, issue_ticket, open_counter
-from queue_app.queue.accounts import issue_api_token, set_password
+from queue_app.queue.accounts import create_device, issue_api_token, set_password
 
 # The fuzzer may deactivate or demote any user it finds (PATCH /users/{id}); the
 # admin it works as has an id it will not try (ids start at 1; it tries the
 # bounds 0 and 2**31-1, and small numbers).
 FUZZ_ADMIN_ID = 2_000_000_000
+# The devices whose tokens it sends, out of its reach the same way (it may revoke
+# or rotate the token of any device it finds).
+FUZZ_PRINT_AGENT_ID = 2_000_000_001
+FUZZ_TABLET_ID = 2_000_000_002
+# Environment variables naming those tokens in tests/schemathesis.toml.
+TOKEN_VARIABLES = {
+    "admin": "GUICHET_FUZZ_ADMIN_TOKEN",
+    "print_agent": "GUICHET_FUZZ_PRINT_AGENT_TOKEN",
+    "tablet": "GUICHET_FUZZ_TABLET_TOKEN",
+}
+HOOKS = Path(__file__).with_name("fuzz_hooks.py")
 TICKETS = 40
 SCHEMATHESIS = str(Path(sys.executable).with_name("schemathesis"))
 CONFIG = Path(__file__).with_name("schemathesis.toml")
@@ -60,6 +74,10 @@ def fuzz_app(folder: Path) -> Flask:
             "REDIS_URL": None,
             "RATELIMIT_ENABLED": True,
             "RATELIMIT_STORAGE_URI": "memory://",
+            # Limits an office would not reach, so that the logic behind them is fuzzed too.
+            "RATELIMIT_BOOKING": "600 per minute",
+            "RATELIMIT_COMPLAINTS": "600 per minute",
+            "RATELIMIT_FEEDBACK": "600 per minute",
             "LOG_LEVEL": "WARNING",
         }
     )
@@ -70,15 +88,31 @@ def fuzz_app(folder: Path) -> Flask:
     return app
 
 
-def load_fuzz_office(app: Flask) -> str:
-    """The demo office, a morning's tickets, the fuzzing admin; returns the admin's token.
+def load_fuzz_office(app: Flask) -> dict[str, str]:
+    """The demo office, a morning's tickets, the fuzzing admin and devices; returns their tokens.
 
     Ids start at 1, so the small ids the fuzzer tries are real tickets in every
     state and real counters, open and closed: the operations get past their 404.
+    The tokens are keyed as ``TOKEN_VARIABLES``.
     """
     with app.app_context():
-        loaded = load_office(db.session, read_spec(), str(app.config["SECRET_KEY"]))
+        loaded = load_office(
+            db.session,
+            read_spec(),
+            str(app.config["SECRET_KEY"]),
+            instance_path=str(app.instance_path),
+        )
         site = loaded.site
+        agent_device, agent_token = create_device(
+            db.session, site, DeviceKind.PRINTER, "Fuzz print agent"
+        )
+        tablet, tablet_token = create_device(db.session, site, DeviceKind.TABLET, "Fuzz tablet")
+        agent_device.id = FUZZ_PRINT_AGENT_ID
+        tablet.id = FUZZ_TABLET_ID
+        db.session.flush()
+        # The kiosk prints through the agent: its tickets are jobs the agent claims.
+        kiosk = next(d for d, _ in loaded.tokens.values() if d.kind == DeviceKind.KIOSK)
+        kiosk.print_agent_id = FUZZ_PRINT_AGENT_ID
         agents = [user for user, _ in loaded.users if user.role == Role.AGENT]
         for number in range(TICKETS):
             service = site.services[number % len(site.services)]
@@ -86,7 +120,8 @@ def load_fuzz_office(app: Flask) -> str:
                 db.session,
                 site,
                 service,
-                actor=SYSTEM,
+                # Some from the kiosk: print jobs for the agent to claim.
+                actor=Actor(device=kiosk) if number % 4 == 0 else SYSTEM,
                 source=TicketSource.KIOSK,
                 priority=number % 7 == 0,
                 enforce_hours=False,
@@ -107,7 +142,7 @@ def load_fuzz_office(app: Flask) -> str:
         db.session.flush()
         token, _ = issue_api_token(db.session, admin, timedelta(hours=2))
         db.session.commit()
-    return token
+    return {"admin": token, "print_agent": agent_token, "tablet": tablet_token}
 
 
 @contextmanager
@@ -125,7 +160,7 @@ def serve(app: Flask) -> Iterator[str]:
 
 def run_schemathesis(
     base_url: str,
-    token: str,
+    tokens: dict[str, str],
     *,
     max_examples: int,
     seed: int | None,
@@ -144,7 +179,7 @@ def run_schemathesis(
         "--url",
         base_url,
         "--header",
-        f"Authorization: Bearer {token}",
+        f"Authorization: Bearer {tokens['admin']}",
         "--checks",
         CHECKS,
         "--exclude-checks",
@@ -166,7 +201,12 @@ def run_schemathesis(
         *(["--seed", str(seed)] if seed is not None else []),
         *(extra or []),
     ]
-    environment = {**os.environ, "SCHEMATHESIS_HOOKS": "", "NO_COLOR": "1"}
+    environment = {
+        **os.environ,
+        "SCHEMATHESIS_HOOKS": str(HOOKS),
+        "NO_COLOR": "1",
+        **{TOKEN_VARIABLES[who]: token for who, token in tokens.items()},
+    }
     return subprocess.run(  # noqa: S603 - our own executable, fixed arguments
         command,
         capture_output=True,
@@ -185,11 +225,11 @@ def fuzz(
     """A fresh app and office, served, fuzzed; the server is stopped afterwards."""
     app = fuzz_app(folder)
     try:
-        token = load_fuzz_office(app)
+        tokens = load_fuzz_office(app)
         with serve(app) as base_url:
             return run_schemathesis(
                 base_url,
-                token,
+                tokens,
                 max_examples=max_examples,
                 seed=seed,
                 report_dir=folder / "report",

@@ -33,9 +33,10 @@ from ..queue.publish import iso
 from ..queue.sites import get_service, get_site, get_site_and_service
 from ..sms import notices, registry
 from . import ApiBlueprint, principal
-from .schemas import StrictSchema, Text, TicketSchema
+from .inputs import SINGLE_LINE_PATTERN, Date
+from .schemas import PHONE, PHONE_DOC, StrictSchema, Text, TicketSchema
 from .serialize import ticket_json
-from .tickets import IDEMPOTENCY_KEY_RE
+from .tickets import IDEMPOTENCY_KEY_HEADER, IDEMPOTENCY_KEY_RE
 
 blp = ApiBlueprint("api_appointments", __name__, description="Appointments and SMS settings")
 
@@ -57,7 +58,7 @@ def rules() -> BookingRules:
 
 
 class SlotQuerySchema(Schema):
-    date = fields.Date(required=True)
+    date = Date(required=True)
 
 
 class SlotSchema(Schema):
@@ -70,7 +71,9 @@ class SlotSchema(Schema):
 class AppointmentCreateSchema(StrictSchema):
     service = fields.String(required=True, validate=validate.Length(min=1, max=32))
     start = fields.AwareDateTime(required=True, metadata={"example": "2026-11-25T09:00:00Z"})
-    phone = fields.String(required=True, validate=validate.Length(min=6, max=32))
+    phone = fields.String(
+        required=True, validate=[validate.Length(min=6, max=32), PHONE], metadata=PHONE_DOC
+    )
     name = Text(load_default=None, allow_none=True, validate=validate.Length(max=100))
     language = fields.String(
         load_default=None, allow_none=True, validate=validate.OneOf(["fr", "en"])
@@ -96,16 +99,40 @@ class AppointmentSchema(Schema):
 
 
 class DayQuerySchema(Schema):
-    date = fields.Date(load_default=None)
+    date = Date(load_default=None)
+
+
+def _gateway_fields(names: Any) -> dict[str, Any]:
+    value = {"type": "string", "nullable": True, "pattern": SINGLE_LINE_PATTERN}
+    return {"type": "object", "properties": dict.fromkeys(names, value),
+            "additionalProperties": False}  # fmt: skip
 
 
 class GatewaySettingsSchema(StrictSchema):
+    """A gateway and its own options and secrets (each gateway has its names); null: the
+    installation's default (options and secrets are then ignored)."""
+
+    OPENAPI_EXTRA = {
+        "oneOf": [
+            {"properties": {"gateway": {"type": "string", "nullable": True, "enum": [None]}}},
+            *(
+                {
+                    "properties": {
+                        "gateway": {"type": "string", "enum": [name]},
+                        "options": _gateway_fields(registry.OPTIONS[name]),
+                        "secrets": _gateway_fields(registry.SECRETS[name]),
+                    }
+                }  # fmt: skip
+                for name in registry.GATEWAYS
+            ),
+        ]
+    }
+
     gateway = fields.String(required=True, allow_none=True,
                             validate=validate.OneOf([*registry.GATEWAYS, None]))  # fmt: skip
-    options = fields.Dict(keys=fields.String(), values=fields.String(allow_none=True),
-                          load_default=dict)  # fmt: skip
-    secrets = fields.Dict(keys=fields.String(), values=fields.String(allow_none=True),
-                          load_default=dict)  # fmt: skip
+    # Keys are the gateway's names (an unknown one is refused: 400), checked by the domain.
+    options = fields.Dict(values=fields.String(allow_none=True), load_default=dict)
+    secrets = fields.Dict(values=fields.String(allow_none=True), load_default=dict)
 
 
 class GatewayPublicSchema(Schema):
@@ -165,6 +192,11 @@ def slots(query: dict, slug: str, code: str) -> list[dict]:
 @blp.doc(security=[])
 @blp.arguments(AppointmentCreateSchema)
 @blp.response(201, AppointmentSchema)
+@blp.alt_response(
+    400,
+    description="Bad input; not_a_slot: `start` is not one of the service's slots "
+    "(GET .../slots lists them); invalid_input on `phone`: not a real phone number",
+)
 @blp.alt_response(409, description="The slot is full, booking is off, or the phone already booked")
 @blp.alt_response(429, description="Too many bookings from this address")
 @limiter.limit(_booking_limit)
@@ -222,7 +254,13 @@ def cancel_appointment(reference: str) -> dict:
 @blp.alt_response(200, schema=TicketSchema, description="A replay with the same Idempotency-Key")
 @blp.alt_response(404, description="Unknown reference")
 @blp.alt_response(409, description="Cancelled, already checked in, or over")
-@blp.alt_response(422, description="Too early or too late for this appointment")
+@blp.alt_response(
+    422,
+    description="too_early or too_late for this appointment; idempotency_key_mismatch: "
+    "this sender already used the Idempotency-Key today for another request",
+)
+@blp.alt_response(400, description="A malformed Idempotency-Key")
+@blp.doc(parameters=[IDEMPOTENCY_KEY_HEADER])
 def check_in_view(reference: str) -> Any:
     """Check in (a kiosk of the site, or staff): the appointment becomes a ticket.
 

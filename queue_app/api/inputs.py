@@ -172,6 +172,19 @@ def require_body() -> None:
 # --- body schemas ---------------------------------------------------------------------
 
 
+ISO_DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
+
+
+class Date(fields.Date):
+    """A date written YYYY-MM-DD only, as OpenAPI's ``format: date`` says (Python's
+    date.fromisoformat also reads 20261130 and 2026-W48-1)."""
+
+    def _deserialize(self, value, attr, data, **kwargs):  # type: ignore[no-untyped-def]
+        if not isinstance(value, str) or not ISO_DATE.match(value):
+            raise self.make_error("invalid")
+        return super()._deserialize(value, attr, data, **kwargs)
+
+
 class _Only:
     """A one-value set matched by identity: ``1 in _Only(True)`` is False, unlike ``{True}``."""
 

@@ -110,6 +110,8 @@ VALIDATION_MESSAGES = (
     N_("Must be greater than {min} and less than {max}."),
     # our schemas
     N_("Give a name (or names per language)."),
+    N_("Only a waiting time is for one service."),
+    N_("Only kiosks have a printer."),
 )
 
 _PLACEHOLDER = re.compile(r"\{(\w+)(![rsa])?\}")

@@ -14,6 +14,12 @@ machinery can answer whatever the view does:
 Errors that only the view knows (409, 422, a 404 for a code in the body...) are
 declared on the view with ``@blp.alt_response(status, description=...)``. Every
 error response gets the one error schema the API answers.
+
+It also keeps the schemas true (``schema_helper``): a nullable nested object is
+that object or null (apispec writes "any object or null"), and a request schema
+states its rules across fields with an ``OPENAPI_EXTRA`` class attribute (a dict
+of JSON Schema keywords such as ``oneOf``/``anyOf`` added to its component), which
+its ``@validates_schema`` enforces.
 """
 
 from __future__ import annotations
@@ -81,6 +87,16 @@ class ErrorDocsPlugin(BasePlugin):
         super().init_spec(spec)
         self.spec = spec
 
+    def schema_helper(
+        self, name: str, definition: dict | None = None, **kwargs: Any
+    ) -> dict | None:
+        """Runs after the marshmallow plugin: ``definition`` is the component it built."""
+        if definition is not None:
+            _null_or_object(definition)
+        schema = kwargs.get("schema")
+        extra = getattr(schema, "OPENAPI_EXTRA", None) if schema is not None else None
+        return dict(extra) if extra else None
+
     def operation_helper(
         self, path: str | None = None, operations: dict | None = None, **kwargs: Any
     ) -> None:
@@ -143,6 +159,25 @@ class ErrorDocsPlugin(BasePlugin):
                 if defaults or decorated:
                     return True
         return False
+
+
+def _null_or_object(node: Any) -> None:
+    """``anyOf: [{$ref}, {"type": "object", "nullable": true}]`` says "the object or null".
+
+    apispec writes a nullable nested schema so, and its second branch lets any
+    object through; it gets ``enum: [null]``, which leaves only null.
+    """
+    if isinstance(node, dict):
+        branches = node.get("anyOf")
+        if isinstance(branches, list) and len(branches) == 2:
+            for index, branch in enumerate(branches):
+                if branch == {"type": "object", "nullable": True}:
+                    branches[index] = {"type": "object", "nullable": True, "enum": [None]}
+        for value in node.values():
+            _null_or_object(value)
+    elif isinstance(node, list):
+        for value in node:
+            _null_or_object(value)
 
 
 docs = Blueprint("api_docs_page", __name__)

@@ -17,7 +17,7 @@ from ..queue import Actor, errors, get_ticket
 from ..queue.publish import iso
 from ..queue.sites import get_site
 from . import ApiBlueprint, principal
-from .schemas import DeviceSchema, StrictSchema, Text
+from .schemas import DeviceCreateSchema, DeviceSchema, PrinterOptionsSchema, StrictSchema, Text
 from .serialize import device_json
 
 blp = ApiBlueprint("api_print_jobs", __name__, description="Ticket printing and the print spool")
@@ -72,10 +72,12 @@ class ListArgs(Schema):
 
 
 class PrinterSettingsSchema(StrictSchema):
+    """A device's name; a kiosk's printer settings (another device takes them null only)."""
+
     name = Text(validate=validate.Length(min=1, max=100))
-    printer = Text(allow_none=True, validate=validate.Length(max=255))
-    printer_options = fields.Dict(allow_none=True)
-    print_agent = fields.Integer(allow_none=True)
+    printer = DeviceCreateSchema._declared_fields["printer"]
+    printer_options = fields.Nested(PrinterOptionsSchema, allow_none=True)
+    print_agent = DeviceCreateSchema._declared_fields["print_agent"]
 
 
 class KioskPrinterSchema(Schema):
@@ -183,6 +185,7 @@ def _job_site(job: PrintJob) -> Any:
 @blp.response(200, PrintJobSchema)
 @blp.alt_response(404, description="Unknown job")
 @blp.alt_response(409, description="No printing kiosk at this site")
+@blp.alt_response(422, description="A printed job whose ticket is gone (no_ticket)")
 def reprint_job(job_id: int) -> dict:
     """Print again: a failed job goes back to the spool; a printed one is printed as a duplicate."""
     job = spool.get_job(db.session, job_id)
@@ -253,7 +256,11 @@ def kiosk_printer(slug: str, device_id: int) -> dict:
 @blp.response(200, DeviceSchema)
 @blp.alt_response(404, description="Unknown device or print agent")
 def patch_device(body: dict, slug: str, device_id: int) -> dict:
-    """Rename a device, or set a kiosk's ``printer`` URL, ``printer_options``, ``print_agent``."""
+    """Rename a device, or set a kiosk's ``printer`` URL, ``printer_options``, ``print_agent``.
+
+    Only a kiosk prints: another device takes these as null only (400 invalid_input
+    otherwise); a printer URL the printer library cannot open is a 400 too.
+    """
     site = get_site(db.session, slug)
     require_site_manager(principal(), site)
     device = db.session.get(Device, device_id)

@@ -28,7 +28,7 @@ from ..quality import commitments as commitments_domain
 from ..quality import complaints as complaints_domain
 from ..quality.export import report_csv
 from ..quality.feedback import pending_prompt, record_feedback
-from ..quality.stats import multi_site_report, parse_day, site_report
+from ..quality.stats import MAX_RANGE_DAYS, multi_site_report, site_report
 from ..queue import errors
 from ..queue.days import service_day
 from ..queue.publish import iso
@@ -344,9 +344,20 @@ def csv_response(report: dict[str, Any], name: str) -> Response:
 
 def stats_range(args: dict[str, Any], site: Site) -> tuple[Any, Any]:
     today = service_day(site, utcnow())
-    first = parse_day(args.get("first"), "from") or today
-    last = parse_day(args.get("last"), "to") or max(first, today)
+    first = args.get("first") or today
+    last = args.get("last") or max(first, today)
     return first, last
+
+
+# The figures as JSON, or as CSV (Accept: text/csv, or ?format=csv).
+STATS_CONTENT = {
+    "application/json": {"schema": StatsSchema},
+    "text/csv": {"schema": {"type": "string"}},
+}
+RANGE_RULE = (
+    " `to` may not be before `from`, and a range spans at most "
+    f"{MAX_RANGE_DAYS} days (else 400 invalid_input)."
+)
 
 
 @blp.route("/sites/<slug>/stats")
@@ -354,10 +365,10 @@ def stats_range(args: dict[str, Any], site: Site) -> tuple[Any, Any]:
 @blp.response(200, StatsSchema)
 @blp.alt_response(400, description="A bad date or range")
 @blp.doc(
-    responses={"200": {"content": {"text/csv": {"schema": {"type": "string"}}}}},
+    responses={200: {"content": STATS_CONTENT}},
     description="Site-local days from..to (default: today). `Accept: text/csv` (or "
     "`?format=csv`) gives the same figures as CSV. Medians and 90th percentiles are "
-    "in whole minutes waited.",
+    "in whole minutes waited." + RANGE_RULE,
 )
 @blp.alt_response(403, description="Not a manager of this office")
 @blp.alt_response(404, description="Unknown office")
@@ -376,7 +387,13 @@ def site_stats(args: dict, slug: str) -> Any:
 @blp.arguments(RangeArgs, location="query")
 @blp.response(200, StatsSchema)
 @blp.alt_response(400, description="A bad date or range")
+@blp.doc(
+    responses={200: {"content": STATS_CONTENT}},
+    description="Site-local days from..to (default: today), as for one site; "
+    "`Accept: text/csv` (or `?format=csv`) gives CSV." + RANGE_RULE,
+)
 @blp.alt_response(403, description="Not an admin or a manager")
+@blp.alt_response(404, description="The caller works at no site")
 def all_stats(args: dict) -> Any:
     """Statistics across the caller's sites: every site, nationally, for an admin."""
     user = require_user(principal(), Role.ADMIN, Role.MANAGER)

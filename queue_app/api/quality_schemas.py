@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from ..models import CommitmentKind, ComplaintKind, ComplaintStatus
-from .schemas import StrictSchema, Text
+from ..quality.commitments import LIMITS as COMMITMENT_LIMITS
+from .inputs import Date
+from .schemas import PHONE_DOC, PHONE_OR_EMPTY, StrictSchema, Text
 
 
 class FeedbackCreateSchema(StrictSchema):
@@ -33,13 +35,31 @@ class FeedbackPromptSchema(Schema):
     finished_at = fields.String()
 
 
+# At least 10 characters once the spaces around are trimmed: two characters that are
+# not spaces with 8 or more between them (line breaks and tabs allowed, no other
+# control characters).
+_ANY = "[^\\u0000-\\u0008\\u000B\\u000C\\u000E-\\u001F\\u007F-\\u009F]"
+_SOLID = "[^\\s\\u0000-\\u001F\\u007F-\\u009F]"
+COMPLAINT_TEXT = validate.Regexp(f"^{_ANY}*{_SOLID}{_ANY}{{8,}}{_SOLID}{_ANY}*$")
+
+
 class ComplaintCreateSchema(StrictSchema):
     kind = fields.String(
         load_default=ComplaintKind.COMPLAINT.value,
         validate=validate.OneOf([k.value for k in ComplaintKind]),
     )
-    text = Text(multiline=True, required=True, validate=validate.Length(min=10, max=4000))
-    phone = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=32))
+    text = Text(
+        multiline=True,
+        required=True,
+        validate=[validate.Length(min=10, max=4000), COMPLAINT_TEXT],
+        metadata={"description": "10 to 4000 characters, not counting spaces around it"},
+    )
+    phone = fields.String(
+        load_default=None,
+        allow_none=True,
+        validate=[validate.Length(max=32), PHONE_OR_EMPTY],
+        metadata={**PHONE_DOC, "description": PHONE_DOC["description"] + ' Null or "": none.'},
+    )
     name = Text(load_default=None, allow_none=True, validate=validate.Length(max=200))
     service = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=32))
 
@@ -85,14 +105,20 @@ class AssignSchema(StrictSchema):
 
 
 class AnswerSchema(StrictSchema):
-    answer = Text(multiline=True, required=True, validate=validate.Length(min=1, max=4000))
+    answer = Text(
+        multiline=True, blank=False, required=True, validate=validate.Length(min=1, max=4000)
+    )
     send_sms = fields.Boolean(load_default=False)
 
 
 class RangeArgs(Schema):
     # "from" is a keyword: the field is named by data_key.
-    first = fields.String(data_key="from", load_default=None)
-    last = fields.String(data_key="to", load_default=None)
+    first = Date(
+        data_key="from", load_default=None, metadata={"description": "YYYY-MM-DD, site-local"}
+    )
+    last = Date(
+        data_key="to", load_default=None, metadata={"description": "YYYY-MM-DD; default: today"}
+    )
     format = fields.String(load_default=None, validate=validate.OneOf(["json", "csv"]))
 
 
@@ -163,11 +189,59 @@ class StatsSchema(Schema):
     days = fields.List(fields.Nested(DayStatsSchema))
 
 
+def _commitment_variant(kind: CommitmentKind) -> dict:
+    low, high = COMMITMENT_LIMITS[kind]
+    variant: dict = {
+        "properties": {
+            "kind": {"type": "string", "enum": [kind.value]},
+            "threshold": {"type": "integer", "minimum": low, "maximum": high},
+        }
+    }
+    if kind != CommitmentKind.WAIT:
+        # A service only for waiting times: null (or "") here.
+        variant["properties"]["service"] = {"type": "string", "nullable": True, "maxLength": 0}
+    return variant
+
+
 class CommitmentItemSchema(StrictSchema):
+    """One commitment; the limits of ``threshold`` depend on ``kind``.
+
+    wait: minutes (1-480), optionally for one ``service``; satisfaction: the
+    lowest rating that counts as satisfied (1-5); complaint_answer: days (1-365).
+    """
+
+    OPENAPI_EXTRA = {"oneOf": [_commitment_variant(kind) for kind in CommitmentKind]}
+
     kind = fields.String(required=True, validate=validate.OneOf([k.value for k in CommitmentKind]))
-    threshold = fields.Integer(required=True, strict=True)
+    threshold = fields.Integer(
+        required=True,
+        strict=True,
+        validate=validate.Range(
+            min(low for low, _ in COMMITMENT_LIMITS.values()),
+            max(high for _, high in COMMITMENT_LIMITS.values()),
+        ),
+        metadata={
+            "description": "wait: 1-480 minutes; satisfaction: 1-5; complaint_answer: 1-365 days"
+        },
+    )
     target_pct = fields.Integer(required=True, strict=True, validate=validate.Range(1, 100))
-    service = fields.String(load_default=None, allow_none=True)
+    service = fields.String(
+        load_default=None,
+        allow_none=True,
+        validate=validate.Length(max=32),
+        metadata={"description": "a service code, for a waiting time only"},
+    )
+
+    @validates_schema
+    def _per_kind(self, data: dict, **kwargs: object) -> None:
+        kind = CommitmentKind(data["kind"])
+        low, high = COMMITMENT_LIMITS[kind]
+        try:
+            validate.Range(low, high)(data["threshold"])
+        except ValidationError as exc:
+            raise ValidationError(exc.messages, "threshold") from exc
+        if kind != CommitmentKind.WAIT and data.get("service"):
+            raise ValidationError("Only a waiting time is for one service.", "service")
 
 
 class CommitmentResultSchema(Schema):

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from guichet_printer.layout import CODEPAGES, PAPER, QR_MODES
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
+from ..icons import available_icons
 from ..models import DeviceKind, Role
 from ..queue.days import timezone_names
 from .inputs import (
@@ -129,6 +131,24 @@ TIMEZONE_DOC = {
 
 
 class UserCreateSchema(StrictSchema):
+    """A user; managers and agents work at one site at least (``sites``), admins at all."""
+
+    OPENAPI_EXTRA = {
+        "oneOf": [
+            {"properties": {"role": {"type": "string", "enum": [Role.ADMIN.value]}}},
+            {
+                "properties": {
+                    "role": {
+                        "type": "string",
+                        "enum": [r.value for r in Role if r != Role.ADMIN],
+                    },
+                    "sites": {"type": "array", "minItems": 1},
+                },
+                "required": ["sites"],
+            },
+        ]
+    }
+
     email = Text(
         required=True,
         validate=[validate.Length(max=254), EMAIL],
@@ -266,7 +286,17 @@ def _names_field() -> fields.Dict:
     )
 
 
+ICON = {
+    "description": 'kiosk pictogram name; null or "": none',
+    "enum": [*available_icons(), "", None],
+}
+
+
 class ServiceCreateSchema(StrictSchema):
+    """A service; its name in ``name`` (the site's first language) or ``names`` (or both)."""
+
+    OPENAPI_EXTRA = {"anyOf": [{"required": ["name"]}, {"required": ["names"]}]}
+
     code = Text(required=True, validate=SERVICE_CODE, metadata={"example": "ETAT_CIVIL"})
     name = Text(
         blank=False, validate=validate.Length(min=1, max=200), metadata={"example": "État civil"}
@@ -277,7 +307,11 @@ class ServiceCreateSchema(StrictSchema):
     )
     target_wait_minutes = fields.Integer(load_default=20, validate=validate.Range(1, 1440))
     avg_service_minutes = fields.Float(load_default=5, validate=validate.Range(0.25, 240))
-    icon = fields.String(allow_none=True, validate=validate.Length(max=32))
+    icon = fields.String(
+        allow_none=True,
+        validate=validate.OneOf([*available_icons(), "", None]),
+        metadata=ICON,
+    )
 
     @validates_schema
     def _needs_a_name(self, data: dict, **kwargs: object) -> None:
@@ -300,7 +334,11 @@ class ServicePatchSchema(StrictSchema):
     slot_minutes = fields.Integer(validate=validate.Range(5, 480))
     slot_capacity = fields.Integer(validate=validate.Range(1, 100))
     booking_days_ahead = fields.Integer(validate=validate.Range(1, 365))
-    icon = fields.String(allow_none=True, validate=validate.Length(max=32))
+    icon = fields.String(
+        allow_none=True,
+        validate=validate.OneOf([*available_icons(), "", None]),
+        metadata=ICON,
+    )
     priority_rule = fields.String(validate=validate.OneOf(["first", "none"]))
 
 
@@ -341,7 +379,74 @@ class PauseSchema(StrictSchema):
     )
 
 
+class FooterField(fields.Field):
+    """A ticket's footer: lines of text, or one text whose line breaks separate them."""
+
+    default_error_messages = {"invalid": "Invalid value."}
+
+    def _deserialize(self, value, attr, data, **kwargs):  # type: ignore[no-untyped-def]
+        if isinstance(value, str):
+            return Text(multiline=True).deserialize(value)
+        if isinstance(value, list):
+            return [Text().deserialize(line) for line in value]
+        raise self.make_error("invalid")
+
+
+class PrinterOptionsSchema(StrictSchema):
+    """How a kiosk's printer prints (guichet_printer.layout.LayoutOptions)."""
+
+    paper_width_mm = fields.Integer(
+        validate=validate.OneOf(sorted(PAPER)), metadata={"enum": sorted(PAPER), "example": 80}
+    )
+    codepage = fields.String(
+        validate=validate.OneOf(sorted(CODEPAGES)),
+        metadata={"description": "the printer's code page", "example": "cp1252"},
+    )
+    qr = fields.String(
+        validate=validate.OneOf(list(QR_MODES)),
+        metadata={"description": "how the tracking QR code is printed"},
+    )
+    qr_size = fields.Integer(
+        validate=validate.Range(0, 16), metadata={"description": "dots per module; 0: automatic"}
+    )
+    cut = fields.String(validate=validate.OneOf(["PART", "FULL", "NONE"]))
+    footer = FooterField(
+        metadata={
+            "description": "lines printed under the ticket",
+            "oneOf": [
+                {"type": "string", "pattern": MULTILINE_PATTERN},
+                {"type": "array", "items": {"type": "string", "pattern": SINGLE_LINE_PATTERN}},
+            ],
+        }
+    )
+
+
+# Only kiosks print: another device takes no printer settings, or null ones (no printer).
+_NO_PRINTER = {
+    "printer": {"type": "string", "nullable": True, "enum": [None]},
+    "printer_options": {"type": "object", "nullable": True, "enum": [None]},
+    "print_agent": {"type": "integer", "nullable": True, "enum": [None]},
+}
+
+
 class DeviceCreateSchema(StrictSchema):
+    """A device; ``printer``, ``printer_options`` and ``print_agent`` are for kiosks only."""
+
+    OPENAPI_EXTRA = {
+        "oneOf": [
+            {"properties": {"kind": {"type": "string", "enum": [DeviceKind.KIOSK.value]}}},
+            {
+                "properties": {
+                    "kind": {
+                        "type": "string",
+                        "enum": [k.value for k in DeviceKind if k != DeviceKind.KIOSK],
+                    },
+                    **_NO_PRINTER,
+                }
+            },
+        ]
+    }
+
     kind = Text(
         required=True,
         validate=validate.OneOf([k.value for k in DeviceKind]),
@@ -354,9 +459,29 @@ class DeviceCreateSchema(StrictSchema):
         metadata={"example": "Borne d'accueil"},
     )
     # Kiosks: the ticket printer URL, its layout options, the print agent printing for it.
-    printer = Text(allow_none=True, validate=validate.Length(max=255))
-    printer_options = fields.Dict(allow_none=True)
-    print_agent = fields.Integer(allow_none=True)
+    printer = Text(
+        allow_none=True,
+        validate=validate.Length(max=255),
+        metadata={
+            "description": "kiosks: the ticket printer's URL, tcp://HOST:PORT, usb://VID:PID "
+            '(hexadecimal), file:///PATH, serial:///DEV or dummy:; null or "": none'
+        },
+    )
+    printer_options = fields.Nested(PrinterOptionsSchema, allow_none=True)
+    print_agent = fields.Integer(
+        allow_none=True,
+        metadata={
+            "description": "kiosks: the id of the print agent (a printer device) of the site"
+        },
+    )
+
+    @validates_schema
+    def _only_kiosks_print(self, data: dict, **kwargs: object) -> None:
+        if data.get("kind") == DeviceKind.KIOSK.value:
+            return
+        for name in ("printer", "print_agent", "printer_options"):
+            if data.get(name) is not None:
+                raise ValidationError("Only kiosks have a printer.", name)
 
 
 class DeviceSchema(Schema):
@@ -374,6 +499,18 @@ class DeviceSchema(Schema):
     printer_options = fields.Dict()
     print_agent = fields.Integer(allow_none=True)
 
+
+# What a phone number looks like as people write it; whether it exists in the numbering
+# plan (phonenumbers, read in the installation's region) only the server can tell (400).
+PHONE_PATTERN = r"^[+(]?[0-9][0-9 ().\/-]*$"
+PHONE = validate.Regexp(PHONE_PATTERN)
+PHONE_OR_EMPTY = validate.Regexp(r"^([+(]?[0-9][0-9 ().\/-]*)?$")
+PHONE_DOC = {
+    "description": "A phone number as people write it: +221 77 123 45 67, 77 123 45 67, "
+    "00229 01 97 12 34 56 (digits, spaces, + ( ) . / -), read in the installation's "
+    "region (DEFAULT_PHONE_REGION); one that is not a real number is refused (400 invalid_input).",
+    "example": "+221 77 123 45 67",
+}
 
 HHMM = validate.Regexp(r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
 
@@ -410,8 +547,8 @@ class TicketCreateSchema(StrictSchema):
     phone = Text(
         load_default=None,
         allow_none=True,
-        validate=validate.Length(max=32),
-        metadata={"example": "+221 77 123 45 67"},
+        validate=[validate.Length(max=32), PHONE_OR_EMPTY],
+        metadata={**PHONE_DOC, "description": PHONE_DOC["description"] + ' Null or "": none.'},
     )
 
 

@@ -22,6 +22,7 @@ from ..screens import (
     set_display_message,
 )
 from ..screens.builtin import builtin_voices
+from ..screens.clips import CLIP_KEY_RE, LANGUAGE_RE
 from . import ApiBlueprint, principal
 from .schemas import DeviceSchema, StrictSchema, Text
 from .serialize import device_json
@@ -137,16 +138,46 @@ def list_clips(slug: str) -> dict:
 
 
 AUDIO_BODY = {
+    "required": True,
     "content": {
         mime: {"schema": {"type": "string", "format": "binary"}}
         for mime in ("audio/ogg", "audio/mpeg", "audio/wav", "audio/webm")
-    }
+    },
 }
 
 
-@blp.route("/sites/<slug>/voice-clips/<language>/<key>")
+CLIP_PARAMETERS = [
+    {
+        "in": "path",
+        "name": "language",
+        "required": True,
+        "description": "a language code such as fr or wo",
+        "schema": {"type": "string", "pattern": LANGUAGE_RE.pattern},
+    },
+    {
+        "in": "path",
+        "name": "key",
+        "required": True,
+        "description": "chime, ticket, counter, letter-a..letter-z, number-0..number-99, "
+        "hundred-1..hundred-9 or counter-<id>",
+        "schema": {"type": "string", "pattern": CLIP_KEY_RE.pattern},
+    },
+]
+
+
+@blp.route("/sites/<slug>/voice-clips/<language>/<key>", parameters=CLIP_PARAMETERS)
 class VoiceClipView(MethodView):
     @blp.response(200, content_type="audio/ogg")
+    @blp.alt_response(304, description="Not modified (If-None-Match with its ETag)")
+    @blp.doc(
+        responses={
+            200: {
+                "description": "The recording, in the format it was uploaded in",
+                "content": AUDIO_BODY["content"],
+                "headers": {"ETag": {"schema": {"type": "string"}}},
+            }
+        }
+    )
     def get(self, slug: str, language: str, key: str) -> Any:
         """One recording's sound (staff, or a display of the site)."""
         site = get_site(db.session, slug)

@@ -41,7 +41,7 @@ from ..queue.sites import (
 )
 from ..screens import display_board, server_version
 from . import ApiBlueprint, principal
-from .inputs import json_body
+from .inputs import Date, json_body
 from .schemas import (
     BoardSchema,
     CounterCreateSchema,
@@ -62,7 +62,7 @@ from .serialize import counter_json, device_json, service_json, site_json
 blp = ApiBlueprint("api_sites", __name__, description="Offices and their configuration")
 
 MAX_CLOSURES = 1000
-CLOSURES = fields.List(fields.Date(), required=True, validate=validate.Length(max=MAX_CLOSURES))
+CLOSURES = fields.List(Date(), required=True, validate=validate.Length(max=MAX_CLOSURES))
 
 
 @blp.route("/sites")

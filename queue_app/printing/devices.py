@@ -19,11 +19,15 @@ from . import spool
 def configure_printer(session: Session, device: Device, changes: Mapping[str, Any]) -> Device:
     """Set ``printer`` (URL or None), ``printer_options`` and ``print_agent`` (device id or None).
 
-    Only kiosks print tickets; a print agent must be a printer device of the same site.
+    Only kiosks print tickets (another device takes these settings as null only:
+    no printer); a print agent must be a printer device of the same site.
     """
     touched = {"printer", "printer_options", "print_agent"} & set(changes)
-    if touched and device.kind != DeviceKind.KIOSK:
-        raise errors.InvalidInput(field=sorted(touched)[0], reason="only kiosks have a printer")
+    if device.kind != DeviceKind.KIOSK:
+        given = sorted(name for name in touched if changes[name] is not None)
+        if given:
+            raise errors.InvalidInput(field=given[0], reason="only kiosks have a printer")
+        return device
     if "printer" in changes:
         url = (changes["printer"] or "").strip() or None
         if url is not None:

@@ -7,6 +7,7 @@ import secrets
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -25,6 +26,13 @@ from ..queue import errors
 from ..queue.numbering import CODE_ALPHABET
 
 log = logging.getLogger(__name__)
+
+
+class ComplaintStateError(errors.InvalidTransition):
+    """The same 422 invalid_transition as a ticket's, saying what it is about."""
+
+    default_message = _l("This change is not allowed in the complaint's current state.")
+
 
 MIN_TEXT, MAX_TEXT = 10, 4000
 MAX_ANSWER = 4000
@@ -115,7 +123,7 @@ def assignable_staff(session: Session, site: Site) -> list[User]:
 def assign(session: Session, complaint: Complaint, user: User | None) -> Complaint:
     """Give the complaint to a manager of its site (or an admin); None takes it back."""
     if complaint.status == ComplaintStatus.CLOSED:
-        raise errors.InvalidTransition(status=complaint.status.value, action="assign")
+        raise ComplaintStateError(status=complaint.status.value, action="assign")
     if user is None:
         complaint.assigned_to_id = None
         if complaint.status == ComplaintStatus.ASSIGNED:
@@ -142,7 +150,7 @@ def answer(
     """Record the answer; with ``send_sms`` (and a phone given) it goes to the citizen by SMS."""
     now = now or utcnow()
     if complaint.status == ComplaintStatus.CLOSED:
-        raise errors.InvalidTransition(status=complaint.status.value, action="answer")
+        raise ComplaintStateError(status=complaint.status.value, action="answer")
     body = (text or "").strip()
     if not body or len(body) > MAX_ANSWER:
         raise errors.InvalidInput(field="answer", max_length=MAX_ANSWER)
@@ -168,7 +176,7 @@ def close(session: Session, complaint: Complaint, *, now: datetime | None = None
 def reopen(session: Session, complaint: Complaint) -> Complaint:
     """Open a closed complaint again (the citizen came back)."""
     if complaint.status != ComplaintStatus.CLOSED:
-        raise errors.InvalidTransition(status=complaint.status.value, action="reopen")
+        raise ComplaintStateError(status=complaint.status.value, action="reopen")
     complaint.closed_at = None
     if complaint.answer:
         complaint.status = ComplaintStatus.ANSWERED
