@@ -95,7 +95,7 @@ class HotCache:
         return min(self.seconds, self.fallback_seconds)
 
     def get(self, key: Any, load: Callable[[], T]) -> T:
-        """The cached value of ``key``, else ``load()`` (stored unless dropped meanwhile)."""
+        """The cached value of ``key``, else ``load()`` (kept unless None or dropped meanwhile)."""
         if not self.enabled:
             return load()
         if self.redis_url and self._listener is None:
@@ -106,6 +106,9 @@ class HotCache:
             return found[1]  # type: ignore[no-any-return]
         generation = self.generation
         value = load()
+        if value is None:
+            # Not found: not remembered (a row created meanwhile must be found).
+            return value
         with self._lock:
             if generation == self.generation:
                 self._entries[key] = (now + self.ttl(), value)

@@ -52,6 +52,8 @@ class Issued(NamedTuple):
     created: bool
     position: int | None
     estimated_wait_minutes: int | None
+    # The ticket's print job spooled by this issue (a printing kiosk), else None.
+    print_job: Any = None
 
 
 def record(
@@ -248,17 +250,18 @@ def _issue(
             now,
             {"number": number, "estimate": wait},
         )
+    job = None
     if actor.device is not None:
         # A kiosk with a printer: the print job is part of the ticket's transaction.
         from ..printing.spool import spool_ticket
 
-        spool_ticket(session, ticket, actor.device, position, wait, now=now)
+        job = spool_ticket(session, ticket, actor.device, position, wait, now=now)
     publish_queue_changed(session, site)
     if priority:
         # A priority ticket moves the normal ones back: their pages must know.
         publish_positions(session, [service.id])
     log.debug("issued ticket %s (%s) at %s", ticket.label, ticket.id, site.slug)
-    return Issued(ticket, True, position, wait)
+    return Issued(ticket, True, position, wait, job)
 
 
 def _replay(session: Session, claimed: idempotency.Claim) -> Issued:
