@@ -267,5 +267,24 @@ def snapshot(obj: T) -> T:
 
 
 def attach(session: Session, obj: T) -> T:
-    """The session's own object for a cached snapshot (no statement)."""
-    return session.merge(obj, load=False)
+    """The session's own object for a cached snapshot (no statement).
+
+    Its often-written attributes (IGNORED_ATTRIBUTES: they drop no cache) are
+    expired, so that reading one loads it from the database, fresh.
+    """
+    merged = session.merge(obj, load=False)
+    volatile = _volatile(type(merged))
+    if volatile:
+        session.expire(merged, volatile)
+    return merged
+
+
+_VOLATILE: dict[type, list[str]] = {}
+
+
+def _volatile(cls: type) -> list[str]:
+    found = _VOLATILE.get(cls)
+    if found is None:
+        keys = inspect(cls).attrs.keys()
+        found = _VOLATILE[cls] = [key for key in keys if key in IGNORED_ATTRIBUTES]
+    return found

@@ -81,7 +81,7 @@ def call_next_view(counter_id: int) -> Any:
     # The site from the per-process cache: counter.site is then no statement.
     cached_site(db.session, counter.site_id)
     user = require_counter_operator(principal(), counter)
-    ticket = call_next(db.session, counter, actor=Actor(user=user))
+    ticket = call_next(db.session, counter, actor=Actor(user=user), locked=True)
     db.session.commit()
     if ticket is None:
         return "", 204

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from datetime import date, datetime
 
-from sqlalchemy import Select, or_, select, union_all
+from sqlalchemy import Select, bindparam, or_, select, union_all
 from sqlalchemy.orm import Session
 
 from ..models import (
@@ -55,7 +55,12 @@ def current_ticket(session: Session, counter: Counter) -> Ticket | None:
 
 
 def call_next(
-    session: Session, counter: Counter, *, actor: Actor, now: datetime | None = None
+    session: Session,
+    counter: Counter,
+    *,
+    actor: Actor,
+    now: datetime | None = None,
+    locked: bool = False,
 ) -> Ticket | None:
     """Call the next ticket for a counter; None when nothing waits for its services.
 
@@ -66,10 +71,12 @@ def call_next(
     is set aside and the choice made again, so a concurrent agent never skips
     a head that nobody calls and no ticket is called twice. SQLite serialises
     write transactions: the head read is the one called. Queues
-    ``ticket_called``, ``queue_changed`` and position updates.
+    ``ticket_called``, ``queue_changed`` and position updates. ``locked``: the
+    caller has just loaded ``counter`` with :func:`lock_counter` in this transaction.
     """
     now = now or utcnow()
-    counter = lock_counter(session, counter.id)
+    if not locked:
+        counter = lock_counter(session, counter.id)
     if counter.state != CounterState.OPEN:
         raise errors.CounterNotOpen(state=counter.state.value)
     site = counter.site
@@ -113,13 +120,29 @@ def call_next(
 MAX_CHOICES = 64
 
 
+_LINKS = (
+    select(CounterService.service_id, CounterService.weight)
+    .join(Service, Service.id == CounterService.service_id)
+    .where(CounterService.counter_id == bindparam("counter_id"), Service.is_active)
+)
+
+
+def counter_weights(session: Session, counter_id: int) -> dict[int, int]:
+    """The active services a counter serves, with their weights (service id → weight).
+
+    Read through the per-process cache of set-up rows (hotcache.py): a change
+    to a counter's services or a service's state drops it.
+    """
+    from ..hotcache import cached
+
+    def load() -> dict[int, int]:
+        return dict(session.execute(_LINKS, {"counter_id": counter_id}).tuples().all())
+
+    return cached(("counter_weights", counter_id), load)
+
+
 def _take_next(session: Session, counter: Counter, day: date, now: datetime) -> Ticket | None:
-    links = session.execute(
-        select(CounterService.service_id, CounterService.weight)
-        .join(Service, Service.id == CounterService.service_id)
-        .where(CounterService.counter_id == counter.id, Service.is_active)
-    ).tuples()
-    weights: dict[int, int] = dict(links.all())
+    weights = counter_weights(session, counter.id)
     if not weights:
         return None
     # Row locks exist on PostgreSQL only; on SQLite this transaction holds the

@@ -41,6 +41,7 @@ log = logging.getLogger(__name__)
 
 
 _INSERT_EVENT = insert(cast(Table, TicketEvent.__table__))
+_INSERT_TICKET = insert(Ticket).returning(Ticket)
 
 # The resource kind of the idempotency keys of ticket issues.
 TICKET_KIND = "ticket"
@@ -221,25 +222,29 @@ def _issue(
         ).one()
     else:
         number = next_number(session, service.id, day)
-        ticket = Ticket(
-            site=site,
-            service=service,
-            issued_service_id=service.id,
-            service_day=day,
-            number=number,
-            label=format_label(service.prefix, number),
-            code=code,
-            priority_class=priority_class,
-            priority_rank=rank,
-            source=source,
-            status=TicketStatus.WAITING,
-            phone=phone,
-            device_id=actor.device_id,
-            issued_at=now,
-            queued_at=now,
-        )
-        session.add(ticket)
-        session.flush()
+        # One INSERT … RETURNING loads the ticket, without the unit of work's flush.
+        ticket = session.scalars(
+            _INSERT_TICKET,
+            {
+                "site_id": site.id,
+                "service_id": service.id,
+                "issued_service_id": service.id,
+                "service_day": day,
+                "number": number,
+                "label": format_label(service.prefix, number),
+                "code": code,
+                "priority_class": priority_class,
+                "priority_rank": rank,
+                "source": source,
+                "status": TicketStatus.WAITING,
+                "phone": phone,
+                "device_id": actor.device_id,
+                "issued_at": now,
+                "queued_at": now,
+                "recall_count": 0,
+                "transfer_count": 0,
+            },
+        ).one()
         # The estimate given at issue: the dashboard compares it with the real wait.
         record(
             session,
