@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import logging
 from datetime import date, datetime
+from typing import Any
 
-from sqlalchemy import Select, bindparam, or_, select, union_all
+from sqlalchemy import Date, Select, bindparam, or_, select, union_all
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from ..models import (
     ACTIVE_STATUSES,
@@ -20,25 +22,30 @@ from ..models import (
     TicketStatus,
     utcnow,
 )
+from ..models.base import TZDateTime
 from . import errors
 from .actors import Actor
 from .days import service_day
 from .estimates import queue_order
 from .policy import Candidate, choose_next
 from .publish import publish_call, publish_positions, publish_queue_changed, publish_ticket
-from .tickets import finish, learn_from, record
+from .sites import cached_service
+from .tickets import finish, learn_from, record, write
 
 log = logging.getLogger(__name__)
 
 
+_LOCK_COUNTER = (
+    select(Counter)
+    .where(Counter.id == bindparam("counter_id"))
+    .with_for_update()
+    .execution_options(populate_existing=True)
+)
+
+
 def lock_counter(session: Session, counter_id: int) -> Counter:
     """Load a counter row-locked, so one counter's actions run one after the other."""
-    counter = session.scalar(
-        select(Counter)
-        .where(Counter.id == counter_id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    )
+    counter = session.scalar(_LOCK_COUNTER, {"counter_id": counter_id})
     if counter is None:
         raise errors.NotFound(counter=counter_id)
     return counter
@@ -89,17 +96,22 @@ def call_next(
         .execution_options(populate_existing=True)
     ).all()
     for done in in_progress:
+        cached_service(session, done.service_id)
         finish(session, done, actor=actor, now=now, learn=False)
 
     ticket = _take_next(session, counter, day, now)
     if ticket is not None:
-        ticket.status = TicketStatus.CALLED
-        ticket.counter = counter
-        ticket.counter_id = counter.id
-        ticket.agent_id = actor.user_id
-        ticket.called_at = now
-        if ticket.first_called_at is None:
-            ticket.first_called_at = now
+        cached_service(session, ticket.service_id)
+        write(
+            session,
+            ticket,
+            status=TicketStatus.CALLED,
+            counter_id=counter.id,
+            agent_id=actor.user_id,
+            called_at=now,
+            first_called_at=ticket.first_called_at or now,
+        )
+        set_committed_value(ticket, "counter", counter)
         record(session, ticket, EventKind.CALLED, TicketStatus.WAITING, actor, now)
         publish_call(session, ticket, counter, recall=False)
         publish_ticket(session, ticket)
@@ -150,10 +162,8 @@ def _take_next(session: Session, counter: Counter, day: date, now: datetime) -> 
     locking = session.get_bind().dialect.name == "postgresql"
     held_elsewhere: list[int] = []
     for _ in range(MAX_CHOICES):
-        heads = {
-            head.id: head
-            for head in session.scalars(_heads(sorted(weights), day, now, held_elsewhere)).all()
-        }
+        statement, params = _heads_params(sorted(weights), day, now, held_elsewhere)
+        heads = {head.id: head for head in session.scalars(statement, params).all()}
         chosen = choose_next(
             [
                 Candidate(
@@ -192,8 +202,32 @@ def _take_next(session: Session, counter: Counter, day: date, now: datetime) -> 
     return None
 
 
-def _heads(
+def _heads_params(
     service_ids: list[int], day: date, now: datetime, excluded: list[int]
+) -> tuple[Select[tuple[Ticket]], dict[str, object]]:
+    """:func:`_heads` and its parameters (built once per set of services, without exclusions)."""
+    params = {"day": day, "now": now}
+    if excluded:
+        return _heads(service_ids, day, now, excluded), {}
+    key = tuple(service_ids)
+    statement = _HEADS.get(key)
+    if statement is None:
+        statement = _heads(
+            service_ids,
+            bindparam("day", type_=Date()),
+            bindparam("now", type_=TZDateTime()),
+            [],
+        )
+        if len(_HEADS) < 1024:
+            _HEADS[key] = statement
+    return statement, params
+
+
+_HEADS: dict[tuple[int, ...], Select[tuple[Ticket]]] = {}
+
+
+def _heads(
+    service_ids: list[int], day: Any, now: Any, excluded: list[int]
 ) -> Select[tuple[Ticket]]:
     """The first waiting ticket of each service (one statement, no lock)."""
     firsts = []

@@ -6,8 +6,9 @@ import logging
 from datetime import date, datetime
 from typing import Any, NamedTuple, cast
 
-from sqlalchemy import Table, insert, select
+from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from ..models import (
     ACTIVE_STATUSES,
@@ -94,6 +95,30 @@ def record(
             "data": data,
         },
     )
+
+
+_TICKETS = cast(Table, Ticket.__table__)
+_UPDATES: dict[tuple[str, ...], Any] = {}
+
+
+def write(session: Session, ticket: Ticket, **values: Any) -> None:
+    """Change columns of a loaded ticket with one UPDATE, now, without the unit of work.
+
+    The object is left clean with the new values, as after a flush. Hot paths
+    (call next, finish) change a ticket this way: a flush of the object would
+    cost several times the statement itself.
+    """
+    keys = tuple(sorted(values))
+    statement = _UPDATES.get(keys)
+    if statement is None:
+        statement = _UPDATES[keys] = (
+            update(_TICKETS)
+            .where(_TICKETS.c.id == bindparam("ticket_id_"))
+            .values({key: bindparam(key) for key in keys})
+        )
+    session.execute(statement, {**values, "ticket_id_": ticket.id})
+    for key, value in values.items():
+        set_committed_value(ticket, key, value)
 
 
 def issue_ticket(
@@ -357,8 +382,7 @@ def finish(
     now = now or utcnow()
     _require(ticket, ACTIVE_STATUSES, "finish")
     previous = ticket.status
-    ticket.status = TicketStatus.DONE
-    ticket.finished_at = now
+    write(session, ticket, status=TicketStatus.DONE, finished_at=now)
     record(session, ticket, EventKind.FINISHED, previous, actor, now)
     publish_ticket(session, ticket)
     if learn:
