@@ -44,6 +44,7 @@ log = logging.getLogger(__name__)
 
 EXTENSION_KEY = "hot_cache"
 CHANGED_KEY = "queue_app.hot_cache_changed"
+REFS_KEY = "queue_app.hot_cache_refs"
 T = TypeVar("T")
 
 # Attributes whose change does not matter to what is cached (written often).
@@ -276,6 +277,9 @@ def attach(session: Session, obj: T) -> T:
     volatile = _volatile(type(merged))
     if volatile:
         session.expire(merged, volatile)
+    # The identity map holds objects weakly: kept here, a many-to-one to this
+    # object (``ticket.service``) finds it there for the session's life.
+    session.info.setdefault(REFS_KEY, {})[inspect(merged).identity_key] = merged
     return merged
 
 
