@@ -153,6 +153,24 @@ def counter_weights(session: Session, counter_id: int) -> dict[int, int]:
     return cached(("counter_weights", counter_id), load)
 
 
+# PostgreSQL: the first few waiting tickets of each service are read at once,
+# so that an agent whose choice another agent is locking at that instant
+# chooses again among them, without reading the queue again.
+HEADS_AHEAD = 4
+
+_LOCK_HEAD = (
+    select(Ticket)
+    .where(
+        Ticket.id == bindparam("ticket_id"),
+        Ticket.service_id == bindparam("service_id"),
+        Ticket.service_day == bindparam("day", type_=Date()),
+        Ticket.status == TicketStatus.WAITING,
+    )
+    .with_for_update(skip_locked=True)
+    .execution_options(populate_existing=True)
+)
+
+
 def _take_next(session: Session, counter: Counter, day: date, now: datetime) -> Ticket | None:
     weights = counter_weights(session, counter.id)
     if not weights:
@@ -160,10 +178,27 @@ def _take_next(session: Session, counter: Counter, day: date, now: datetime) -> 
     # Row locks exist on PostgreSQL only; on SQLite this transaction holds the
     # writer lock, so nobody else is calling.
     locking = session.get_bind().dialect.name == "postgresql"
+    ahead = HEADS_AHEAD if locking else 1
     held_elsewhere: list[int] = []
+    rows: list[Ticket] | None = None
     for _ in range(MAX_CHOICES):
-        statement, params = _heads_params(sorted(weights), day, now, held_elsewhere)
-        heads = {head.id: head for head in session.scalars(statement, params).all()}
+        if rows is None:
+            statement, params = _heads_params(sorted(weights), day, now, held_elsewhere, ahead)
+            rows = sorted(
+                session.scalars(statement, params).all(),
+                key=lambda t: (t.priority_rank, t.queued_at, t.id),
+            )
+        # Each service's first ticket not set aside, in queue order.
+        heads: dict[int, Ticket] = {}
+        fetched: dict[int, int] = {}
+        for row in rows:
+            fetched[row.service_id] = fetched.get(row.service_id, 0) + 1
+            if row.id not in held_elsewhere and row.service_id not in heads:
+                heads[row.service_id] = row
+        if any(n >= ahead and sid not in heads for sid, n in fetched.items()):
+            # A service's tickets read are all set aside: more may wait behind them.
+            rows = None
+            continue
         chosen = choose_next(
             [
                 Candidate(
@@ -180,19 +215,11 @@ def _take_next(session: Session, counter: Counter, day: date, now: datetime) -> 
         )
         if chosen is None:
             return None
-        head = heads[chosen.ticket_id]
+        head = heads[chosen.service_id]
         if not locking:
             return head
         locked = session.scalar(
-            select(Ticket)
-            .where(
-                Ticket.id == head.id,
-                Ticket.service_id == head.service_id,
-                Ticket.service_day == day,
-                Ticket.status == TicketStatus.WAITING,
-            )
-            .with_for_update(skip_locked=True)
-            .execution_options(populate_existing=True)
+            _LOCK_HEAD, {"ticket_id": head.id, "service_id": head.service_id, "day": day}
         )
         if locked is not None:
             return locked
@@ -203,13 +230,13 @@ def _take_next(session: Session, counter: Counter, day: date, now: datetime) -> 
 
 
 def _heads_params(
-    service_ids: list[int], day: date, now: datetime, excluded: list[int]
+    service_ids: list[int], day: date, now: datetime, excluded: list[int], ahead: int = 1
 ) -> tuple[Select[tuple[Ticket]], dict[str, object]]:
     """:func:`_heads` and its parameters (built once per set of services, without exclusions)."""
     params = {"day": day, "now": now}
     if excluded:
-        return _heads(service_ids, day, now, excluded), {}
-    key = tuple(service_ids)
+        return _heads(service_ids, day, now, excluded, ahead), {}
+    key = (tuple(service_ids), ahead)
     statement = _HEADS.get(key)
     if statement is None:
         statement = _heads(
@@ -217,19 +244,20 @@ def _heads_params(
             bindparam("day", type_=Date()),
             bindparam("now", type_=TZDateTime()),
             [],
+            ahead,
         )
         if len(_HEADS) < 1024:
             _HEADS[key] = statement
     return statement, params
 
 
-_HEADS: dict[tuple[int, ...], Select[tuple[Ticket]]] = {}
+_HEADS: dict[tuple[tuple[int, ...], int], Select[tuple[Ticket]]] = {}
 
 
 def _heads(
-    service_ids: list[int], day: Any, now: Any, excluded: list[int]
+    service_ids: list[int], day: Any, now: Any, excluded: list[int], ahead: int = 1
 ) -> Select[tuple[Ticket]]:
-    """The first waiting ticket of each service (one statement, no lock)."""
+    """The first ``ahead`` waiting tickets of each service (one statement, no lock)."""
     firsts = []
     for service_id in service_ids:
         first = (
@@ -242,7 +270,7 @@ def _heads(
                 or_(Ticket.priority_class != PriorityClass.APPOINTMENT, Ticket.queued_at <= now),
             )
             .order_by(*queue_order())
-            .limit(1)
+            .limit(ahead)
         )
         if excluded:
             first = first.where(Ticket.id.not_in(excluded))
