@@ -6,6 +6,7 @@ Not a test: run on demand, prints figures, asserts nothing about time.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import http.client
 import json
 import os
@@ -14,7 +15,6 @@ import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -53,6 +53,18 @@ def parse_args(doc: str, default_num: int) -> argparse.Namespace:
         type=int,
         default=4,
         help="threads per gunicorn worker (few threads: less GIL contention)",
+    )
+    parser.add_argument(
+        "--server",
+        choices=("gevent", "gthread"),
+        default="gevent",
+        help="gunicorn worker class (gevent: the production layout of the README)",
+    )
+    parser.add_argument(
+        "--stored",
+        type=int,
+        default=0,
+        help="tickets already stored (earlier days) before the run, e.g. 1000 or 1000000",
     )
     parser.add_argument(
         "--url",
@@ -132,14 +144,16 @@ def running_server(args: argparse.Namespace) -> Iterator[Server]:
         port = free_port()
         sqlite = database_url.startswith("sqlite")
         workers = args.workers or (1 if sqlite else 2)
+        kind_options = (
+            ["-k", "gevent", "--worker-connections", "1000"]
+            if args.server == "gevent"
+            else ["-k", "gthread", "--threads", str(args.threads)]
+        )
         command = [
             str(VENV_BIN / "gunicorn"),
-            "-k",
-            "gthread",
+            *kind_options,
             "-w",
             str(workers),
-            "--threads",
-            str(args.threads),
             "-b",
             f"127.0.0.1:{port}",
             "--log-level",
@@ -153,12 +167,12 @@ def running_server(args: argparse.Namespace) -> Iterator[Server]:
         try:
             wait_ready(url, process)
             kind = "SQLite" if sqlite else "PostgreSQL"
+            per_worker = "gevent" if args.server == "gevent" else f"gthread × {args.threads}"
             yield Server(
                 url=url,
                 database_url=database_url,
                 process=process,
-                description=f"gunicorn gthread, {workers} worker(s) × {args.threads} "
-                f"threads, {kind}",
+                description=f"gunicorn, {workers} worker(s) ({per_worker}), {kind}",
             )
         finally:
             os.killpg(process.pid, signal.SIGTERM)
@@ -286,6 +300,55 @@ def set_up_office(server: Server, agents: int = 0, counters_per_service: int = 0
     return office
 
 
+# --- server processes: CPU and memory ------------------------------------------------
+
+
+def server_pids(server: Server) -> list[int]:
+    """The gunicorn workers (children of the master), else the master itself."""
+    if server.process is None:
+        return []
+    master = server.process.pid
+    children = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        # pid (comm) state ppid ...: comm may hold spaces, split after its ")".
+        fields = stat.rsplit(")", 1)[1].split()
+        if int(fields[1]) == master:
+            children.append(int(entry.name))
+    return children or [master]
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU seconds the processes have used."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])
+    return total / ticks
+
+
+def rss_mb(pids: list[int]) -> float:
+    """Resident memory of the processes, in MB."""
+    total = 0
+    for pid in pids:
+        try:
+            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1])
+        except OSError:
+            continue
+    return total / 1024
+
+
 # --- load -------------------------------------------------------------------------
 
 
@@ -297,6 +360,8 @@ class Result:
     seconds: float
     latencies_ms: list[float]
     errors: int
+    cpu_ms_per_request: float = float("nan")
+    rss_mb: float = float("nan")
 
     @property
     def throughput(self) -> float:
@@ -310,64 +375,108 @@ class Result:
         return ordered[index]
 
 
-# A worker returns the HTTP status of one request made on its connection.
-Step = Callable[[http.client.HTTPConnection, int], int]
+# A client's next request: the raw HTTP/1.1 bytes of request ``n``.
+Step = Callable[[int], bytes]
+# What to do with an answer: (status, body) -> whether it counts as a success.
+Check = Callable[[int, bytes], bool]
+
+
+def raw_request(
+    method: str,
+    path: str,
+    body: dict | None = None,
+    token: str | None = None,
+    headers: dict[str, str] | None = None,
+) -> bytes:
+    """An HTTP/1.1 keep-alive request, built once: the load generator sends bytes."""
+    payload = json.dumps(body).encode() if body is not None else b""
+    lines = [f"{method} {path} HTTP/1.1", "Host: bench", f"Content-Length: {len(payload)}"]
+    if body is not None:
+        lines.append("Content-Type: application/json")
+    if token:
+        lines.append(f"Authorization: Bearer {token}")
+    lines.extend(f"{name}: {value}" for name, value in (headers or {}).items())
+    return ("\r\n".join(lines) + "\r\n\r\n").encode() + payload
+
+
+async def _read_response(reader: asyncio.StreamReader) -> tuple[int, bytes]:
+    head = await reader.readuntil(b"\r\n\r\n")
+    status = int(head[9:12])
+    length = 0
+    lower = head.lower()
+    at = lower.find(b"\r\ncontent-length:")
+    if at >= 0:
+        end = lower.index(b"\r\n", at + 2)
+        length = int(lower[at + 17 : end])
+    body = await reader.readexactly(length) if length else b""
+    return status, body
 
 
 def run_load(
-    url: str,
+    server: Server | str,
     label: str,
     concurrency: int,
     total: int,
     step_for: Callable[[int], Step],
+    check: Callable[[int], Check] | None = None,
     ok: tuple[int, ...] = (200, 201),
 ) -> Result:
-    """``concurrency`` threads share ``total`` requests, each on its own keep-alive connection."""
-    host = url.split("//", 1)[1]
-    latencies: list[list[float]] = [[] for _ in range(concurrency)]
-    errors = [0] * concurrency
+    """``concurrency`` clients share ``total`` requests, each on its own keep-alive connection.
+
+    One thread and asyncio, raw bytes: the generator shares the machine's cores
+    with the server, so it spends as little CPU as it can per request. The
+    server's CPU time over the run is read from /proc (gunicorn's workers).
+    """
+    url = server.url if isinstance(server, Server) else server
+    pids = server_pids(server) if isinstance(server, Server) else []
+    host, _, port = url.split("//", 1)[1].partition(":")
+    latencies: list[float] = []
+    errors = 0
     counter = iter(range(total))
-    lock = threading.Lock()
-    barrier = threading.Barrier(concurrency + 1)
 
-    def worker(index: int) -> None:
-        conn = http.client.HTTPConnection(host, timeout=60)
+    async def client(index: int) -> None:
+        nonlocal errors
         step = step_for(index)
-        barrier.wait()
-        while True:
-            with lock:
-                n = next(counter, None)
-            if n is None:
-                break
-            started = time.perf_counter()
-            try:
-                status = step(conn, n)
-            except (OSError, http.client.HTTPException):
-                conn.close()
-                conn = http.client.HTTPConnection(host, timeout=60)
-                status = 0
-            latencies[index].append((time.perf_counter() - started) * 1000)
-            if status not in ok:
-                errors[index] += 1
-        conn.close()
+        accept = check(index) if check else None
+        reader, writer = await asyncio.open_connection(host, int(port or 80))
+        clock = time.perf_counter
+        try:
+            for n in counter:
+                data = step(n)
+                started = clock()
+                try:
+                    writer.write(data)
+                    status, body = await _read_response(reader)
+                except (OSError, asyncio.IncompleteReadError):
+                    writer.close()
+                    reader, writer = await asyncio.open_connection(host, int(port or 80))
+                    status, body = 0, b""
+                latencies.append((clock() - started) * 1000)
+                good = accept(status, body) if accept else status in ok
+                if not good:
+                    errors += 1
+        finally:
+            writer.close()
 
-    threads = [threading.Thread(target=worker, args=(i,)) for i in range(concurrency)]
-    for thread in threads:
-        thread.start()
-    barrier.wait()
-    started = time.perf_counter()
-    for thread in threads:
-        thread.join()
-    elapsed = time.perf_counter() - started
-    flat = [value for chunk in latencies for value in chunk]
-    return Result(label, concurrency, len(flat), elapsed, flat, sum(errors))
+    async def main() -> float:
+        cpu_before = cpu_seconds(pids)
+        started = time.perf_counter()
+        await asyncio.gather(*(client(i) for i in range(concurrency)))
+        elapsed = time.perf_counter() - started
+        main.cpu = cpu_seconds(pids) - cpu_before  # type: ignore[attr-defined]
+        return elapsed
+
+    elapsed = asyncio.run(main())
+    result = Result(label, concurrency, len(latencies), elapsed, latencies, errors)
+    if pids and latencies:
+        result.cpu_ms_per_request = main.cpu * 1000 / len(latencies)  # type: ignore[attr-defined]
+        result.rss_mb = rss_mb(pids)
+    return result
 
 
 def healthz_step(_: int) -> Step:
-    def step(conn: http.client.HTTPConnection, n: int) -> int:
-        return send(conn, "GET", "/healthz")[0]
-
-    return step
+    data = raw_request("GET", "/healthz")
+    return lambda n: data
 
 
 def print_header(doc: str, server: Server) -> None:
@@ -375,22 +484,82 @@ def print_header(doc: str, server: Server) -> None:
     print()
     print(f"server: {server.description}")
     print(f"machine: {os.cpu_count()} CPUs, Python {sys.version.split()[0]}")
+    print("CPU ms/op: the server processes' CPU time over the run / requests; RSS: theirs, MB")
     print()
     print(
-        f"{'scenario':<22}{'clients':>8}{'requests':>10}{'req/s':>10}{'p50 ms':>9}"
-        f"{'p95 ms':>9}{'p99 ms':>9}{'errors':>8}"
+        f"{'scenario':<22}{'clients':>8}{'requests':>9}{'req/s':>8}{'p50 ms':>8}"
+        f"{'p95 ms':>8}{'p99 ms':>8}{'CPU ms':>8}{'RSS MB':>8}{'errors':>7}"
     )
 
 
-def print_row(result: Result, baseline: Result | None = None) -> None:
-    ratio = f"   {result.throughput / baseline.throughput:.2f}× baseline" if baseline else ""
+def print_row(result: Result, baseline: Result | None = None, against: str = "healthz") -> None:
+    ratio = f"  {result.throughput / baseline.throughput:.2f}× {against}" if baseline else ""
     print(
-        f"{result.label:<22}{result.concurrency:>8}{result.requests:>10}"
-        f"{result.throughput:>10.0f}{result.percentile(50):>9.1f}{result.percentile(95):>9.1f}"
-        f"{result.percentile(99):>9.1f}{result.errors:>8}{ratio}",
+        f"{result.label:<22}{result.concurrency:>8}{result.requests:>9}"
+        f"{result.throughput:>8.0f}{result.percentile(50):>8.1f}{result.percentile(95):>8.1f}"
+        f"{result.percentile(99):>8.1f}{result.cpu_ms_per_request:>8.2f}{result.rss_mb:>8.0f}"
+        f"{result.errors:>7}{ratio}",
         flush=True,
     )
 
 
 def concurrency_levels(args: argparse.Namespace) -> list[int]:
     return [int(part) for part in str(args.concurrency).split(",") if part.strip()]
+
+
+# --- tickets already stored -------------------------------------------------------
+
+
+def prefill(server: Server, service_code: str, slug: str, count: int) -> float:
+    """Store ``count`` finished tickets of earlier days for a service (SQL, not HTTP).
+
+    One ticket is issued over the API as a template; its row is copied ``count``
+    times onto the days before, 1,000 a day. Returns the seconds it took.
+    """
+    from sqlalchemy import create_engine, text
+
+    if count <= 0:
+        return 0.0
+    started = time.perf_counter()
+    engine = create_engine(server.database_url)
+    sqlite = engine.dialect.name == "sqlite"
+    # Numbers only are formatted into these statements.
+    series = (
+        "WITH RECURSIVE s(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM s "  # noqa: S608
+        f"WHERE i < {count - 1}) "
+        if sqlite
+        else ""
+    )
+    source = "s" if sqlite else f"generate_series(0, {count - 1}) AS s(i)"
+    day = (
+        "date(t.service_day, '-' || (s.i / 1000 + 1) || ' days')"
+        if sqlite
+        else "t.service_day - (s.i / 1000 + 1)"
+    )
+    code = "'P' || s.i" if sqlite else "'P' || s.i::text"
+    columns = (
+        "site_id, service_id, issued_service_id, priority_class, "
+        "priority_rank, source, phone, counter_id, agent_id, device_id, issued_at, queued_at, "
+        "first_called_at, called_at, started_at, finished_at, recall_count, transfer_count"
+    )
+    with engine.begin() as conn:
+        template = conn.execute(
+            text(
+                "SELECT t.id FROM tickets t JOIN services v ON v.id = t.service_id "
+                "JOIN sites x ON x.id = t.site_id WHERE v.code = :code AND x.slug = :slug "
+                "ORDER BY t.id LIMIT 1"
+            ),
+            {"code": service_code, "slug": slug},
+        ).scalar_one()
+        conn.execute(
+            text(
+                f"{series}INSERT INTO tickets "  # noqa: S608
+                f"(service_day, code, status, number, label, {columns}) "
+                f"SELECT {day}, {code}, 'done', s.i % 1000 + 1, 'P-' || (s.i % 1000 + 1), "
+                + ", ".join(f"t.{c.strip()}" for c in columns.split(","))
+                + f" FROM tickets t, {source} WHERE t.id = :id"
+            ),
+            {"id": template},
+        )
+    engine.dispose()
+    return time.perf_counter() - started

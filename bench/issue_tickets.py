@@ -4,15 +4,18 @@ Kiosks issue tickets for one service, as fast as they can, at each concurrency
 level (a new service per level, so each starts from an empty queue), without
 and then with a fresh Idempotency-Key per request (its ratio is against the
 row without); then checks that every number was given exactly once. Baseline:
-GET /healthz on the same server and connections (the framework's ceiling).
+GET /healthz on the same server, same run, same connections (the framework's
+ceiling). With --stored N, N finished tickets of earlier days are stored for
+the first level's service before it runs (the cost must not grow with them).
 
     .venv/bin/python bench/issue_tickets.py --dburl sqlite
     .venv/bin/python bench/issue_tickets.py --dburl postgresql://postgres@127.0.0.1:5432/postgres
+    .venv/bin/python bench/issue_tickets.py --concurrency 16 --stored 1000000
 """
 
 from __future__ import annotations
 
-import http.client
+import json
 import sys
 from pathlib import Path
 
@@ -23,12 +26,13 @@ from bench._harness import (  # noqa: E402
     expect,
     healthz_step,
     parse_args,
+    prefill,
     print_header,
     print_row,
+    raw_request,
     request,
     run_load,
     running_server,
-    send,
     set_up_office,
 )
 
@@ -55,36 +59,54 @@ def main() -> None:
             )
             expect(status, body, 201)
             issued = numbers.setdefault(code, [])
+            if level == 0 and args.stored:
+                status, body = request(
+                    server.url, "POST", path, {"service": code}, office.kiosk_token
+                )
+                expect(status, body, 201)
+                issued.append(body["number"])  # type: ignore[index]
+                seconds = prefill(server, code, office.slug, args.stored)
+                print(f"(stored {args.stored:,} earlier tickets for {code} in {seconds:.0f} s)")
 
-            def issue_step(  # type: ignore[no-untyped-def]
-                _: int, code: str = code, issued: list[int] = issued, keyed: bool = False
-            ):
-                def step(conn: http.client.HTTPConnection, n: int) -> int:
+            plain = raw_request("POST", path, {"service": code}, office.kiosk_token)
+
+            def issue_step(_: int, code: str = code, keyed: bool = False, plain: bytes = plain):  # type: ignore[no-untyped-def]
+                def step(n: int) -> bytes:
+                    if not keyed:
+                        return plain
                     # A fresh key per request: the claim a kiosk's first try costs.
-                    headers = {"Idempotency-Key": f"{code}-{n}"} if keyed else None
-                    status, body = send(
-                        conn, "POST", path, {"service": code}, office.kiosk_token, headers
+                    return raw_request(
+                        "POST",
+                        path,
+                        {"service": code},
+                        office.kiosk_token,
+                        {"Idempotency-Key": f"{code}-{n}"},
                     )
-                    if status == 201:
-                        issued.append(body["number"])  # type: ignore[index]
-                    return status
 
                 return step
 
-            baseline = run_load(
-                server.url, "baseline GET /healthz", clients, args.num, healthz_step
-            )
+            def check(_: int, issued: list[int] = issued):  # type: ignore[no-untyped-def]
+                def accept(got: int, answer: bytes) -> bool:
+                    if got != 201:
+                        return False
+                    issued.append(json.loads(answer)["number"])
+                    return True
+
+                return accept
+
+            baseline = run_load(server, "baseline GET /healthz", clients, args.num, healthz_step)
             print_row(baseline)
-            result = run_load(server.url, "issue ticket", clients, args.num, issue_step)
+            result = run_load(server, "issue ticket", clients, args.num, issue_step, check)
             print_row(result, baseline)
             keyed = run_load(
-                server.url,
+                server,
                 "issue, with key",
                 clients,
                 args.num,
                 lambda index, step=issue_step: step(index, keyed=True),  # type: ignore[misc]
+                check,
             )
-            print_row(keyed, result)
+            print_row(keyed, result, "without key")
         status, board = request(
             server.url, "GET", f"/api/v1/sites/{office.slug}/board", None, office.admin_token
         )

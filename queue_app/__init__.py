@@ -14,7 +14,7 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     """Build the application: settings, extensions, blueprints, realtime, errors."""
-    from . import events, outages, security
+    from . import events, hotcache, outages, security
     from .api import init_api
     from .api.errors import register_error_handlers
     from .api.inputs import install_url_converters
@@ -50,6 +50,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     db.init_app(app)
     configure_engine(app)
     events.install(db.session)
+    hotcache.install(db.session)
     from .printing import worker as print_worker
 
     print_worker.install(app, db.session)

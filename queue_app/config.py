@@ -83,8 +83,16 @@ def engine_options(config: Any) -> dict[str, Any]:
     """Engine options fitting the database: a pool for PostgreSQL, a busy wait for SQLite."""
     url = config["SQLALCHEMY_DATABASE_URI"]
     if url.startswith("sqlite"):
-        # Writers queue on SQLite's lock instead of failing at once.
-        return {"connect_args": {"timeout": 30, "check_same_thread": False}}
+        # Writers queue on SQLite's lock instead of failing at once. Every request
+        # in flight holds a connection while it waits for the writer's turn: keep
+        # as many open as may be in flight (opening one costs its PRAGMAs), not
+        # five that are opened and closed again under a burst.
+        return {
+            "connect_args": {"timeout": 30, "check_same_thread": False},
+            "pool_size": int(config["DATABASE_POOL_SIZE"]) + int(config["DATABASE_MAX_OVERFLOW"]),
+            "max_overflow": int(config["DATABASE_MAX_OVERFLOW"]),
+            "pool_timeout": float(config.get("DATABASE_POOL_TIMEOUT", 10)),
+        }
     options: dict[str, Any] = {
         "pool_size": int(config["DATABASE_POOL_SIZE"]),
         "max_overflow": int(config["DATABASE_MAX_OVERFLOW"]),

@@ -33,6 +33,18 @@ SOCKETIO_CHANNEL = "guichet"
 # it can publish again, it asks the other processes to do the same.
 REDIS_RETRY_SECONDS = 2
 
+# Each server process keeps the bearer tokens and the set-up rows (sites,
+# closures, services, counters' services, displays) it resolved, to spare a
+# database round trip on every ticket and call (queue_app/hotcache.py). A change
+# committed to them (a device revoked, a user deactivated, a service stopped…)
+# empties the cache of the process at once and, through Redis (REDIS_URL), of
+# every other process at once. Entries live HOT_CACHE_SECONDS while the Redis
+# subscription is up; HOT_CACHE_FALLBACK_SECONDS without Redis or while it is
+# down (the longest another process may still accept a revoked token).
+# HOT_CACHE_SECONDS = 0 turns the cache off.
+HOT_CACHE_SECONDS = 5
+HOT_CACHE_FALLBACK_SECONDS = 1
+
 # External URL of the server, used in tracking links and QR codes.
 PUBLIC_URL = "http://127.0.0.1:5000"
 

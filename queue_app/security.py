@@ -7,11 +7,26 @@ that needs another policy (API docs) sets its own header; it is kept.
 
 from __future__ import annotations
 
-from flask import Flask, Response
+from flask import Flask, Request, Response
+from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
+
+
+class CookieSessions(SecureCookieSessionInterface):
+    """Flask's signed cookie sessions; a request without the cookie builds no signer.
+
+    API clients (kiosks, agents' bearer tokens) send no session cookie: they
+    get an empty session without the cost of a signer on every request.
+    """
+
+    def open_session(self, app: Flask, request: Request) -> SecureCookieSession | None:
+        if app.secret_key and not request.cookies.get(self.get_cookie_name(app)):
+            return self.session_class()
+        return super().open_session(app, request)
 
 
 def install(app: Flask) -> None:
     """Add the security headers to every response of the app."""
+    app.session_interface = CookieSessions()
     policy = str(app.config["CONTENT_SECURITY_POLICY"])
 
     @app.after_request

@@ -406,8 +406,8 @@ def test_a_request_failing_after_queueing_emits_nothing(app, office, api, monkey
     display.events.clear()
     queued: list[list[events.PendingEvent]] = []
 
-    def call_then_fail(session: Any, counter: Any, *, actor: Any) -> Any:
-        call_next(session, counter, actor=actor)
+    def call_then_fail(session: Any, counter: Any, *, actor: Any, **options: Any) -> Any:
+        call_next(session, counter, actor=actor, **options)
         queued.append(events.pending_events(session))
         raise errors.InvalidTransition(action="call", reason="test")
 

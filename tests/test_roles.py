@@ -30,6 +30,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from queue_app import create_app
+from queue_app.hotcache import hot_cache
 
 from .conftest import PASSWORD, Api, base_config, build_office, dispose
 
@@ -84,6 +85,9 @@ class World:
                 self.image.backup(conn)
             finally:
                 conn.close()
+            # Written behind the app's back, as another process without Redis would:
+            # what the app cached of tokens and set-up must not outlive it.
+            hot_cache(self.app).drop()
             self.dirty = False
 
 

@@ -16,7 +16,7 @@ from werkzeug.exceptions import UnsupportedMediaType
 
 from ..extensions import db
 from ..models import Device, User
-from ..queue.accounts import resolve_token
+from ..queue.accounts import resolve_token_cached
 from .inputs import (
     StrictJSONProvider,
     TextConverter,
@@ -107,7 +107,7 @@ def principal() -> User | Device | None:
         scheme, _, token = header.partition(" ")
         found = None
         if scheme.lower() == "bearer" and token.strip():
-            found = resolve_token(db.session, token.strip())
+            found = resolve_token_cached(db.session, token.strip())
         g.principal = found
     return g.principal
 

@@ -8,7 +8,7 @@ from ..extensions import db
 from ..permissions import require_counter_operator, require_counter_taker, require_site_staff
 from ..queue import Actor, call_next, close_counter, open_counter, pause_counter
 from ..queue.calling import current_ticket, lock_counter
-from ..queue.sites import get_counter
+from ..queue.sites import cached_site, get_counter
 from . import ApiBlueprint, principal
 from .schemas import CounterSchema, PauseSchema, TicketSchema
 from .serialize import counter_json, ticket_json
@@ -78,8 +78,10 @@ def call_next_view(counter_id: int) -> Any:
     """Call the next ticket (the ticket in progress at this counter is finished first)."""
     # Locked before the permission check, so the agent checked is still the holder.
     counter = lock_counter(db.session, counter_id)
+    # The site from the per-process cache: counter.site is then no statement.
+    cached_site(db.session, counter.site_id)
     user = require_counter_operator(principal(), counter)
-    ticket = call_next(db.session, counter, actor=Actor(user=user))
+    ticket = call_next(db.session, counter, actor=Actor(user=user), locked=True)
     db.session.commit()
     if ticket is None:
         return "", 204

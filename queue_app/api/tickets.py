@@ -117,7 +117,14 @@ class TicketsView(MethodView):
         db.session.commit()
         answer = ticket_json(issued.ticket, issued.position, issued.estimated_wait_minutes)
         if is_kiosk:
-            answer["print_job"] = print_job_brief(db.session, issued.ticket)
+            job = issued.print_job
+            if issued.created:
+                # Spooled in the ticket's transaction, or none: no statement after commit.
+                answer["print_job"] = (
+                    {"id": job.id, "status": job.status.value} if job is not None else None
+                )
+            else:
+                answer["print_job"] = print_job_brief(db.session, issued.ticket)
         headers = {} if issued.created else {"Idempotent-Replayed": "true"}
         return answer, 201, headers
 

@@ -42,8 +42,12 @@ class Site(Base):
     counters: Mapped[list[Counter]] = relationship(
         back_populates="site", order_by="Counter.position, Counter.id"
     )
+    # Loaded with the site: every ticket issued checks them (a lazy load per request).
     closures: Mapped[list[SiteClosure]] = relationship(
-        back_populates="site", order_by="SiteClosure.day", cascade="all, delete-orphan"
+        back_populates="site",
+        order_by="SiteClosure.day",
+        cascade="all, delete-orphan",
+        lazy="selectin",
     )
 
     @property

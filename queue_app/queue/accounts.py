@@ -150,6 +150,46 @@ def resolve_token(
     return None
 
 
+def resolve_token_cached(
+    session: Session, token: str, *, now: datetime | None = None
+) -> User | Device | None:
+    """:func:`resolve_token` through the per-process cache (hotcache.py), for the API.
+
+    A revocation, a deleted token, a deactivation or a password change drops the
+    cache in every process (hotcache.py); a user token's expiry is checked on
+    every use.
+    """
+    from ..hotcache import attach, cached, snapshot
+
+    now = now or utcnow()
+    digest = hash_token(token)
+
+    def load() -> tuple[Any, ...] | None:
+        if token.startswith(USER_TOKEN_PREFIX):
+            row = session.scalar(
+                select(ApiToken)
+                .options(joinedload(ApiToken.user, innerjoin=True).selectinload(User.sites))
+                .where(ApiToken.token_hash == digest)
+            )
+            if row is None:
+                return None
+            return (snapshot(row.user), row.security_stamp, row.expires_at)
+        if token.startswith(DEVICE_TOKEN_PREFIX):
+            device = session.scalar(select(Device).where(Device.token_hash == digest))
+            if device is None or device.revoked_at is not None:
+                return None
+            return (snapshot(device), None, None)
+        return None
+
+    found = cached(("token", digest), load)
+    if found is None:
+        return None
+    who, stamp, expires_at = found
+    if isinstance(who, User) and not _still_valid(who, stamp, expires_at, now):
+        return None
+    return attach(session, who)
+
+
 def _still_valid(user: User, stamp: str, expires_at: datetime, now: datetime) -> bool:
     # A password change or a deactivation gave the user a new stamp since.
     return expires_at > now and user.is_active and stamp == user.security_stamp

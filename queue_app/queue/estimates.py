@@ -19,13 +19,14 @@ from ..models import (
     CounterService,
     CounterState,
     Service,
+    ServiceTimeProfile,
     Site,
     Ticket,
     TicketStatus,
     utcnow,
 )
 from ..models.base import TZDateTime
-from .service_times import expected_service_seconds
+from .service_times import ALL_HOURS, local_hour
 
 # Bounds for one learned service duration: outliers (a ticket left open over
 # lunch, a mis-click) would otherwise swing the average.
@@ -57,7 +58,31 @@ _OPEN_COUNTERS = (
     .scalar_subquery()
 )
 
-_POSITION_AND_COUNTERS = select(_AHEAD, _OPEN_COUNTERS)
+
+def _profile_seconds(hour: Any) -> Any:
+    return (
+        select(ServiceTimeProfile.mean_seconds)
+        .where(
+            ServiceTimeProfile.service_id == bindparam("service_id"),
+            ServiceTimeProfile.hour == hour,
+            ServiceTimeProfile.mean_seconds > 0,
+        )
+        .scalar_subquery()
+    )
+
+
+# The seconds one citizen is expected to take (service_times.py), in the same
+# statement as the people ahead: the learned mean at this site-local hour, else
+# over all hours, else the service's moving average.
+_EXPECTED_SECONDS = func.coalesce(
+    _profile_seconds(bindparam("hour")),
+    _profile_seconds(ALL_HOURS),
+    select(Service.avg_service_seconds)
+    .where(Service.id == bindparam("service_id"))
+    .scalar_subquery(),
+)
+
+_POSITION_AND_COUNTERS = select(_AHEAD, _OPEN_COUNTERS, _EXPECTED_SECONDS)
 
 # Before a new ticket exists: everyone waiting with the same or a better rank.
 _AHEAD_OF_NEWCOMER = select(
@@ -70,6 +95,7 @@ _AHEAD_OF_NEWCOMER = select(
     )
     .scalar_subquery(),
     _OPEN_COUNTERS,
+    _EXPECTED_SECONDS,
 )
 _OPEN_COUNTERS_ONLY = select(_OPEN_COUNTERS)
 
@@ -115,9 +141,11 @@ def position_and_wait(
     """People ahead and estimated minutes of a waiting ticket (one query), else Nones."""
     if ticket.status != TicketStatus.WAITING:
         return None, None
-    ahead, counters = session.execute(_POSITION_AND_COUNTERS, _position_params(ticket)).one()
+    params = _position_params(ticket)
+    params["hour"] = local_hour(ticket.service, now or utcnow())
+    ahead, counters, seconds = session.execute(_POSITION_AND_COUNTERS, params).one()
     position = int(ahead or 0)
-    seconds = expected_service_seconds(session, ticket.service, now or utcnow())
+    seconds = int(seconds or ticket.service.avg_service_seconds)
     return position, wait_minutes(position, seconds, int(counters or 0))
 
 
@@ -132,14 +160,19 @@ def ahead_of_newcomer(
     """People ahead of a ticket about to join a service's queue, and the estimated minutes.
 
     The minutes use the service time learned for this service at this hour of
-    the day (a cached lookup) and the counters serving it that are open now.
+    the day and the counters serving it that are open now (the same statement).
     """
-    ahead, counters = session.execute(
+    ahead, counters, seconds = session.execute(
         _AHEAD_OF_NEWCOMER,
-        {"service_id": service.id, "service_day": day, "priority_rank": priority_rank},
+        {
+            "service_id": service.id,
+            "service_day": day,
+            "priority_rank": priority_rank,
+            "hour": local_hour(service, now or utcnow()),
+        },
     ).one()
     position = int(ahead or 0)
-    seconds = expected_service_seconds(session, service, now or utcnow())
+    seconds = int(seconds or service.avg_service_seconds)
     return position, wait_minutes(position, seconds, int(counters or 0))
 
 

@@ -104,4 +104,10 @@ ISSUE_POSTGRESQL = text(
 
 def new_tracking_code() -> str:
     """A random public tracking code (31^8 ≈ 8.5e11 possibilities)."""
-    return "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
+    # One draw from the system's generator for the whole code (not one per letter).
+    value = secrets.randbelow(len(CODE_ALPHABET) ** CODE_LENGTH)
+    letters = []
+    for _ in range(CODE_LENGTH):
+        value, index = divmod(value, len(CODE_ALPHABET))
+        letters.append(CODE_ALPHABET[index])
+    return "".join(letters)

@@ -64,8 +64,18 @@ def device_service_ids(session: Session, device: Device) -> list[int]:
     )
 
 
-def filtered_displays(session: Session, site_id: int) -> dict[int, set[str]]:
-    """The site's active displays configured for some services only: device id → codes."""
+def filtered_displays(session: Session, site_id: int) -> dict[int, frozenset[str]]:
+    """The site's active displays configured for some services only: device id → codes.
+
+    Read through the per-process cache of set-up rows (hotcache.py): every call
+    asks for it.
+    """
+    from ..hotcache import cached
+
+    return cached(("displays", site_id), lambda: _filtered_displays(session, site_id))
+
+
+def _filtered_displays(session: Session, site_id: int) -> dict[int, frozenset[str]]:
     rows = session.execute(
         select(Device.id, Service.code)
         .join(device_services, device_services.c.device_id == Device.id)
@@ -79,7 +89,7 @@ def filtered_displays(session: Session, site_id: int) -> dict[int, set[str]]:
     found: dict[int, set[str]] = {}
     for device_id, code in rows:
         found.setdefault(device_id, set()).add(code)
-    return found
+    return {device_id: frozenset(codes) for device_id, codes in found.items()}
 
 
 def display_board(
