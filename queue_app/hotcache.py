@@ -39,6 +39,7 @@ from typing import Any, TypeVar
 from flask import Flask, current_app, has_app_context
 from sqlalchemy import event, inspect
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import instance_state
 
 log = logging.getLogger(__name__)
 
@@ -104,7 +105,7 @@ class HotCache:
         now = time.monotonic()
         found = self._entries.get(key)
         if found is not None and found[0] > now:
-            return found[1]  # type: ignore[no-any-return]
+            return found[1]
         generation = self.generation
         value = load()
         if value is None:
@@ -184,7 +185,7 @@ def hot_cache(app: Flask | None = None) -> HotCache:
     cache = app.extensions.get(EXTENSION_KEY)
     if cache is None:
         cache = app.extensions[EXTENSION_KEY] = HotCache(app)
-    return cache  # type: ignore[no-any-return]
+    return cache
 
 
 def cached(key: Any, load: Callable[[], T]) -> T:
@@ -279,7 +280,7 @@ def attach(session: Session, obj: T) -> T:
         session.expire(merged, volatile)
     # The identity map holds objects weakly: kept here, a many-to-one to this
     # object (``ticket.service``) finds it there for the session's life.
-    session.info.setdefault(REFS_KEY, {})[inspect(merged).identity_key] = merged
+    session.info.setdefault(REFS_KEY, {})[instance_state(merged).identity_key] = merged
     return merged
 
 
@@ -289,6 +290,6 @@ _VOLATILE: dict[type, list[str]] = {}
 def _volatile(cls: type) -> list[str]:
     found = _VOLATILE.get(cls)
     if found is None:
-        keys = inspect(cls).attrs.keys()
+        keys: list[str] = list(inspect(cls).attrs.keys())
         found = _VOLATILE[cls] = [key for key in keys if key in IGNORED_ATTRIBUTES]
     return found

@@ -47,10 +47,13 @@ def wait_port(port: int, *, open_: bool, timeout: float = 20.0) -> None:
         time.sleep(0.02)
 
 
-def _need(program: str) -> str:
+def _need(program: str, required_by: str) -> str:
+    """The program's path; a missing one fails the test where the run requires that server."""
     path = shutil.which(program)
     if path is None:
-        pytest.skip(f"{program} is not installed")
+        from .conftest import _require
+
+        _require(required_by, f"{program} is not installed")
     return path
 
 
@@ -58,7 +61,7 @@ class RedisServer:
     """A redis-server of the test's own (no persistence), stopped and started at will."""
 
     def __init__(self, folder: Path) -> None:
-        self.binary = _need("redis-server")
+        self.binary = _need("redis-server", "QUEUE_APP_REQUIRE_REDIS")
         self.folder = folder
         self.port = free_port()
         self.proc: subprocess.Popen[bytes] | None = None
@@ -96,8 +99,8 @@ class PostgresServer:
     """
 
     def __init__(self) -> None:
-        self.initdb = _need("initdb")
-        self.pg_ctl = _need("pg_ctl")
+        self.initdb = _need("initdb", "QUEUE_APP_REQUIRE_POSTGRES")
+        self.pg_ctl = _need("pg_ctl", "QUEUE_APP_REQUIRE_POSTGRES")
         # Not under pytest's temporary folder: the postgres user cannot enter root's.
         self.folder = Path(tempfile.mkdtemp(prefix="guichet-pg-"))
         self.data = self.folder / "data"

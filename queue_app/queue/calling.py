@@ -233,7 +233,7 @@ def _heads_params(
     service_ids: list[int], day: date, now: datetime, excluded: list[int], ahead: int = 1
 ) -> tuple[Select[tuple[Ticket]], dict[str, object]]:
     """:func:`_heads` and its parameters (built once per set of services, without exclusions)."""
-    params = {"day": day, "now": now}
+    params: dict[str, object] = {"day": day, "now": now}
     if excluded:
         return _heads(service_ids, day, now, excluded, ahead), {}
     key = (tuple(service_ids), ahead)

@@ -85,7 +85,7 @@ def cached_service(session: Session, service_id: int) -> Service:
 
     found = session.identity_map.get(identity_key(Service, service_id))
     if found is not None:
-        return found  # type: ignore[no-any-return]
+        return found
 
     def load() -> Service | None:
         service = session.get(Service, service_id)
