@@ -7,6 +7,7 @@ than replayed. Runs on SQLite and on PostgreSQL.
 
 from __future__ import annotations
 
+import hashlib
 import threading
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
@@ -225,8 +226,8 @@ def test_the_helper_claims_replays_refuses_and_frees_keys(any_app, office):
     """As inbound SMS message ids or appointment bookings will use it."""
     now = datetime.now(UTC)
     until = now + timedelta(hours=1)
-    body = idempotency.fingerprint(sender="+221771234567", text="RDV CNI")
     with any_app.app_context():
+        body = idempotency.fingerprint(sender="+221771234567", text="RDV CNI")
         session = db.session
         first = idempotency.claim(
             session, "sms:twilio", "SM123", body, "sms_inbound", expires_at=until, now=now
@@ -270,11 +271,16 @@ def test_the_helper_claims_replays_refuses_and_frees_keys(any_app, office):
         session.commit()
 
 
-def test_the_fingerprint_is_stable_and_tells_bodies_apart():
-    assert idempotency.fingerprint(a=1, b="x") == idempotency.fingerprint(b="x", a=1)
-    assert idempotency.fingerprint(a=1, b="x") != idempotency.fingerprint(a=1, b="y")
-    assert idempotency.fingerprint(phone=None) != idempotency.fingerprint(phone="")
-    assert len(idempotency.fingerprint(a=1)) == 64
+def test_the_fingerprint_is_stable_and_tells_bodies_apart(app):
+    with app.app_context():
+        assert idempotency.fingerprint(a=1, b="x") == idempotency.fingerprint(b="x", a=1)
+        assert idempotency.fingerprint(a=1, b="x") != idempotency.fingerprint(a=1, b="y")
+        assert idempotency.fingerprint(phone=None) != idempotency.fingerprint(phone="")
+        assert len(idempotency.fingerprint(a=1)) == 64
+        # Not a plain hash of the request: a phone number cannot be found by trying them all.
+        canonical = '{"phone":"+221771234567"}'
+        plain = hashlib.sha256(canonical.encode()).hexdigest()
+        assert idempotency.fingerprint(phone="+221771234567") != plain
 
 
 def test_old_keys_are_purged_by_the_job(app):

@@ -367,15 +367,9 @@ def _changed(value: Any, oldvalue: Any) -> bool:
 
 
 @event.listens_for(User.password_hash, "set")
-def _password_changed(target: User, value: Any, oldvalue: Any, initiator: Any) -> None:
-    session = _persistent(target)
-    if session is not None and _changed(value, oldvalue):
-        target.security_stamp = new_security_stamp()
-        events.drop_connections(session, events.user_room(target.id))
-
-
 @event.listens_for(User.is_active, "set")
-def _activity_changed(target: User, value: Any, oldvalue: Any, initiator: Any) -> None:
+def _credentials_changed(target: User, value: Any, oldvalue: Any, initiator: Any) -> None:
+    """A new password or a deactivation ends the user's sessions, tokens and sockets."""
     session = _persistent(target)
     if session is not None and _changed(value, oldvalue):
         target.security_stamp = new_security_stamp()

@@ -49,10 +49,12 @@ when a DomainError escapes), so that no key outlives a resource never made.
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 from dataclasses import dataclass
 from datetime import datetime
 
+from flask import current_app
 from sqlalchemy import bindparam, text
 from sqlalchemy.orm import Session
 
@@ -119,10 +121,14 @@ def fingerprint(**fields: object) -> str:
     """A digest of a request's meaning (64 hex characters), the same whatever the field order.
 
     Give the values that make the request what it is, normalised (an E.164
-    phone, a service id), not how it was written.
+    phone, a service id), not how it was written. Keyed with the application's
+    secret: a stored digest of a request that carried a phone number does not
+    give the number back to whoever reads the table (a phone number is few
+    enough digits to try them all against a plain hash).
     """
     canonical = json.dumps(fields, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256(canonical.encode()).hexdigest()
+    secret = str(current_app.config["SECRET_KEY"]).encode()
+    return hmac.new(secret, canonical.encode(), hashlib.sha256).hexdigest()
 
 
 def claim(
