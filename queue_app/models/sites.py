@@ -121,11 +121,15 @@ class Service(Base):
 
     site: Mapped[Site] = relationship(back_populates="services")
 
-    def name_in(self, language: str | None = None) -> str:
-        """The service's name in a language, falling back to the site's default."""
+    def name_in(self, language: str | None = None, *, site: Site | None = None) -> str:
+        """The service's name in a language, falling back to the site's default.
+
+        ``site``: the service's site when the caller holds it (a cached, detached service).
+        """
         if language and self.names.get(language):
             return str(self.names[language])
-        default = self.site.default_language if self.site else "fr"
+        site = site if site is not None else self.site
+        default = site.default_language if site else "fr"
         if self.names.get(default):
             return str(self.names[default])
         return next(iter(self.names.values()), self.code)

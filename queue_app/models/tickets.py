@@ -70,6 +70,25 @@ class TicketSequence(Base):
     last_number: Mapped[int]
 
 
+class QueueCount(Base):
+    """How many tickets wait in a service's queue for a day, per priority rank.
+
+    Kept by database triggers on ``tickets`` (migration 0008), whatever changes a
+    ticket (an ORM flush, a raw statement, a day close, a retention purge): a
+    newcomer's people ahead are then read from a few rows instead of counted
+    over the whole queue. Never written by the application.
+    """
+
+    __tablename__ = "queue_counts"
+
+    service_id: Mapped[int] = mapped_column(
+        ForeignKey("services.id", ondelete="CASCADE"), primary_key=True
+    )
+    service_day: Mapped[date] = mapped_column(primary_key=True)
+    priority_rank: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
+    waiting: Mapped[int]
+
+
 class Ticket(Base):
     """A citizen's place in a service's queue for one day."""
 

@@ -26,6 +26,8 @@ from ..models import (
     utcnow,
 )
 from ..models.base import TZDateTime
+from .days import zone
+from .rawsql import Raw, Statement, bind_date
 from .service_times import ALL_HOURS, local_hour
 
 # Bounds for one learned service duration: outliers (a ticket left open over
@@ -84,18 +86,27 @@ _EXPECTED_SECONDS = func.coalesce(
 
 _POSITION_AND_COUNTERS = select(_AHEAD, _OPEN_COUNTERS, _EXPECTED_SECONDS)
 
-# Before a new ticket exists: everyone waiting with the same or a better rank.
-_AHEAD_OF_NEWCOMER = select(
-    select(func.count(Ticket.id))
-    .where(
-        Ticket.service_id == bindparam("service_id"),
-        Ticket.service_day == bindparam("service_day", type_=Date()),
-        Ticket.status == TicketStatus.WAITING,
-        Ticket.priority_rank <= bindparam("priority_rank"),
-    )
-    .scalar_subquery(),
-    _OPEN_COUNTERS,
-    _EXPECTED_SECONDS,
+# Before a new ticket exists: everyone waiting with the same or a better rank,
+# from the counts the database keeps (models.QueueCount), not counted over the
+# queue; then the open counters serving the service and the seconds one
+# citizen is expected to take (as _EXPECTED_SECONDS). Plain SQL: this runs on
+# every ticket issued (rawsql.py).
+AHEAD_OF_NEWCOMER = Statement(
+    f"""
+    SELECT
+        (SELECT coalesce(sum(waiting), 0) FROM queue_counts
+         WHERE service_id = :service_id AND service_day = :service_day
+           AND priority_rank <= :priority_rank),
+        (SELECT count(counters.id) FROM counters
+         JOIN counter_services ON counter_services.counter_id = counters.id
+         WHERE counter_services.service_id = :service_id AND counters.state = 'open'),
+        coalesce(
+            (SELECT mean_seconds FROM service_time_profiles
+             WHERE service_id = :service_id AND hour = :hour AND mean_seconds > 0),
+            (SELECT mean_seconds FROM service_time_profiles
+             WHERE service_id = :service_id AND hour = {ALL_HOURS} AND mean_seconds > 0),
+            (SELECT avg_service_seconds FROM services WHERE id = :service_id))
+    """  # noqa: S608 - ALL_HOURS is a constant
 )
 _OPEN_COUNTERS_ONLY = select(_OPEN_COUNTERS)
 
@@ -150,27 +161,31 @@ def position_and_wait(
 
 
 def ahead_of_newcomer(
-    session: Session,
+    session: Session | Raw,
     service: Service,
     day: date,
     priority_rank: int,
     *,
     now: datetime | None = None,
+    timezone: str | None = None,
 ) -> tuple[int, int]:
     """People ahead of a ticket about to join a service's queue, and the estimated minutes.
 
     The minutes use the service time learned for this service at this hour of
     the day and the counters serving it that are open now (the same statement).
+    ``timezone``: the site's (else read from ``service.site``).
     """
-    ahead, counters, seconds = session.execute(
-        _AHEAD_OF_NEWCOMER,
+    raw = session if isinstance(session, Raw) else Raw(session)
+    moment = (now or utcnow()).astimezone(zone(timezone or service.site.timezone))
+    ahead, counters, seconds = raw.one(
+        AHEAD_OF_NEWCOMER,
         {
             "service_id": service.id,
-            "service_day": day,
+            "service_day": bind_date(raw.dialect, day),
             "priority_rank": priority_rank,
-            "hour": local_hour(service, now or utcnow()),
+            "hour": moment.hour,
         },
-    ).one()
+    )
     position = int(ahead or 0)
     seconds = int(seconds or service.avg_service_seconds)
     return position, wait_minutes(position, seconds, int(counters or 0))

@@ -63,12 +63,13 @@ from ..models.base import TZDateTime
 from . import errors
 from .actors import Actor
 from .days import end_of_day
+from .rawsql import Raw, Statement, bind_datetime
 
 __all__ = ["Claim", "claim", "end_of_day", "fingerprint", "purge_expired", "remember", "scope_of"]
 
 # The same SQL on PostgreSQL and SQLite (3.35+). An expired key is taken over in
 # the same statement; a live one is left alone, and then RETURNING gives no row.
-_CLAIM = text(
+_CLAIM = Statement(
     'INSERT INTO idempotency_keys (scope, "key", fingerprint, resource_kind, resource_ref, '
     "created_at, expires_at) "
     "VALUES (:scope, :key, :fingerprint, :kind, :resource_ref, :now, :expires_at) "
@@ -78,7 +79,7 @@ _CLAIM = text(
     "expires_at = excluded.expires_at "
     "WHERE idempotency_keys.expires_at <= excluded.created_at "
     "RETURNING id"
-).bindparams(bindparam("now", type_=TZDateTime()), bindparam("expires_at", type_=TZDateTime()))
+)
 
 _FIND = text(
     "SELECT fingerprint, resource_kind, resource_ref FROM idempotency_keys "
@@ -132,7 +133,7 @@ def fingerprint(**fields: object) -> str:
 
 
 def claim(
-    session: Session,
+    session: Session | Raw,
     scope: str,
     key: str,
     fingerprint: str,
@@ -152,21 +153,23 @@ def claim(
     PostgreSQL waits for a concurrent transaction claiming the same key.
     """
     now = now or utcnow()
+    # The claim is on the issue's hot path: plain SQL (rawsql.py).
+    raw = session if isinstance(session, Raw) else Raw(session)
     params = {
         "scope": scope,
         "key": key,
         "fingerprint": fingerprint,
         "kind": kind,
         "resource_ref": resource_ref,
-        "now": now,
-        "expires_at": expires_at,
+        "now": bind_datetime(raw.dialect, now),
+        "expires_at": bind_datetime(raw.dialect, expires_at),
     }
     # Twice at most: a key that expires and is purged between the two statements
     # below is claimed on the second round.
     for _ in range(2):
-        if session.execute(_CLAIM, params).first() is not None:
+        if raw.execute(_CLAIM, params).fetchone() is not None:
             return Claim(scope, key, kind, resource_ref, replayed=False)
-        held = session.execute(_FIND, {"scope": scope, "key": key}).first()
+        held = raw.session.execute(_FIND, {"scope": scope, "key": key}).first()
         if held is not None:
             if held.fingerprint != fingerprint or held.resource_kind != kind:
                 raise errors.IdempotencyKeyMismatch()

@@ -3,36 +3,11 @@
 from __future__ import annotations
 
 import secrets
-from datetime import date
 
-from sqlalchemy import Date, bindparam, text
-from sqlalchemy.orm import Session
-
-from ..models.base import TZDateTime
+from .rawsql import Statement
 
 CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I/L: read aloud and typed
 CODE_LENGTH = 8
-
-
-# The same SQL on PostgreSQL and SQLite (3.35+); a text statement, so it is
-# compiled once (the dialect upsert constructs are not cacheable).
-_NEXT_NUMBER = text(
-    "INSERT INTO ticket_sequences (service_id, service_day, last_number) "
-    "VALUES (:service_id, :service_day, 1) "
-    "ON CONFLICT (service_id, service_day) "
-    "DO UPDATE SET last_number = ticket_sequences.last_number + 1 "
-    "RETURNING last_number"
-).bindparams(bindparam("service_day", type_=Date()))
-
-
-def next_number(session: Session, service_id: int, day: date) -> int:
-    """Take the next number of a service's day; row-locks the sequence until commit.
-
-    One upsert statement: concurrent kiosks and server processes serialise on the
-    sequence row, and a rolled-back ticket gives its number back.
-    """
-    result = session.execute(_NEXT_NUMBER, {"service_id": service_id, "service_day": day})
-    return int(result.scalar_one())
 
 
 # The label, defined once: the service's prefix, a dash, the number padded to
@@ -63,8 +38,9 @@ def label_sql(prefix: str, number: str) -> str:
 # the sequence row stays locked for this statement and the commit only: kiosks
 # issuing for the same service then wait for each other as little as possible.
 # A rolled-back ticket still gives its number back. (SQLite cannot modify data
-# in a WITH clause; there one writer at a time holds the database anyway.)
-ISSUE_POSTGRESQL = text(
+# in a WITH clause; there one writer at a time holds the database anyway, and
+# the same work takes the three statements below.) Plain SQL (rawsql.py).
+ISSUE_POSTGRESQL = Statement(
     f"""
     WITH number AS (
         INSERT INTO ticket_sequences (service_id, service_day, last_number)
@@ -83,22 +59,45 @@ ISSUE_POSTGRESQL = text(
                :code, :priority_class, :priority_rank, :source, 'waiting', :phone,
                :device_id, :now, :now, 0, 0
         FROM number
-        RETURNING *
+        RETURNING id, number
     ), issued AS (
         INSERT INTO ticket_events (
             ticket_id, site_id, service_id, kind, from_status, to_status,
             user_id, device_id, at, data
         )
-        SELECT id, site_id, service_id, 'issued', NULL, 'waiting',
+        SELECT id, :site_id, :service_id, 'issued', NULL, 'waiting',
                :user_id, :device_id, :now,
                json_build_object('number', number, 'estimate', CAST(:estimate AS integer))
         FROM ticket
     )
-    SELECT * FROM ticket
+    SELECT id, number FROM ticket
     """  # noqa: S608 - label_sql interpolates constants, never input
-).bindparams(
-    bindparam("service_day", type_=Date()),
-    bindparam("now", type_=TZDateTime()),
+)
+
+# SQLite: the number (row-locks nothing: the transaction holds the writer lock).
+NEXT_NUMBER_SQLITE = Statement(
+    "INSERT INTO ticket_sequences (service_id, service_day, last_number) "
+    "VALUES (:service_id, :service_day, 1) "
+    "ON CONFLICT (service_id, service_day) "
+    "DO UPDATE SET last_number = ticket_sequences.last_number + 1 "
+    "RETURNING last_number"
+)
+
+INSERT_TICKET_SQLITE = Statement(
+    "INSERT INTO tickets ("
+    "site_id, service_id, issued_service_id, service_day, number, label, code, "
+    "priority_class, priority_rank, source, status, phone, device_id, "
+    "issued_at, queued_at, recall_count, transfer_count) "
+    "VALUES (:site_id, :service_id, :service_id, :service_day, :number, :label, :code, "
+    ":priority_class, :priority_rank, :source, 'waiting', :phone, :device_id, "
+    ":now, :now, 0, 0)"
+)
+
+INSERT_ISSUED_EVENT_SQLITE = Statement(
+    "INSERT INTO ticket_events ("
+    "ticket_id, site_id, service_id, kind, from_status, to_status, user_id, device_id, at, data) "
+    "VALUES (:ticket_id, :site_id, :service_id, 'issued', NULL, 'waiting', :user_id, "
+    ":device_id, :now, :data)"
 )
 
 

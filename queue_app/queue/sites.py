@@ -59,7 +59,21 @@ def get_site_and_service(session: Session, slug: str, code: str) -> tuple[Site, 
     Read through the per-process cache of set-up rows (hotcache.py): one query
     (and the site's closures) when not cached, none otherwise.
     """
-    from ..hotcache import attach, cached, snapshot
+    from ..hotcache import attach
+
+    found = cached_site_and_service(session, slug, code)
+    if found is None:
+        get_site(session, slug)
+        raise errors.NotFound(service=code)
+    return attach(session, found[0]), attach(session, found[1])
+
+
+def cached_site_and_service(session: Session, slug: str, code: str) -> tuple[Site, Service] | None:
+    """:func:`get_site_and_service`'s pair as the cache holds it (detached, shared), or None.
+
+    For hot paths that only read their columns and the site's closures; never change them.
+    """
+    from ..hotcache import cached, snapshot
 
     def load() -> tuple[Site, Service] | None:
         row = session.execute(_SITE_AND_SERVICE, {"slug": slug, "code": code}).first()
@@ -67,11 +81,7 @@ def get_site_and_service(session: Session, slug: str, code: str) -> tuple[Site, 
             return None
         return snapshot(row[0]), snapshot(row[1])
 
-    found = cached(("site_service", slug, code), load)
-    if found is None:
-        get_site(session, slug)
-        raise errors.NotFound(service=code)
-    return attach(session, found[0]), attach(session, found[1])
+    return cached(("site_service", slug, code), load)
 
 
 def cached_service(session: Session, service_id: int) -> Service:

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from datetime import date, datetime
 from typing import Any, NamedTuple, cast
 
 from sqlalchemy import Table, bindparam, insert, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 
+from .. import events
 from ..models import (
     ACTIVE_STATUSES,
     PRIORITY_RANK,
@@ -28,8 +30,17 @@ from . import errors, idempotency
 from .actors import Actor
 from .days import accepts_tickets, end_of_day, service_day
 from .estimates import ahead_of_newcomer, learn_service_duration, position_and_wait
-from .numbering import ISSUE_POSTGRESQL, format_label, new_tracking_code, next_number
+from .numbering import (
+    INSERT_ISSUED_EVENT_SQLITE,
+    INSERT_TICKET_SQLITE,
+    ISSUE_POSTGRESQL,
+    NEXT_NUMBER_SQLITE,
+    format_label,
+    new_tracking_code,
+)
 from .publish import (
+    POSITIONS,
+    QUEUE,
     publish_call,
     publish_counter,
     publish_finished,
@@ -37,6 +48,7 @@ from .publish import (
     publish_queue_changed,
     publish_ticket,
 )
+from .rawsql import Raw, bind_date, bind_datetime
 
 log = logging.getLogger(__name__)
 
@@ -121,6 +133,71 @@ def write(session: Session, ticket: Ticket, **values: Any) -> None:
         set_committed_value(ticket, key, value)
 
 
+class NewTicket(NamedTuple):
+    """A ticket just issued, as written: what its answer needs, without an ORM object."""
+
+    id: int
+    number: int
+    label: str
+    code: str
+    site_id: int
+    service_id: int
+    service_day: date
+    priority_class: PriorityClass
+    priority_rank: int
+    source: TicketSource
+    phone: str | None
+    device_id: int | None
+    issued_at: datetime
+
+
+class _Admitted(NamedTuple):
+    priority: bool
+    code: str
+    day: date
+
+
+def _admit(
+    raw: Raw,
+    site: Site,
+    service: Service,
+    actor: Actor,
+    priority: bool,
+    phone: str | None,
+    idempotency_key: str | None,
+    enforce_hours: bool,
+    now: datetime,
+) -> _Admitted | idempotency.Claim:
+    """Whether the request may take a number (raises why not), or the claim it replays."""
+    if service.site_id != site.id:
+        raise errors.NotFound(service=service.code)
+    day = service_day(site, now)
+    code = new_tracking_code()
+    if idempotency_key:
+        claimed = idempotency.claim(
+            raw,
+            idempotency.scope_of(actor),
+            idempotency_key,
+            request_fingerprint(site, service, priority, phone),
+            TICKET_KIND,
+            expires_at=end_of_day(site, day),
+            # The tracking code is drawn before the ticket exists: the key names
+            # its ticket from the start, with nothing to write back afterwards.
+            resource_ref=code,
+            now=now,
+        )
+        if claimed.replayed:
+            return claimed
+    if not service.is_active:
+        raise errors.ServiceInactive(service=service.code)
+    if priority and service.priority_rule == PriorityRule.NONE:
+        # This service serves everyone in order of arrival.
+        priority = False
+    if enforce_hours and not accepts_tickets(site, now):
+        raise errors.SiteClosed()
+    return _Admitted(priority, code, day)
+
+
 def issue_ticket(
     session: Session,
     site: Site,
@@ -143,33 +220,66 @@ def issue_ticket(
     IdempotencyKeyMismatch. The key costs one statement (idempotency.py).
     """
     now = now or utcnow()
-    if service.site_id != site.id:
-        raise errors.NotFound(service=service.code)
-    day = service_day(site, now)
-    code = new_tracking_code()
-    if idempotency_key:
-        claimed = idempotency.claim(
-            session,
-            idempotency.scope_of(actor),
-            idempotency_key,
-            request_fingerprint(site, service, priority, phone),
-            TICKET_KIND,
-            expires_at=end_of_day(site, day),
-            # The tracking code is drawn before the ticket exists: the key names
-            # its ticket from the start, with nothing to write back afterwards.
-            resource_ref=code,
-            now=now,
+    raw = Raw(session)
+    try:
+        admitted = _admit(
+            raw, site, service, actor, priority, phone, idempotency_key, enforce_hours, now
         )
-        if claimed.replayed:
-            return _replay(session, claimed)
-    if not service.is_active:
-        raise errors.ServiceInactive(service=service.code)
-    if priority and service.priority_rule == PriorityRule.NONE:
-        # This service serves everyone in order of arrival.
-        priority = False
-    if enforce_hours and not accepts_tickets(site, now):
-        raise errors.SiteClosed()
-    return _issue(session, site, service, actor, source, priority, phone, code, day, now)
+        if isinstance(admitted, idempotency.Claim):
+            return _replay(session, admitted)
+        new, position, wait = _issue(raw, site, service, actor, source, phone, admitted, now)
+    finally:
+        raw.close()
+    ticket = _loaded_ticket(session, new)
+    job = None
+    if actor.device is not None:
+        # A kiosk with a printer: the print job is part of the ticket's transaction.
+        from ..printing.spool import spool_ticket
+
+        job = spool_ticket(session, ticket, actor.device, position, wait, now=now)
+    _publish_issued(session, site.id, service.id, admitted.priority)
+    return Issued(ticket, True, position, wait, job)
+
+
+def issue_new(
+    session: Session,
+    site: Site,
+    service: Service,
+    *,
+    actor: Actor,
+    source: TicketSource,
+    priority: bool = False,
+    idempotency_key: str | None = None,
+    enforce_hours: bool = True,
+    now: datetime | None = None,
+) -> tuple[NewTicket, int, int] | None:
+    """:func:`issue_ticket` for the issue endpoint's hot path: no ORM object made.
+
+    For a sender that does not print (nothing to spool) and without a phone.
+    ``site`` and ``service`` may be the cache's detached objects (only their
+    columns are read). None when ``idempotency_key`` replays an earlier
+    request: answer it with :func:`issue_ticket` (the transaction holds nothing).
+    """
+    now = now or utcnow()
+    raw = Raw(session)
+    try:
+        admitted = _admit(
+            raw, site, service, actor, priority, None, idempotency_key, enforce_hours, now
+        )
+        if isinstance(admitted, idempotency.Claim):
+            return None
+        new, position, wait = _issue(raw, site, service, actor, source, None, admitted, now)
+    finally:
+        raw.close()
+    _publish_issued(session, site.id, service.id, admitted.priority)
+    return new, position, wait
+
+
+def _publish_issued(session: Session, site_id: int, service_id: int, priority: bool) -> None:
+    events.mark_changed(session, (QUEUE, site_id))
+    if priority:
+        # A priority ticket moves the normal ones back: their pages must know.
+        events.mark_changed(session, (POSITIONS, service_id))
 
 
 def request_fingerprint(site: Site, service: Service, priority: bool, phone: str | None) -> str:
@@ -210,88 +320,99 @@ def replayed_ticket(
 
 
 def _issue(
-    session: Session,
+    raw: Raw,
     site: Site,
     service: Service,
     actor: Actor,
     source: TicketSource,
-    priority: bool,
     phone: str | None,
-    code: str,
-    day: date,
+    admitted: _Admitted,
     now: datetime,
-) -> Issued:
-    priority_class = PriorityClass.PRIORITY if priority else PriorityClass.NORMAL
+) -> tuple[NewTicket, int, int]:
+    priority_class = PriorityClass.PRIORITY if admitted.priority else PriorityClass.NORMAL
     rank = PRIORITY_RANK[priority_class]
-    # Counted before the insert, outside the sequence row lock: the people
-    # already waiting ahead of a newcomer of this rank.
-    position, wait = ahead_of_newcomer(session, service, day, rank, now=now)
-    if session.get_bind().dialect.name == "postgresql":
-        ticket = session.scalars(
-            select(Ticket).from_statement(ISSUE_POSTGRESQL),
-            {
-                "site_id": site.id,
-                "service_id": service.id,
-                "service_day": day,
-                "prefix": service.prefix,
-                "code": code,
-                "priority_class": priority_class.value,
-                "priority_rank": rank,
-                "source": source.value,
-                "phone": phone,
-                "device_id": actor.device_id,
-                "user_id": actor.user_id,
-                "now": now,
-                "estimate": wait,
-            },
-        ).one()
+    # Read before the insert, outside the sequence row lock: the people already
+    # waiting ahead of a newcomer of this rank.
+    position, wait = ahead_of_newcomer(
+        raw, service, admitted.day, rank, now=now, timezone=site.timezone
+    )
+    params = {
+        "site_id": site.id,
+        "service_id": service.id,
+        "service_day": bind_date(raw.dialect, admitted.day),
+        "prefix": service.prefix,
+        "code": admitted.code,
+        "priority_class": priority_class.value,
+        "priority_rank": rank,
+        "source": source.value,
+        "phone": phone,
+        "device_id": actor.device_id,
+        "user_id": actor.user_id,
+        "now": bind_datetime(raw.dialect, now),
+    }
+    if raw.postgresql:
+        params["estimate"] = wait
+        ticket_id, number = raw.one(ISSUE_POSTGRESQL, params)
+        label = format_label(service.prefix, number)
     else:
-        number = next_number(session, service.id, day)
-        # One INSERT … RETURNING loads the ticket, without the unit of work's flush.
-        ticket = session.scalars(
-            _INSERT_TICKET,
-            {
-                "site_id": site.id,
-                "service_id": service.id,
-                "issued_service_id": service.id,
-                "service_day": day,
-                "number": number,
-                "label": format_label(service.prefix, number),
-                "code": code,
-                "priority_class": priority_class,
-                "priority_rank": rank,
-                "source": source,
-                "status": TicketStatus.WAITING,
-                "phone": phone,
-                "device_id": actor.device_id,
-                "issued_at": now,
-                "queued_at": now,
-                "recall_count": 0,
-                "transfer_count": 0,
-            },
-        ).one()
+        (number,) = raw.one(NEXT_NUMBER_SQLITE, params)
+        label = params["label"] = format_label(service.prefix, number)
+        params["number"] = number
+        ticket_id = raw.execute(INSERT_TICKET_SQLITE, params).lastrowid
         # The estimate given at issue: the dashboard compares it with the real wait.
-        record(
-            session,
-            ticket,
-            EventKind.ISSUED,
-            None,
-            actor,
-            now,
-            {"number": number, "estimate": wait},
-        )
-    job = None
-    if actor.device is not None:
-        # A kiosk with a printer: the print job is part of the ticket's transaction.
-        from ..printing.spool import spool_ticket
+        params["ticket_id"] = ticket_id
+        params["data"] = json.dumps({"number": number, "estimate": wait})
+        raw.execute(INSERT_ISSUED_EVENT_SQLITE, params)
+    log.debug("issued ticket %s (%s) at %s", label, ticket_id, site.slug)
+    new = NewTicket(
+        ticket_id,
+        number,
+        label,
+        admitted.code,
+        site.id,
+        service.id,
+        admitted.day,
+        priority_class,
+        rank,
+        source,
+        phone,
+        actor.device_id,
+        now,
+    )
+    return new, position, wait
 
-        job = spool_ticket(session, ticket, actor.device, position, wait, now=now)
-    publish_queue_changed(session, site)
-    if priority:
-        # A priority ticket moves the normal ones back: their pages must know.
-        publish_positions(session, [service.id])
-    log.debug("issued ticket %s (%s) at %s", ticket.label, ticket.id, site.slug)
-    return Issued(ticket, True, position, wait, job)
+
+def _loaded_ticket(session: Session, new: NewTicket) -> Ticket:
+    """The session's object for a ticket just inserted, as if loaded (no statement)."""
+    ticket = Ticket(
+        id=new.id,
+        site_id=new.site_id,
+        service_id=new.service_id,
+        issued_service_id=new.service_id,
+        service_day=new.service_day,
+        number=new.number,
+        label=new.label,
+        code=new.code,
+        priority_class=new.priority_class,
+        priority_rank=new.priority_rank,
+        source=new.source,
+        status=TicketStatus.WAITING,
+        phone=new.phone,
+        counter_id=None,
+        agent_id=None,
+        device_id=new.device_id,
+        issued_at=new.issued_at,
+        queued_at=new.issued_at,
+        first_called_at=None,
+        called_at=None,
+        started_at=None,
+        finished_at=None,
+        recall_count=0,
+        transfer_count=0,
+    )
+    make_transient_to_detached(ticket)
+    session.add(ticket)
+    return ticket
 
 
 def _replay(session: Session, claimed: idempotency.Claim) -> Issued:
