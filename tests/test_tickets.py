@@ -35,6 +35,7 @@ from queue_app.queue import (
     start,
     transfer,
 )
+from queue_app.queue.days import end_of_day, service_day
 from queue_app.queue.sites import create_counter, create_service, create_site, set_hours
 
 from .conftest import build_office
@@ -243,7 +244,12 @@ def test_transfer_keeps_label_number_and_arrival_and_logs_both_services(ctx, off
     site, services, counters, users = _office(ctx)
     actor = Actor(user=users["agent"])
     open_counter(ctx, counters["Guichet 2"], users["agent"])
-    early = issue(ctx, site, services["CNI"], now=datetime.now(UTC) - timedelta(minutes=30))
+    # Half an hour ago, or at the start of the site's day when the day began since.
+    now = datetime.now(UTC)
+    early_at = max(
+        now - timedelta(minutes=30), end_of_day(site, service_day(site, now) - timedelta(days=1))
+    )
+    early = issue(ctx, site, services["CNI"], now=early_at)
     casier_waiting = issue(ctx, site, services["CASIER"])
     call_next(ctx, counters["Guichet 2"], actor=actor)
     transfer(ctx, early, services["CASIER"], actor=actor)

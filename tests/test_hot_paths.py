@@ -1,0 +1,143 @@
+"""The hot paths (issue 12): a kiosk's ticket is answered without flask-smorest or the ORM,
+and a newcomer's people ahead come from counts the database keeps. Same answers, same
+numbers, on both databases."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import delete, func, select
+
+from queue_app.extensions import db
+from queue_app.models import Device, DeviceKind, Site, Ticket, TicketStatus
+from queue_app.queue.day_close import close_day
+
+from .conftest import Api, build_office, count_statements
+
+
+def _waiting(app, service_id: int, *, priority_only: bool = False) -> int:
+    with app.app_context():
+        query = select(func.count(Ticket.id)).where(
+            Ticket.service_id == service_id, Ticket.status == TicketStatus.WAITING
+        )
+        if priority_only:
+            query = query.where(Ticket.priority_rank == 0)
+        count = db.session.scalar(query)
+        db.session.rollback()
+        return int(count or 0)
+
+
+def test_a_kiosk_ticket_answers_as_the_documented_operation_does(any_app):
+    office = build_office(any_app)
+    api = Api(any_app, office)
+    staff = api.issue("CNI", as_="manager")
+    kiosk = api.issue("CNI")
+    # Everything a ticket's answer says, as GET /tickets/<id> says it, plus its print job.
+    read = api.get(f"tickets/{kiosk['id']}", "manager").get_json()
+    assert {key: value for key, value in kiosk.items() if key != "print_job"} == read
+    assert kiosk["print_job"] is None
+    assert set(kiosk) == set(staff) | {"print_job"}
+    assert (kiosk["label"], kiosk["number"], kiosk["position"]) == ("B-002", 2, 1)
+    assert kiosk["service_name"] == "Carte nationale d'identité"
+    assert (kiosk["status"], kiosk["source"]) == ("waiting", "kiosk")
+    assert kiosk["track_url"] == f"http://testserver/t/{kiosk['code']}"
+    # A priority ticket goes before the two normal ones.
+    priority = api.issue("CNI", priority=True)
+    assert (priority["priority"], priority["position"]) == (True, 0)
+
+
+def test_a_kiosk_ticket_costs_the_statements_of_the_issue_and_nothing_more(any_app):
+    office = build_office(any_app)
+    api = Api(any_app, office)
+    api.issue("CNI")  # the kiosk, site and service are then in the process's cache
+    with count_statements(any_app) as statements:
+        api.issue("CNI")
+    postgres = any_app.config["DATABASE_URL"].startswith("postgresql")
+    # PostgreSQL: people ahead, then number + ticket + event in one statement.
+    # SQLite: people ahead, number, ticket, event.
+    assert len(statements) == (2 if postgres else 4), statements
+    assert "queue_counts" in statements[0]
+
+
+def test_what_the_hot_path_does_not_take_still_gets_the_documented_answers(any_app):
+    office = build_office(any_app)
+    api = Api(any_app, office)
+    path = f"sites/{office.slug}/tickets"
+    # An unknown field, a number for a service, a service of no such code: the schema's errors.
+    unknown = api.post(path, "kiosk", json={"service": "CNI", "colour": "red"})
+    assert unknown.status_code == 400
+    assert "colour" in unknown.get_json()["error"]["details"]["json"]
+    assert api.post(path, "kiosk", json={"service": 7}).status_code == 400
+    assert api.post(path, "kiosk", json={"service": "NOPE"}).get_json()["error"]["code"] == (
+        "not_found"
+    )
+    assert api.post(path, "kiosk", json={"service": "CNI", "priority": "yes"}).status_code == 400
+    # Without credentials, or with a display's token: refused before anything is looked up.
+    assert api.post(path, None, json={"service": "CNI"}).status_code == 401
+    assert api.post(path, "display", json={"service": "CNI"}).status_code == 403
+    # A phone number is normalised by the documented operation.
+    with_phone = api.issue("CNI", phone="77 123 45 67")
+    assert with_phone["number"] == 1
+    # A replayed key answers the first ticket, marked as such.
+    headers = {"Idempotency-Key": "tap-1"}
+    first = api.post(path, "kiosk", json={"service": "CNI"}, headers=headers)
+    again = api.post(path, "kiosk", json={"service": "CNI"}, headers=headers)
+    assert first.status_code == again.status_code == 201
+    assert again.get_json()["id"] == first.get_json()["id"]
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert "Idempotent-Replayed" not in first.headers
+    # A revoked kiosk is refused at once (the cache is dropped on commit).
+    with any_app.app_context():
+        kiosk = db.session.scalar(
+            select(Device).where(Device.site_id == office.site.id, Device.kind == DeviceKind.KIOSK)
+        )
+        kiosk.revoked_at = datetime.now(UTC)
+        db.session.commit()
+    assert api.post(path, "kiosk", json={"service": "CNI"}).status_code == 401
+
+
+def test_people_ahead_of_a_newcomer_follow_every_change_of_the_queue(any_app):
+    office = build_office(any_app)
+    api = Api(any_app, office)
+    cni = office.services["CNI"].id
+
+    def newcomer(priority: bool = False) -> dict:
+        ticket = api.issue("CNI", priority=priority)
+        # What the ticket says is what the queue holds (it is now in it: minus itself).
+        expected = _waiting(any_app, cni, priority_only=priority) - 1
+        assert ticket["position"] == expected, (ticket, expected)
+        return ticket
+
+    tickets = [newcomer() for _ in range(4)]
+    newcomer(priority=True)
+    api.open_counter("g2")
+    assert api.call_next("g2").status_code == 200  # the priority ticket leaves the queue
+    assert api.post(f"tickets/{tickets[0]['id']}/cancel", "agent").status_code == 200
+    moved = api.post(f"tickets/{tickets[1]['id']}/transfer", "agent", json={"service": "CASIER"})
+    assert moved.status_code == 200
+    assert newcomer()["position"] == 2
+    assert api.call_next("g2").status_code == 200  # finishes the one called, calls the next
+    # Sent back to CNI: waiting there again.
+    back = api.post(f"tickets/{tickets[1]['id']}/transfer", "agent", json={"service": "CNI"})
+    assert back.status_code == 200
+    assert newcomer()["position"] == 3
+    assert newcomer(priority=True)["position"] == 0
+    # The day closes: nobody waits any more; the next day starts from an empty queue.
+    with any_app.app_context():
+        site = db.session.get(Site, office.site.id)
+        tomorrow = datetime.now(UTC) + timedelta(days=1)
+        assert close_day(db.session, site, grace=timedelta(0), now=tomorrow) > 0
+        db.session.commit()
+    assert _waiting(any_app, cni) == 0
+    assert newcomer()["position"] == 0
+
+
+def test_deleted_tickets_leave_the_counts(any_app):
+    """Retention deletes old tickets: a waiting one deleted leaves its queue's count."""
+    office = build_office(any_app)
+    api = Api(any_app, office)
+    first = api.issue("CNI")
+    with any_app.app_context():
+        db.session.execute(delete(Ticket).where(Ticket.id == first["id"]))
+        db.session.commit()
+    assert api.issue("CNI")["position"] == 0
