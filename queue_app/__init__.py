@@ -12,27 +12,31 @@ from flask import Flask, request
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
-def create_app(test_config: dict[str, Any] | None = None) -> Flask:
-    """Build the application: settings, extensions, blueprints, realtime, errors."""
-    from . import events, hotcache, outages, security
-    from .api import init_api
-    from .api.errors import register_error_handlers
-    from .api.inputs import install_url_converters
+def create_app(test_config: dict[str, Any] | None = None, *, web: bool = True) -> Flask:
+    """Build the application: settings, extensions, blueprints, realtime, errors.
+
+    ``web=False`` builds the worker's app (see :func:`create_worker_app`): the
+    database, its hooks, the translations and the realtime emitter, without the
+    pages, the API, Socket.IO's server, CSRF, rate limits and error pages.
+    """
+    from . import events, hotcache, outages
     from .config import load_config
     from .database import configure_engine, set_read_only
-    from .extensions import babel, csrf, db, limiter, login_manager, socketio
+    from .extensions import babel, db
     from .i18n import select_locale
     from .quality import audit
     from .queue.publish import build_state
-    from .ratelimit import install_signin_limits
-    from .redis_queue import client_manager
 
     instance_path = (test_config or {}).get("INSTANCE_PATH") or os.environ.get(
         "QUEUE_APP_INSTANCE_PATH"
     )
     app = Flask(__name__, instance_path=instance_path)
-    # Before any route: <int:...> is an id the database holds, <slug> refuses control characters.
-    install_url_converters(app)
+    if web:
+        from .api.inputs import install_url_converters
+
+        # Before any route: <int:...> is an id the database holds, <slug> refuses control
+        # characters.
+        install_url_converters(app)
     load_config(app, test_config)
     _configure_logging(app)
 
@@ -56,18 +60,26 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     print_worker.install(app, db.session)
     audit.install(db.session)
     babel.init_app(app, locale_selector=select_locale)
-    login_manager.init_app(app)
-    csrf.init_app(app)
-    limiter.init_app(app)
-    install_signin_limits(app)
+    if web:
+        from .extensions import csrf, limiter, login_manager
+        from .ratelimit import install_signin_limits
+
+        login_manager.init_app(app)
+        csrf.init_app(app)
+        limiter.init_app(app)
+        install_signin_limits(app)
 
     redis_url = app.config.get("REDIS_URL") or None
-    if app.config.get("SOCKETIO_WRITE_ONLY"):
+    if app.config.get("SOCKETIO_WRITE_ONLY") or not web:
         # The worker pushes through Redis to the server processes' clients.
-        from flask_socketio import SocketIO
+        from .redis_publish import RedisEmitter
 
         emitter = (
-            SocketIO(message_queue=redis_url, client_manager=client_manager(app, write_only=True))
+            RedisEmitter(
+                redis_url,
+                channel=str(app.config["SOCKETIO_CHANNEL"]),
+                retry_seconds=float(app.config.get("REDIS_RETRY_SECONDS", 2)),
+            )
             if redis_url
             else None
         )
@@ -76,6 +88,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         # Handlers are declared before the first init_app so that Flask-SocketIO
         # keeps them and registers them on the server of every app it initialises.
         from . import sockets  # noqa: F401
+        from .extensions import socketio
+        from .redis_queue import client_manager
 
         # A client manager of the app's own, always: Flask-SocketIO keeps the
         # options of earlier init_app calls, and would reuse another app's.
@@ -89,18 +103,35 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         )
         events.set_emitter(app, socketio, build_state)
 
-    from .health import bp as health_bp
-    from .web import init_web
+    if web:
+        from . import security
+        from .api import init_api
+        from .api.errors import register_error_handlers
+        from .health import bp as health_bp
+        from .web import init_web
 
-    app.register_blueprint(health_bp)
-    init_api(app)
-    init_web(app)
-    register_error_handlers(app)
+        app.register_blueprint(health_bp)
+        init_api(app)
+        init_web(app)
+        register_error_handlers(app)
     outages.install(app)
-    security.install(app)
-    _guard_realtime(app)
+    if web:
+        security.install(app)
+        _guard_realtime(app)
 
     return app
+
+
+def create_worker_app(test_config: dict[str, Any] | None = None) -> Flask:
+    """The app of `queue-app worker`: what the periodic jobs use, and nothing of the web side.
+
+    Jobs find the same models, settings, session hooks (events after commit,
+    print spool, audit, hot cache), translations (SMS texts) and SMS gateways;
+    their realtime events go to the servers through Redis (a write-only
+    emitter). No blueprint is registered: a job builds links from PUBLIC_URL,
+    never with url_for.
+    """
+    return create_app({**(test_config or {}), "SOCKETIO_WRITE_ONLY": True}, web=False)
 
 
 def _async_mode(app: Flask) -> str:

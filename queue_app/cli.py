@@ -24,7 +24,19 @@ def _app_factory():  # type: ignore[no-untyped-def]
     return create_app()
 
 
-@click.group(cls=FlaskGroup, create_app=_app_factory)
+class GuichetGroup(FlaskGroup):
+    """Flask's command group; its own commands are found without loading the extensions'.
+
+    Flask loads every installed "flask.commands" plugin (Flask-Limiter's, with
+    rich; flask-smorest's...) to look any command up: `queue-app worker`
+    would carry them all its life.
+    """
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        return self.commands.get(name) or super().get_command(ctx, name)
+
+
+@click.group(cls=GuichetGroup, create_app=_app_factory)
 def cli() -> None:
     """Guichet: queue and appointment system for public front offices."""
 
@@ -274,12 +286,14 @@ def run_command(host: str, port: int, no_scheduler: bool) -> None:
             scheduler.shutdown(wait=False)
 
 
-@cli.command("worker")
+# Not in the app context of the CLI's (full) app: the worker builds its own, smaller one.
+@cli.command("worker", with_appcontext=False)
 def worker() -> None:
     """Run the background jobs alone (production: once, beside the web processes)."""
+    from . import create_worker_app
     from .jobs.scheduler import build_scheduler
 
-    app = create_app({"SOCKETIO_WRITE_ONLY": True})
+    app = create_worker_app()
     if not app.config.get("REDIS_URL"):
         click.echo(
             "Note: QUEUE_APP_REDIS_URL is not set; the worker's realtime events "

@@ -50,7 +50,7 @@ def load_config(app: Flask, test_config: dict[str, Any] | None = None) -> None:
     app.config.setdefault("RATELIMIT_IN_MEMORY_FALLBACK_ENABLED", True)
     app.config.setdefault("RATELIMIT_SWALLOW_ERRORS", True)
     if str(app.config["RATELIMIT_STORAGE_URI"]).startswith(("redis://", "rediss://")):
-        from .redis_queue import fail_fast_options
+        from .redis_publish import fail_fast_options
 
         app.config["RATELIMIT_STORAGE_OPTIONS"] = {
             **fail_fast_options(),

@@ -23,6 +23,7 @@ server restart) resynchronises from the board on reconnect instead.
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 from collections.abc import Callable
@@ -159,14 +160,19 @@ def emit_now(emitter: Emitter | None, events: list[PendingEvent]) -> None:
 
 def disconnect_now(emitter: Emitter | None, rooms: set[str]) -> None:
     """Disconnect the connections in ``rooms``; a failure is logged, never raised."""
-    server = getattr(emitter, "server", None)
-    if server is None:
-        return
-    from .redis_queue import disconnect_room
+    # The worker's RedisEmitter asks the servers through Redis; a Socket.IO server
+    # disconnects its own clients, and through Redis those of the other processes.
+    drop: Callable[[str], Any] | None = getattr(emitter, "disconnect_room", None)
+    if drop is None:
+        server = getattr(emitter, "server", None)
+        if server is None:
+            return
+        from .redis_queue import disconnect_room
 
+        drop = functools.partial(disconnect_room, server)
     for room in sorted(rooms):
         try:
-            disconnect_room(server, room)
+            drop(room)
         except Exception:
             log.warning("disconnecting room %s failed", room, exc_info=True)
 

@@ -1,22 +1,72 @@
-"""Flask extensions, created unbound and initialised in create_app."""
+"""Flask extensions, created unbound and initialised in create_app.
+
+``db`` and ``babel`` are what every process needs. The web-only extensions
+(``socketio``, ``csrf``, ``limiter``) are created on first use: the worker
+(create_worker_app) never touches them, and so never imports Flask-SocketIO
+and python-socketio's asyncio clients, Flask-WTF or Flask-Limiter (some 25 MB).
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import TYPE_CHECKING, Any
 
 from flask_babel import Babel
-from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
-from flask_socketio import SocketIO
 from flask_sqlalchemy import SQLAlchemy
-from flask_wtf import CSRFProtect
 
 from .models import Base
-from .ratelimit import Limiter
+
+if TYPE_CHECKING:
+    from flask_socketio import SocketIO
+    from flask_wtf import CSRFProtect
+
+    from .ratelimit import Limiter
+
+    socketio: SocketIO
+    csrf: CSRFProtect
+    limiter: Limiter
 
 # Models use our own typed Base; Flask-SQLAlchemy provides the session and engines.
 # Sessions live for one request or job: objects need not be reloaded after commit.
 db = SQLAlchemy(metadata=Base.metadata, session_options={"expire_on_commit": False})
-socketio = SocketIO()
 babel = Babel()
 login_manager = LoginManager()
-csrf = CSRFProtect()
-# Limits are checked only by the views they decorate (no hook on every request);
-# sign-in limits are queue_app.ratelimit.SignInLimits.
-limiter = Limiter(key_func=get_remote_address, default_limits=[])
+
+
+def _socketio() -> Any:
+    from flask_socketio import SocketIO
+
+    return SocketIO()
+
+
+def _csrf() -> Any:
+    from flask_wtf import CSRFProtect
+
+    return CSRFProtect()
+
+
+def _limiter() -> Any:
+    from flask_limiter.util import get_remote_address
+
+    from .ratelimit import Limiter
+
+    # Limits are checked only by the views they decorate (no hook on every request);
+    # sign-in limits are queue_app.ratelimit.SignInLimits.
+    return Limiter(key_func=get_remote_address, default_limits=[])
+
+
+_lazy_lock = threading.Lock()
+_LAZY = {"socketio": _socketio, "csrf": _csrf, "limiter": _limiter}
+
+
+def __getattr__(name: str) -> Any:
+    """The web-only extensions, each created once, on first use (PEP 562)."""
+    factory = _LAZY.get(name)
+    if factory is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    with _lazy_lock:  # two threads asking at once get one instance
+        value = globals().get(name)
+        if value is None:
+            value = globals()[name] = factory()
+    return value

@@ -44,7 +44,7 @@ def readyz() -> tuple[dict, int, dict[str, str]]:
             db.session.remove()
     redis_url = current_app.config.get("REDIS_URL")
     if redis_url:
-        from .redis_queue import redis_client
+        from .redis_publish import redis_client
 
         client = redis_client(redis_url)
         try:

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import threading
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -36,33 +35,16 @@ from typing import Any
 import socketio
 from flask import Flask
 
+from .redis_publish import NAMESPACE, RedisPublisher, fail_fast_options, redis_client
+
+__all__ = ["GuichetRedisManager", "client_manager", "fail_fast_options", "redis_client"]
+
 log = logging.getLogger(__name__)
 
 RESYNC = "resync"
-NAMESPACE = "/"
 
 
-def fail_fast_options() -> dict[str, Any]:
-    """Redis client options that fail fast: 2 s timeouts, one immediate retry (no backoff loop).
-
-    redis-py's default retries ten times with backoff (seconds): a request
-    emitting an event, a sign-in, or a readiness probe would hang that long on
-    a dead Redis.
-    """
-    from redis.backoff import NoBackoff
-    from redis.retry import Retry
-
-    return {"socket_timeout": 2, "socket_connect_timeout": 2, "retry": Retry(NoBackoff(), 1)}
-
-
-def redis_client(url: str, **options: Any) -> Any:
-    """A Redis client with :func:`fail_fast_options` (``options`` override them)."""
-    import redis
-
-    return redis.Redis.from_url(url, **{**fail_fast_options(), **options})
-
-
-class GuichetRedisManager(socketio.RedisManager):
+class GuichetRedisManager(RedisPublisher, socketio.RedisManager):
     """python-socketio's Redis manager that survives Redis outages (see the module doc)."""
 
     name = "guichet-redis"
@@ -71,67 +53,9 @@ class GuichetRedisManager(socketio.RedisManager):
         self, url: str, channel: str, *, write_only: bool = False, retry_seconds: float = 2.0
     ) -> None:
         super().__init__(url, channel=channel, write_only=write_only)
-        self.retry_seconds = max(float(retry_seconds), 0.05)
-        self._publisher: Any = None
-        self._publish_lock = threading.Lock()
-        self._publish_down_since: float | None = None
-
-    # --- publishing ---------------------------------------------------------------
-
-    def _publish(self, data: Any) -> Any:
-        # emit() has already delivered the event to this process's clients. While
-        # Redis is down, nothing is tried here (a request never waits for it): a
-        # probe thread watches for its return.
-        if self._publish_down_since is not None:
-            return None
-        try:
-            publisher = self._publisher
-            if publisher is None:
-                publisher = self._publisher = redis_client(self.redis_url)
-            return publisher.publish(self.channel, self.json.dumps(data))
-        except Exception as error:
-            self._publishing_failed(error)
-            return None
-
-    def _publishing_failed(self, error: Exception) -> None:
-        with self._publish_lock:
-            self._publisher = None
-            if self._publish_down_since is not None:
-                return
-            self._publish_down_since = time.monotonic()
-        log.warning(
-            "realtime: cannot publish to Redis (%s); events reach this process's screens "
-            "only until it returns",
-            error,
-        )
-        threading.Thread(
-            target=self._probe_publisher, name="queue-app-redis-probe", daemon=True
-        ).start()
-
-    def _probe_publisher(self) -> None:
-        """Until Redis answers again; then publish as usual and have the others resync."""
-        while True:
-            time.sleep(self.retry_seconds)
-            client = redis_client(self.redis_url)
-            try:
-                client.ping()
-            except Exception:
-                client.close()
-                continue
-            with self._publish_lock:
-                self._publisher = client
-                since, self._publish_down_since = self._publish_down_since, None
-            log.info(
-                "realtime: publishing to Redis again after %.0f s",
-                time.monotonic() - (since or time.monotonic()),
-            )
-            # What this process emitted meanwhile reached its own screens only: the
-            # other processes' screens fetch their state again. Asked once publishing
-            # is on again, so an event is either published or committed before this.
-            self._publish(
-                {"method": "resync", "reason": "peer_reconnected", "host_id": self.host_id}
-            )
-            return
+        # emit() delivers an event to this process's clients, then calls _publish
+        # (RedisPublisher's: fail fast, probe thread, resync when Redis is back).
+        self._init_publisher(retry_seconds)
 
     # --- listening --------------------------------------------------------------------
 

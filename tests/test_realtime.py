@@ -29,7 +29,7 @@ from typing import Any
 import pytest
 from flask import Flask
 
-from queue_app import create_app, events
+from queue_app import create_app, create_worker_app, events
 from queue_app.api import counters as counters_api
 from queue_app.extensions import db, socketio
 from queue_app.jobs import day_close
@@ -794,10 +794,10 @@ def test_the_worker_pushes_through_redis_to_server_b(cluster, tmp_path):
     office = build_office(cluster.app, "kaolack")
     display = RealClient().connect(cluster.b, auth={"token": office.tokens["display"]})
     tracker = RealClient().connect(cluster.b)
-    worker = create_app(
+    # The app of `queue-app worker`.
+    worker = create_worker_app(
         {
             **base_config(tmp_path, cluster.database_url),
-            "SOCKETIO_WRITE_ONLY": True,
             "REDIS_URL": cluster.redis_url,
             "SOCKETIO_CHANNEL": cluster.channel,
         }

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import current_app
-
 from ..models import Counter, Device, DeviceKind, Service, Site, Ticket, User
-from ..queue.publish import iso
+from ..queue.publish import iso, track_url
 
 
 def service_json(service: Service) -> dict[str, Any]:
@@ -92,10 +90,6 @@ def user_json(user: User) -> dict[str, Any]:
         "sites": [site.slug for site in user.sites],
         "is_active": user.is_active,
     }
-
-
-def track_url(code: str) -> str:
-    return f"{current_app.config['PUBLIC_URL']}/t/{code}"
 
 
 def ticket_json(ticket: Ticket, position: int | None, wait: int | None) -> dict[str, Any]:

@@ -37,7 +37,7 @@ def ticket_data(
     ticket: Ticket, position: int | None, wait: int | None, *, reprint: bool = False
 ) -> TicketData:
     """What the paper says, in the site's first language and time zone."""
-    from ..api.serialize import track_url
+    from ..queue.publish import track_url
 
     site, service = ticket.site, ticket.service
     language = site.default_language

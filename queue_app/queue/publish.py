@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
+from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload
 
@@ -38,6 +39,11 @@ def iso(moment: datetime | None) -> str | None:
     if moment is None:
         return None
     return moment.isoformat().replace("+00:00", "Z")
+
+
+def track_url(code: str) -> str:
+    """The public page where a citizen follows ticket ``code`` (printed, sent by SMS)."""
+    return f"{current_app.config['PUBLIC_URL']}/t/{code}"
 
 
 def call_payload(

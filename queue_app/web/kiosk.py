@@ -97,7 +97,7 @@ def qr(code: str) -> Any:
     """The QR code of a ticket's tracking page, for the kiosk screen when paper is out."""
     import segno
 
-    from ..api.serialize import track_url
+    from ..queue.publish import track_url
 
     try:
         ticket = get_ticket_by_code(db.session, code[:16])
