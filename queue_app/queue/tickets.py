@@ -220,16 +220,12 @@ def issue_ticket(
     IdempotencyKeyMismatch. The key costs one statement (idempotency.py).
     """
     now = now or utcnow()
-    raw = Raw(session)
-    try:
-        admitted = _admit(
-            raw, site, service, actor, priority, phone, idempotency_key, enforce_hours, now
-        )
-        if isinstance(admitted, idempotency.Claim):
-            return _replay(session, admitted)
-        new, position, wait = _issue(raw, site, service, actor, source, phone, admitted, now)
-    finally:
-        raw.close()
+    issued = _admit_and_issue(
+        session, site, service, actor, source, priority, phone, idempotency_key, enforce_hours, now
+    )
+    if isinstance(issued, idempotency.Claim):
+        return _replay(session, issued)
+    new, position, wait = issued
     ticket = _loaded_ticket(session, new)
     job = None
     if actor.device is not None:
@@ -237,7 +233,6 @@ def issue_ticket(
         from ..printing.spool import spool_ticket
 
         job = spool_ticket(session, ticket, actor.device, position, wait, now=now)
-    _publish_issued(session, site.id, service.id, admitted.priority)
     return Issued(ticket, True, position, wait, job)
 
 
@@ -260,19 +255,46 @@ def issue_new(
     columns are read). None when ``idempotency_key`` replays an earlier
     request: answer it with :func:`issue_ticket` (the transaction holds nothing).
     """
-    now = now or utcnow()
+    issued = _admit_and_issue(
+        session,
+        site,
+        service,
+        actor,
+        source,
+        priority,
+        None,
+        idempotency_key,
+        enforce_hours,
+        now or utcnow(),
+    )
+    return None if isinstance(issued, idempotency.Claim) else issued
+
+
+def _admit_and_issue(
+    session: Session,
+    site: Site,
+    service: Service,
+    actor: Actor,
+    source: TicketSource,
+    priority: bool,
+    phone: str | None,
+    idempotency_key: str | None,
+    enforce_hours: bool,
+    now: datetime,
+) -> tuple[NewTicket, int, int] | idempotency.Claim:
+    """The ticket written and its pushes queued, or the claim an Idempotency-Key replays."""
     raw = Raw(session)
     try:
         admitted = _admit(
-            raw, site, service, actor, priority, None, idempotency_key, enforce_hours, now
+            raw, site, service, actor, priority, phone, idempotency_key, enforce_hours, now
         )
         if isinstance(admitted, idempotency.Claim):
-            return None
-        new, position, wait = _issue(raw, site, service, actor, source, None, admitted, now)
+            return admitted
+        issued = _issue(raw, site, service, actor, source, phone, admitted, now)
     finally:
         raw.close()
     _publish_issued(session, site.id, service.id, admitted.priority)
-    return new, position, wait
+    return issued
 
 
 def _publish_issued(session: Session, site_id: int, service_id: int, priority: bool) -> None:
