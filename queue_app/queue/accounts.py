@@ -200,7 +200,7 @@ def cached_token_holder(
     who, stamp, expires_at = found
     if isinstance(who, User) and not _still_valid(who, stamp, expires_at, now):
         return None
-    return who  # type: ignore[no-any-return]
+    return who
 
 
 def _still_valid(user: User, stamp: str, expires_at: datetime, now: datetime) -> bool:

@@ -65,7 +65,7 @@ class Raw:
         row = self.execute(statement, params).fetchone()
         if row is None:
             raise LookupError("the statement returned no row")
-        return row  # type: ignore[no-any-return]
+        return row
 
     def close(self) -> None:
         self.cursor.close()
