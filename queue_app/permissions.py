@@ -95,9 +95,19 @@ def require_counter_taker(principal: Principal | None, counter: Counter) -> User
 def require_counter_operator(principal: Principal | None, counter: Counter) -> User:
     """The agent holding the counter, or a manager of its site, or an admin."""
     user = require_site_staff(principal, counter.site)
-    if user.role == Role.AGENT and counter.agent_id != user.id:
+    if not holds_or_oversees(user, counter.agent_id):
         raise Forbidden(reason="not_your_counter")
     return user
+
+
+def holds_or_oversees(user: User, counter_agent_id: int | None) -> bool:
+    """Whether a user of a counter's site may operate it: its agent, or a manager or admin."""
+    return user.role != Role.AGENT or counter_agent_id == user.id
+
+
+def may_operate_counter(user: User, site: Site, counter_agent_id: int | None) -> bool:
+    """:func:`require_counter_operator`'s answer, as a yes or no (the hot path's check)."""
+    return belongs_to(user, site) and holds_or_oversees(user, counter_agent_id)
 
 
 def require_ticket_operator(principal: Principal | None, ticket: Ticket) -> User:

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import delete, func, select
 
 from queue_app.extensions import db
-from queue_app.models import Device, DeviceKind, Site, Ticket, TicketStatus
+from queue_app.models import Device, DeviceKind, Site, Ticket, TicketEvent, TicketStatus, User
 from queue_app.queue.day_close import close_day
 
 from .conftest import Api, build_office, count_statements
@@ -141,3 +141,88 @@ def test_deleted_tickets_leave_the_counts(any_app):
         db.session.execute(delete(Ticket).where(Ticket.id == first["id"]))
         db.session.commit()
     assert api.issue("CNI")["position"] == 0
+
+
+def test_an_agents_call_answers_as_the_documented_operation_does(any_app):
+    office = build_office(any_app)
+    api = Api(any_app, office)
+    first = api.issue("CNI")
+    second = api.issue("CASIER")
+    api.open_counter("g1")
+    called = api.call_next("g1")
+    assert called.status_code == 200
+    answer = called.get_json()
+    # Everything GET /tickets/<id> says of the ticket called.
+    assert answer == api.get(f"tickets/{first['id']}", "agent").get_json()
+    counter = office.counters["g1"]
+    assert answer["counter"] == {"id": counter.id, "name": "Guichet 1"}
+    assert (answer["label"], answer["status"], answer["service"]) == ("B-001", "called", "CNI")
+    assert answer["service_name"] == "Carte nationale d'identité"
+    assert answer["called_at"] is not None
+    # The next call finishes it first, and calls the other service's ticket.
+    again = api.call_next("g1").get_json()
+    assert (again["id"], again["status"]) == (second["id"], "called")
+    done = api.get(f"tickets/{first['id']}", "agent").get_json()
+    assert (done["status"], done["finished_at"] is not None) == ("done", True)
+    # Then nothing waits: 204, and the ticket in progress is finished all the same.
+    empty = api.call_next("g1")
+    assert (empty.status_code, empty.data) == (204, b"")
+    assert api.get(f"tickets/{second['id']}", "agent").get_json()["status"] == "done"
+    with any_app.app_context():
+        kinds = db.session.scalars(
+            select(TicketEvent.kind)
+            .where(TicketEvent.ticket_id == first["id"])
+            .order_by(TicketEvent.id)
+        ).all()
+        db.session.rollback()
+    assert [kind.value for kind in kinds] == ["issued", "called", "finished"]
+
+
+def test_an_agents_call_costs_the_statements_of_the_call_and_nothing_more(any_app):
+    office = build_office(any_app)
+    api = Api(any_app, office)
+    for _ in range(3):
+        api.issue("CNI")
+    api.open_counter("g2")
+    api.call_next("g2")  # the token, site, service and counter's services are then cached
+    with count_statements(any_app) as statements:
+        assert api.call_next("g2").status_code == 200
+    postgres = any_app.config["DATABASE_URL"].startswith("postgresql")
+    # The counter locked; the ticket in progress locked, finished and logged; the queue
+    # heads; [PostgreSQL: the chosen head locked]; the call and its event; the learned
+    # duration (none: the first ticket was served in less than the shortest service time).
+    assert len(statements) == (8 if postgres else 7), statements
+    assert "FROM counters" in statements[0]
+    assert not any("api_tokens" in s or "counter_services" in s for s in statements)
+
+
+def test_what_the_hot_call_does_not_take_still_gets_the_documented_answers(any_app):
+    office = build_office(any_app)
+    api = Api(any_app, office)
+    api.issue("CNI")
+    g1, g2 = office.counters["g1"].id, office.counters["g2"].id
+    # Not this agent's: 403; paused: 422; no such counter: 404; no credentials: 401;
+    # a kiosk: 403.
+    assert api.call_next("g1").status_code == 403
+    api.open_counter("g1")
+    assert api.post(f"counters/{g1}/pause", "agent", json={"reason": "break"}).status_code == 200
+    paused = api.call_next("g1")
+    assert (paused.status_code, paused.get_json()["error"]["code"]) == (422, "counter_not_open")
+    assert api.post("counters/999999/call-next", "agent").status_code == 404
+    assert api.post(f"counters/{g1}/call-next", None).status_code == 401
+    assert api.post(f"counters/{g1}/call-next", "kiosk").status_code == 403
+    api.open_counter("g1")
+    # Another agent may not call at this agent's counter.
+    other = api.call_next("g1", as_="agent2")
+    assert other.status_code == 403
+    assert other.get_json()["error"]["details"]["reason"] == "not_your_counter"
+    # A manager of the site may.
+    assert api.call_next("g1", as_="manager").get_json()["label"] == "B-001"
+    # A deactivated agent is refused at once (the cache is dropped on commit).
+    api.issue("CNI")
+    api.open_counter("g2", as_="agent2")
+    with any_app.app_context():
+        agent2 = db.session.get(User, office.users["agent2"].id)
+        agent2.is_active = False
+        db.session.commit()
+    assert api.post(f"counters/{g2}/call-next", "agent2").status_code == 401

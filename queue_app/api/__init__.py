@@ -147,7 +147,18 @@ def init_api(app: Flask) -> None:
 
     from ..extensions import csrf
     from ..queue.errors import Unauthorized
-    from . import appointments, auth, counters, print_jobs, quality, screens, sites, tickets, users
+    from . import (
+        appointments,
+        auth,
+        counters,
+        hot,
+        print_jobs,
+        quality,
+        screens,
+        sites,
+        tickets,
+        users,
+    )
     from .openapi import docs
 
     modules = (auth, users, sites, counters, tickets, appointments, print_jobs, screens, quality)
@@ -157,8 +168,9 @@ def init_api(app: Flask) -> None:
         api.register_blueprint(module.blp, url_prefix="/api/v1")
 
     app.register_blueprint(docs)
-    # The hot path of ticket issue answers before the documented view (tickets.py).
+    # The hot paths answer before their documented views (hot.py).
     tickets.install_issue_view(app)
+    counters.install_call_next_view(app)
 
     protected = {module.blp.name for module in modules}
     public_endpoints = {
@@ -175,8 +187,8 @@ def init_api(app: Flask) -> None:
         guarded = (
             request.blueprint in protected
             and request.endpoint not in public_endpoints
-            # Checks its credentials itself, without loading the caller (tickets.py).
-            and request.endpoint != tickets.ISSUE_ENDPOINT
+            # Check their credentials themselves, without loading the caller (hot.py).
+            and request.endpoint not in hot.ENDPOINTS
         )
         if guarded and principal() is None:
             raise Unauthorized()

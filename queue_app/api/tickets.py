@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
-from functools import wraps
 from typing import Any
 
 from flask import Flask, current_app, request
@@ -39,7 +38,7 @@ from ..queue.accounts import DEVICE_TOKEN_PREFIX, cached_token_holder
 from ..queue.estimates import position_and_wait
 from ..queue.publish import iso, ticket_update_payload
 from ..queue.sites import cached_site_and_service, get_service, get_site_and_service
-from . import ApiBlueprint, principal
+from . import ApiBlueprint, hot, principal
 from .schemas import TicketCreateSchema, TicketSchema, TrackSchema, TransferSchema
 from .serialize import ticket_json, track_url
 
@@ -174,9 +173,8 @@ def _fast_body() -> tuple[str, bool] | None:
 
 def _fast_issue(slug: str) -> Any:
     """The answer of the hot path, or None when TicketsView.post must answer."""
-    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
-    token = token.strip()
-    if scheme.lower() != "bearer" or not token.startswith(DEVICE_TOKEN_PREFIX):
+    token = hot.bearer_token(DEVICE_TOKEN_PREFIX)
+    if token is None:
         return None
     key = request.headers.get("Idempotency-Key")
     if key is not None and not IDEMPOTENCY_KEY_RE.match(key):
@@ -237,26 +235,12 @@ def _fast_issue(slug: str) -> Any:
         # A kiosk that does not print: no print job.
         "print_job": None,
     }
-    return current_app.response_class(
-        json.dumps(answer, separators=(",", ":")) + "\n", 201, mimetype="application/json"
-    )
+    return hot.json_answer(answer, 201)
 
 
 def install_issue_view(app: Flask) -> None:
-    """Put issue_view before TicketsView.post (after the API's registration)."""
-    documented = app.view_functions[ISSUE_ENDPOINT]
-
-    @wraps(documented)
-    def issue_view(slug: str) -> Any:
-        if request.method == "POST":
-            answer = _fast_issue(slug)
-            if answer is not None:
-                return answer
-        # Credentials before anything else (api/__init__.py skips this endpoint).
-        require_principal(principal())
-        return documented(slug=slug)
-
-    app.view_functions[ISSUE_ENDPOINT] = issue_view
+    """Put the hot view of ticket issue before TicketsView.post (hot.py)."""
+    hot.install(app, ISSUE_ENDPOINT, _fast_issue)
 
 
 @blp.route("/tickets/<int:ticket_id>")

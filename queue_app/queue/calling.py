@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import logging
 from datetime import date, datetime
-from typing import Any
+from types import SimpleNamespace
+from typing import Any, NamedTuple, cast
 
-from sqlalchemy import Date, Select, bindparam, or_, select, union_all
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.util import identity_key
 
 from ..models import (
     ACTIVE_STATUSES,
@@ -18,19 +20,26 @@ from ..models import (
     EventKind,
     PriorityClass,
     Service,
+    Site,
     Ticket,
     TicketStatus,
     utcnow,
 )
-from ..models.base import TZDateTime
 from . import errors
 from .actors import Actor
 from .days import service_day
-from .estimates import queue_order
+from .estimates import LEARN_SQL, learnable_seconds, queue_order
 from .policy import Candidate, choose_next
-from .publish import publish_call, publish_positions, publish_queue_changed, publish_ticket
-from .sites import cached_service
-from .tickets import finish, learn_from, record, write
+from .publish import (
+    publish_call,
+    publish_finished,
+    publish_positions,
+    publish_queue_changed,
+    publish_ticket,
+)
+from .rawsql import Columns, Raw, Statement, bind_date, bind_datetime
+from .sites import cached_service, service_snapshot
+from .tickets import loaded_ticket
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +70,70 @@ def current_ticket(session: Session, counter: Counter) -> Ticket | None:
     )
 
 
+class CounterRow(NamedTuple):
+    """What calling needs of a counter, as locked for the call."""
+
+    id: int
+    site_id: int
+    name: str
+    state: CounterState
+    agent_id: int | None
+
+
+class Called(NamedTuple):
+    """What a call changed, as now stored: ticket columns by name (plain SQL, no ORM object)."""
+
+    # The ticket called, or None when nothing waits for the counter's services.
+    ticket: dict[str, Any] | None
+    # The tickets that were in progress at the counter, now done.
+    finished: list[dict[str, Any]]
+    # Service id → its learned average duration after these tickets taught it.
+    learned: dict[int, int]
+
+
+# The SQL texts below are made of column names, enum values and integers only
+# (noqa S608: nothing from a request is written into them).
+_COUNTER = Columns(Counter.__table__, CounterRow._fields)
+_TICKET = Columns(Ticket.__table__)
+_ACTIVE = ", ".join(f"'{status.value}'" for status in ACTIVE_STATUSES)
+
+_READ_COUNTER = f"SELECT {_COUNTER.sql} FROM counters WHERE id = :counter_id"  # noqa: S608
+_IN_PROGRESS = (
+    f"SELECT {_TICKET.sql} FROM tickets WHERE counter_id = :counter_id AND status IN ({_ACTIVE})"  # noqa: S608
+)
+# PostgreSQL row-locks; SQLite's transaction already holds the writer lock.
+_LOCKING = {
+    True: (Statement(_READ_COUNTER + " FOR UPDATE"), Statement(_IN_PROGRESS + " FOR UPDATE")),
+    False: (Statement(_READ_COUNTER), Statement(_IN_PROGRESS)),
+}
+_FINISH = Statement(
+    f"UPDATE tickets SET status = '{TicketStatus.DONE.value}', finished_at = :now "  # noqa: S608
+    "WHERE id = :ticket_id"
+)
+_CALL = Statement(
+    f"UPDATE tickets SET status = '{TicketStatus.CALLED.value}', counter_id = :counter_id, "  # noqa: S608
+    "agent_id = :agent_id, called_at = :now, first_called_at = COALESCE(first_called_at, :now) "
+    "WHERE id = :ticket_id"
+)
+_EVENT = Statement(
+    "INSERT INTO ticket_events (ticket_id, site_id, service_id, kind, from_status, to_status, "
+    "counter_id, user_id, device_id, at) VALUES (:ticket_id, :site_id, :service_id, :kind, "
+    ":from_status, :to_status, :counter_id, :user_id, :device_id, :now)"
+)
+_LEARN = Statement(LEARN_SQL)
+_LOCK_HEAD = Statement(
+    f"SELECT {_TICKET.sql} FROM tickets WHERE id = :ticket_id AND service_id = :service_id "  # noqa: S608
+    f"AND service_day = :day AND status = '{TicketStatus.WAITING.value}' "
+    "FOR UPDATE SKIP LOCKED"
+)
+
+
+def lock_counter_row(raw: Raw, counter_id: int) -> CounterRow | None:
+    """The counter, row-locked (PostgreSQL) for the rest of the transaction, or None."""
+    row = raw.first(_LOCKING[raw.postgresql][0], {"counter_id": counter_id})
+    return None if row is None else CounterRow(**_COUNTER.read(raw.dialect, row))
+
+
 def call_next(
     session: Session,
     counter: Counter,
@@ -71,60 +144,172 @@ def call_next(
 ) -> Ticket | None:
     """Call the next ticket for a counter; None when nothing waits for its services.
 
-    The counter's ticket in progress is finished first. Locks the counter, then
-    only the ticket it calls: the heads of the counter's services are read
-    without locks, the policy chooses one, and that one is locked with SKIP
-    LOCKED on PostgreSQL. When another agent is calling it at that instant, it
-    is set aside and the choice made again, so a concurrent agent never skips
-    a head that nobody calls and no ticket is called twice. SQLite serialises
-    write transactions: the head read is the one called. Queues
-    ``ticket_called``, ``queue_changed`` and position updates. ``locked``: the
-    caller has just loaded ``counter`` with :func:`lock_counter` in this transaction.
+    :func:`call_next_rows` with the session's objects: the ticket called is
+    returned as the session's object, and the objects of the session that the
+    call changed (the tickets it finished, their services' learned durations)
+    hold the new values. ``locked``: the caller has just loaded ``counter``
+    with :func:`lock_counter` in this transaction.
     """
     now = now or utcnow()
     if not locked:
         counter = lock_counter(session, counter.id)
+    # Plain SQL follows: the session's pending changes are written first.
+    session.flush()
+    raw = Raw(session)
+    try:
+        called = call_next_rows(
+            raw,
+            CounterRow(counter.id, counter.site_id, counter.name, counter.state, counter.agent_id),
+            counter.site,
+            actor=actor,
+            now=now,
+        )
+    finally:
+        raw.close()
+    for columns in called.finished:
+        _refresh(session, Ticket, columns["id"], columns)
+    for service_id, seconds in called.learned.items():
+        _refresh(session, Service, service_id, {"avg_service_seconds": seconds})
+    if called.ticket is None:
+        return None
+    ticket = _refresh(session, Ticket, called.ticket["id"], called.ticket)
+    if ticket is None:
+        ticket = loaded_ticket(session, called.ticket)
+    set_committed_value(ticket, "counter", counter)
+    cached_service(session, ticket.service_id)
+    return ticket
+
+
+def _refresh(session: Session, model: type, row_id: int, values: dict[str, Any]) -> Any:
+    """The session's object of this row, if it holds one, given ``values`` as committed."""
+    found = session.identity_map.get(identity_key(model, row_id))
+    if found is not None:
+        for key, value in values.items():
+            set_committed_value(found, key, value)
+    return found
+
+
+def call_next_rows(
+    raw: Raw, counter: CounterRow, site: Site, *, actor: Actor, now: datetime
+) -> Called:
+    """Call the next ticket for a counter locked in this transaction (:func:`lock_counter_row`).
+
+    The counter's tickets in progress are finished first. Locks the counter's
+    row, then only the ticket it calls: the heads of the counter's services are
+    read without locks, the policy chooses one, and that one is locked with
+    SKIP LOCKED on PostgreSQL. When another agent is calling it at that
+    instant, it is set aside and the choice made again, so a concurrent agent
+    never skips a head that nobody calls and no ticket is called twice. SQLite
+    serialises write transactions: the head read is the one called. Queues
+    ``ticket_called``, ``feedback_request``, and the ticket, counter, position
+    and queue pushes. Plain SQL on the session's connection (rawsql.py): a
+    fixed number of statements, none through the ORM.
+    """
     if counter.state != CounterState.OPEN:
         raise errors.CounterNotOpen(state=counter.state.value)
-    site = counter.site
+    dialect = raw.dialect
     day = service_day(site, now)
+    stamp = bind_datetime(dialect, now)
 
-    in_progress = session.scalars(
-        select(Ticket)
-        .where(Ticket.counter_id == counter.id, Ticket.status.in_(ACTIVE_STATUSES))
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    ).all()
-    for done in in_progress:
-        cached_service(session, done.service_id)
-        finish(session, done, actor=actor, now=now, learn=False)
+    finished = [
+        _TICKET.read(dialect, row)
+        for row in raw.execute(_LOCKING[raw.postgresql][1], {"counter_id": counter.id}).fetchall()
+    ]
+    for done in finished:
+        raw.execute(_FINISH, {"now": stamp, "ticket_id": done["id"]})
+        previous = done["status"]
+        done.update(status=TicketStatus.DONE, finished_at=now)
+        raw.execute(_EVENT, _event(done, EventKind.FINISHED, previous, counter.id, actor, stamp))
 
-    ticket = _take_next(session, counter, day, now)
+    ticket = _take_next(raw, counter.id, day, now)
     if ticket is not None:
-        cached_service(session, ticket.service_id)
-        write(
-            session,
-            ticket,
+        raw.execute(
+            _CALL,
+            {
+                "counter_id": counter.id,
+                "agent_id": actor.user_id,
+                "now": stamp,
+                "ticket_id": ticket["id"],
+            },
+        )
+        ticket.update(
             status=TicketStatus.CALLED,
             counter_id=counter.id,
             agent_id=actor.user_id,
             called_at=now,
-            first_called_at=ticket.first_called_at or now,
+            first_called_at=ticket["first_called_at"] or now,
         )
-        set_committed_value(ticket, "counter", counter)
-        record(session, ticket, EventKind.CALLED, TicketStatus.WAITING, actor, now)
-        publish_call(session, ticket, counter, recall=False)
-        publish_ticket(session, ticket)
-        publish_positions(session, [ticket.service_id])
-        log.debug("counter %s called %s", counter.id, ticket.label)
-    if ticket is not None or in_progress:
-        publish_queue_changed(session, site)
+        raw.execute(
+            _EVENT, _event(ticket, EventKind.CALLED, TicketStatus.WAITING, counter.id, actor, stamp)
+        )
+        log.debug("counter %s called %s", counter.id, ticket["label"])
+
     # Last, in service order: the learned durations' row locks (one per service)
     # are then held for the commit only, not while the next ticket is chosen,
     # and two counters never take them in opposite orders.
-    for done in sorted(in_progress, key=lambda t: t.service_id):
-        learn_from(session, done)
-    return ticket
+    learned: dict[int, int] = {}
+    for done in sorted(finished, key=lambda t: t["service_id"]):
+        seconds = learnable_seconds(done["started_at"] or done["called_at"], now)
+        if seconds is not None:
+            (average,) = raw.one(_LEARN, {"seconds": seconds, "service_id": done["service_id"]})
+            learned[done["service_id"]] = int(average)
+
+    _publish(raw.session, site, counter, ticket, finished)
+    return Called(ticket, finished, learned)
+
+
+def _event(
+    ticket: dict[str, Any],
+    kind: EventKind,
+    previous: TicketStatus,
+    counter_id: int,
+    actor: Actor,
+    stamp: Any,
+) -> dict[str, Any]:
+    return {
+        "ticket_id": ticket["id"],
+        "site_id": ticket["site_id"],
+        "service_id": ticket["service_id"],
+        "kind": kind.value,
+        "from_status": previous.value,
+        "to_status": ticket["status"].value,
+        "counter_id": counter_id,
+        "user_id": actor.user_id,
+        "device_id": actor.device_id,
+        "now": stamp,
+    }
+
+
+def _publish(
+    session: Session,
+    site: Site,
+    counter: CounterRow,
+    ticket: dict[str, Any] | None,
+    finished: list[dict[str, Any]],
+) -> None:
+    """The pushes of a call, after commit (the publishers read the columns they name)."""
+    for done in finished:
+        view = ticket_view(session, site, counter, done)
+        publish_ticket(session, view)
+        publish_finished(session, view)
+    if ticket is not None:
+        view = ticket_view(session, site, counter, ticket)
+        publish_call(session, view, cast(Any, counter), recall=False)
+        publish_ticket(session, view)
+        publish_positions(session, [ticket["service_id"]])
+    if ticket is not None or finished:
+        publish_queue_changed(session, site)
+
+
+def ticket_view(session: Session, site: Site, counter: CounterRow, columns: dict[str, Any]) -> Any:
+    """A ticket's columns with its site, service and counter, read as a Ticket's attributes.
+
+    What the payload builders (publish.py) and ``ticket_json`` read of a ticket.
+    """
+    service = service_snapshot(session, columns["service_id"])
+    # The cached service is detached: its name in the site's language, from the site held.
+    named = SimpleNamespace(code=service.code, name=service.name_in(None, site=site))
+    return SimpleNamespace(**columns, site=site, service=named, counter=counter)
 
 
 # Each round sets aside one ticket another transaction holds, so this bounds
@@ -158,43 +343,34 @@ def counter_weights(session: Session, counter_id: int) -> dict[int, int]:
 # chooses again among them, without reading the queue again.
 HEADS_AHEAD = 4
 
-_LOCK_HEAD = (
-    select(Ticket)
-    .where(
-        Ticket.id == bindparam("ticket_id"),
-        Ticket.service_id == bindparam("service_id"),
-        Ticket.service_day == bindparam("day", type_=Date()),
-        Ticket.status == TicketStatus.WAITING,
-    )
-    .with_for_update(skip_locked=True)
-    .execution_options(populate_existing=True)
-)
 
-
-def _take_next(session: Session, counter: Counter, day: date, now: datetime) -> Ticket | None:
-    weights = counter_weights(session, counter.id)
+def _take_next(raw: Raw, counter_id: int, day: date, now: datetime) -> dict[str, Any] | None:
+    weights = counter_weights(raw.session, counter_id)
     if not weights:
         return None
+    dialect = raw.dialect
     # Row locks exist on PostgreSQL only; on SQLite this transaction holds the
     # writer lock, so nobody else is calling.
-    locking = session.get_bind().dialect.name == "postgresql"
+    locking = raw.postgresql
     ahead = HEADS_AHEAD if locking else 1
+    params = {"day": bind_date(dialect, day), "now": bind_datetime(dialect, now)}
     held_elsewhere: list[int] = []
-    rows: list[Ticket] | None = None
+    rows: list[dict[str, Any]] | None = None
     for _ in range(MAX_CHOICES):
         if rows is None:
-            statement, params = _heads_params(sorted(weights), day, now, held_elsewhere, ahead)
+            statement = _heads(tuple(sorted(weights)), ahead, held_elsewhere)
             rows = sorted(
-                session.scalars(statement, params).all(),
-                key=lambda t: (t.priority_rank, t.queued_at, t.id),
+                (_TICKET.read(dialect, row) for row in raw.execute(statement, params).fetchall()),
+                key=lambda t: (t["priority_rank"], t["queued_at"], t["id"]),
             )
         # Each service's first ticket not set aside, in queue order.
-        heads: dict[int, Ticket] = {}
+        heads: dict[int, dict[str, Any]] = {}
         fetched: dict[int, int] = {}
         for row in rows:
-            fetched[row.service_id] = fetched.get(row.service_id, 0) + 1
-            if row.id not in held_elsewhere and row.service_id not in heads:
-                heads[row.service_id] = row
+            service_id = row["service_id"]
+            fetched[service_id] = fetched.get(service_id, 0) + 1
+            if row["id"] not in held_elsewhere and service_id not in heads:
+                heads[service_id] = row
         if any(n >= ahead and sid not in heads for sid, n in fetched.items()):
             # A service's tickets read are all set aside: more may wait behind them.
             rows = None
@@ -202,12 +378,12 @@ def _take_next(session: Session, counter: Counter, day: date, now: datetime) -> 
         chosen = choose_next(
             [
                 Candidate(
-                    ticket_id=head.id,
-                    service_id=head.service_id,
-                    is_priority=head.priority_class == PriorityClass.PRIORITY,
-                    waiting_since=head.queued_at,
-                    weight=weights[head.service_id],
-                    is_appointment=head.priority_class == PriorityClass.APPOINTMENT,
+                    ticket_id=head["id"],
+                    service_id=head["service_id"],
+                    is_priority=head["priority_class"] == PriorityClass.PRIORITY,
+                    waiting_since=head["queued_at"],
+                    weight=weights[head["service_id"]],
+                    is_appointment=head["priority_class"] == PriorityClass.APPOINTMENT,
                 )
                 for head in heads.values()
             ],
@@ -218,62 +394,42 @@ def _take_next(session: Session, counter: Counter, day: date, now: datetime) -> 
         head = heads[chosen.service_id]
         if not locking:
             return head
-        locked = session.scalar(
-            _LOCK_HEAD, {"ticket_id": head.id, "service_id": head.service_id, "day": day}
+        found = raw.first(
+            _LOCK_HEAD,
+            {"ticket_id": head["id"], "service_id": head["service_id"], "day": params["day"]},
         )
-        if locked is not None:
-            return locked
+        if found is not None:
+            return _TICKET.read(dialect, found)
         # Being called (or changed) by another transaction right now: choose again.
-        held_elsewhere.append(head.id)
-    log.warning("counter %s: no queue head could be locked after %d tries", counter.id, MAX_CHOICES)
+        held_elsewhere.append(head["id"])
+    log.warning("counter %s: no queue head could be locked after %d tries", counter_id, MAX_CHOICES)
     return None
 
 
-def _heads_params(
-    service_ids: list[int], day: date, now: datetime, excluded: list[int], ahead: int = 1
-) -> tuple[Select[tuple[Ticket]], dict[str, object]]:
-    """:func:`_heads` and its parameters (built once per set of services, without exclusions)."""
-    params: dict[str, object] = {"day": day, "now": now}
-    if excluded:
-        return _heads(service_ids, day, now, excluded, ahead), {}
-    key = (tuple(service_ids), ahead)
-    statement = _HEADS.get(key)
-    if statement is None:
-        statement = _heads(
-            service_ids,
-            bindparam("day", type_=Date()),
-            bindparam("now", type_=TZDateTime()),
-            [],
-            ahead,
-        )
-        if len(_HEADS) < 1024:
-            _HEADS[key] = statement
-    return statement, params
+_HEADS: dict[tuple[tuple[int, ...], int], Statement] = {}
 
 
-_HEADS: dict[tuple[tuple[int, ...], int], Select[tuple[Ticket]]] = {}
+def _heads(service_ids: tuple[int, ...], ahead: int, excluded: list[int]) -> Statement:
+    """The first ``ahead`` waiting tickets of each service (one statement, no lock).
 
-
-def _heads(
-    service_ids: list[int], day: Any, now: Any, excluded: list[int], ahead: int = 1
-) -> Select[tuple[Ticket]]:
-    """The first ``ahead`` waiting tickets of each service (one statement, no lock)."""
-    firsts = []
-    for service_id in service_ids:
-        first = (
-            select(Ticket.id)
-            .where(
-                Ticket.service_id == service_id,
-                Ticket.service_day == day,
-                Ticket.status == TicketStatus.WAITING,
-                # A checked-in appointment waits for its slot (queued_at) to be called.
-                or_(Ticket.priority_class != PriorityClass.APPOINTMENT, Ticket.queued_at <= now),
-            )
-            .order_by(*queue_order())
-            .limit(ahead)
-        )
-        if excluded:
-            first = first.where(Ticket.id.not_in(excluded))
-        firsts.append(select(first.subquery().c.id))
-    ids = firsts[0] if len(firsts) == 1 else union_all(*firsts)
-    return select(Ticket).where(Ticket.id.in_(ids))
+    Built once per set of services when nothing is set aside.
+    """
+    statement = None if excluded else _HEADS.get((service_ids, ahead))
+    if statement is not None:
+        return statement
+    # Ids are integers from the database, written into the text as such.
+    not_in = f" AND id NOT IN ({', '.join(str(int(i)) for i in excluded)})" if excluded else ""
+    order = ", ".join(column.name for column in queue_order())
+    firsts = [
+        f"SELECT * FROM (SELECT {_TICKET.sql} FROM tickets "  # noqa: S608
+        f"WHERE service_id = {int(service_id)} AND service_day = :day "
+        f"AND status = '{TicketStatus.WAITING.value}'"
+        # A checked-in appointment waits for its slot (queued_at) to be called.
+        f" AND (priority_class != '{PriorityClass.APPOINTMENT.value}' OR queued_at <= :now)"
+        f"{not_in} ORDER BY {order} LIMIT {int(ahead)}) AS head_{n}"
+        for n, service_id in enumerate(service_ids)
+    ]
+    statement = Statement(" UNION ALL ".join(firsts))
+    if not excluded and len(_HEADS) < 1024:
+        _HEADS[(service_ids, ahead)] = statement
+    return statement

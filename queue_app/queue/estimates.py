@@ -210,25 +210,32 @@ def waiting_counts(session: Session, site: Site, day: date) -> dict[str, int]:
 
 
 # new = old + (duration - old) / 5, in integers, rounded: the same on both databases.
-_LEARN = text(
+LEARN_SQL = (
     "UPDATE services "
     "SET avg_service_seconds = (avg_service_seconds * 4 + :seconds + 2) / 5 "
     "WHERE id = :service_id "
     "RETURNING avg_service_seconds"
 )
+_LEARN = text(LEARN_SQL)
 
 
-def learn_service_duration(session: Session, service: Service, seconds: float) -> None:
-    """Fold one finished ticket's duration into the service's moving average.
+def learnable_seconds(began: datetime | None, finished: datetime | None) -> int | None:
+    """A finished ticket's service time in seconds, when it may teach its service's average."""
+    if began is None or finished is None:
+        return None
+    seconds = (finished - began).total_seconds()
+    if not MIN_SERVICE_SECONDS <= seconds <= MAX_SERVICE_SECONDS:
+        return None
+    return int(round(seconds))
+
+
+def learn_service_duration(session: Session, service: Service, seconds: int) -> None:
+    """Fold one finished ticket's duration (:func:`learnable_seconds`) into the service's average.
 
     One UPDATE computing from the stored value (row-locks the service until
     commit): two agents finishing at once both count, neither overwrites the
     other with an average read before it changed.
     """
-    if not MIN_SERVICE_SECONDS <= seconds <= MAX_SERVICE_SECONDS:
-        return
-    learned = session.execute(
-        _LEARN, {"seconds": int(round(seconds)), "service_id": service.id}
-    ).scalar_one()
+    learned = session.execute(_LEARN, {"seconds": seconds, "service_id": service.id}).scalar_one()
     # What the database now holds, without marking the object changed.
     set_committed_value(service, "avg_service_seconds", int(learned))

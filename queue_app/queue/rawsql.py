@@ -20,7 +20,7 @@ import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from sqlalchemy import Date
+from sqlalchemy import Date, Table
 from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.orm import Session
 
@@ -67,8 +67,40 @@ class Raw:
             raise LookupError("the statement returned no row")
         return row
 
+    def first(self, statement: Statement, params: dict[str, Any]) -> Sequence[Any] | None:
+        return self.execute(statement, params).fetchone()
+
     def close(self) -> None:
         self.cursor.close()
+
+
+class Columns:
+    """Columns of a table, listed in plain SQL and read back as their column types read them.
+
+    ``read`` turns a driver row into ``{name: value}`` with the values an ORM
+    load would give (enum members, aware UTC datetimes, dates on SQLite).
+    """
+
+    def __init__(self, table: Any, names: Sequence[str] | None = None) -> None:
+        self.table: Table = table
+        self.names = tuple(names) if names is not None else tuple(c.name for c in table.columns)
+        self.sql = ", ".join(self.names)
+        self._readers: dict[str, list[Callable[[Any], Any] | None]] = {}
+
+    def _readers_for(self, dialect: Dialect) -> list[Callable[[Any], Any] | None]:
+        readers = self._readers.get(dialect.name)
+        if readers is None:
+            readers = self._readers[dialect.name] = [
+                self.table.c[name].type._cached_result_processor(dialect, None)
+                for name in self.names
+            ]
+        return readers
+
+    def read(self, dialect: Dialect, row: Sequence[Any]) -> dict[str, Any]:
+        return {
+            name: (read(value) if read is not None and value is not None else value)
+            for name, read, value in zip(self.names, self._readers_for(dialect), row, strict=True)
+        }
 
 
 _PROCESSORS: dict[tuple[str, str], Callable[[Any], Any] | None] = {}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from datetime import date
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
@@ -21,6 +21,8 @@ from ..models import (
 )
 from . import errors
 from .days import is_valid_timezone, parse_hhmm
+
+T = TypeVar("T")
 
 SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
 CODE_RE = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
@@ -91,34 +93,48 @@ def cached_service(session: Session, service_id: int) -> Service:
     """
     from sqlalchemy.orm.util import identity_key
 
-    from ..hotcache import attach, cached, snapshot
+    from ..hotcache import attach
 
     found = session.identity_map.get(identity_key(Service, service_id))
     if found is not None:
         return found
+    return attach(session, service_snapshot(session, service_id))
 
-    def load() -> Service | None:
-        service = session.get(Service, service_id)
-        return snapshot(service) if service is not None else None
 
-    service = cached(("service", service_id), load)
-    if service is None:
-        raise errors.NotFound(service=service_id)
-    return attach(session, service)
+def service_snapshot(session: Session, service_id: int) -> Service:
+    """The service with this id as the per-process cache holds it (detached, shared).
+
+    For hot paths that only read its columns; never change it.
+    """
+    return _snapshot(session, Service, service_id, "service")
 
 
 def cached_site(session: Session, site_id: int) -> Site:
     """The site with this id, through the per-process cache (hotcache.py)."""
-    from ..hotcache import attach, cached, snapshot
+    from ..hotcache import attach
 
-    def load() -> Site | None:
-        site = session.get(Site, site_id)
-        return snapshot(site) if site is not None else None
+    return attach(session, site_snapshot(session, site_id))
 
-    site = cached(("site", site_id), load)
-    if site is None:
-        raise errors.NotFound(site=site_id)
-    return attach(session, site)
+
+def site_snapshot(session: Session, site_id: int) -> Site:
+    """The site with this id as the per-process cache holds it (detached, shared).
+
+    For hot paths that only read its columns and closures; never change it.
+    """
+    return _snapshot(session, Site, site_id, "site")
+
+
+def _snapshot(session: Session, model: type[T], row_id: int, name: str) -> T:
+    from ..hotcache import cached, snapshot
+
+    def load() -> T | None:
+        row = session.get(model, row_id)
+        return snapshot(row) if row is not None else None
+
+    found = cached((name, row_id), load)
+    if found is None:
+        raise errors.NotFound(**{name: row_id})
+    return found
 
 
 def get_counter(session: Session, counter_id: int) -> Counter:

@@ -29,7 +29,12 @@ from ..models import (
 from . import errors, idempotency
 from .actors import Actor
 from .days import accepts_tickets, end_of_day, service_day
-from .estimates import ahead_of_newcomer, learn_service_duration, position_and_wait
+from .estimates import (
+    ahead_of_newcomer,
+    learn_service_duration,
+    learnable_seconds,
+    position_and_wait,
+)
 from .numbering import (
     INSERT_ISSUED_EVENT_SQLITE,
     INSERT_TICKET_SQLITE,
@@ -406,32 +411,43 @@ def _issue(
 
 def _loaded_ticket(session: Session, new: NewTicket) -> Ticket:
     """The session's object for a ticket just inserted, as if loaded (no statement)."""
-    ticket = Ticket(
-        id=new.id,
-        site_id=new.site_id,
-        service_id=new.service_id,
-        issued_service_id=new.service_id,
-        service_day=new.service_day,
-        number=new.number,
-        label=new.label,
-        code=new.code,
-        priority_class=new.priority_class,
-        priority_rank=new.priority_rank,
-        source=new.source,
-        status=TicketStatus.WAITING,
-        phone=new.phone,
-        counter_id=None,
-        agent_id=None,
-        device_id=new.device_id,
-        issued_at=new.issued_at,
-        queued_at=new.issued_at,
-        first_called_at=None,
-        called_at=None,
-        started_at=None,
-        finished_at=None,
-        recall_count=0,
-        transfer_count=0,
+    return loaded_ticket(
+        session,
+        {
+            "id": new.id,
+            "site_id": new.site_id,
+            "service_id": new.service_id,
+            "issued_service_id": new.service_id,
+            "service_day": new.service_day,
+            "number": new.number,
+            "label": new.label,
+            "code": new.code,
+            "priority_class": new.priority_class,
+            "priority_rank": new.priority_rank,
+            "source": new.source,
+            "status": TicketStatus.WAITING,
+            "phone": new.phone,
+            "counter_id": None,
+            "agent_id": None,
+            "device_id": new.device_id,
+            "issued_at": new.issued_at,
+            "queued_at": new.issued_at,
+            "first_called_at": None,
+            "called_at": None,
+            "started_at": None,
+            "finished_at": None,
+            "recall_count": 0,
+            "transfer_count": 0,
+        },
     )
+
+
+def loaded_ticket(session: Session, columns: dict[str, Any]) -> Ticket:
+    """The session's object for a ticket of these column values, as if loaded (no statement).
+
+    ``columns`` holds every column, as a statement written in plain SQL read them.
+    """
+    ticket = Ticket(**columns)
     make_transient_to_detached(ticket)
     session.add(ticket)
     return ticket
@@ -536,11 +552,9 @@ def finish(
 
 def learn_from(session: Session, ticket: Ticket) -> None:
     """Fold a finished ticket's service time into its service's learned average."""
-    began = ticket.started_at or ticket.called_at
-    if began is not None and ticket.finished_at is not None:
-        learn_service_duration(
-            session, ticket.service, (ticket.finished_at - began).total_seconds()
-        )
+    seconds = learnable_seconds(ticket.started_at or ticket.called_at, ticket.finished_at)
+    if seconds is not None:
+        learn_service_duration(session, ticket.service, seconds)
 
 
 def mark_no_show(
