@@ -11,6 +11,8 @@ from sqlalchemy import delete, func, select
 from queue_app.extensions import db
 from queue_app.models import Device, DeviceKind, Site, Ticket, TicketEvent, TicketStatus, User
 from queue_app.queue.day_close import close_day
+from queue_app.queue.days import service_day
+from queue_app.queue.estimates import waiting_counts
 
 from .conftest import Api, build_office, count_statements
 
@@ -25,6 +27,14 @@ def _waiting(app, service_id: int, *, priority_only: bool = False) -> int:
         count = db.session.scalar(query)
         db.session.rollback()
         return int(count or 0)
+
+
+def _shown_counts(app, office) -> dict[str, int]:
+    with app.app_context():
+        site = db.session.get(Site, office.site.id)
+        counts = waiting_counts(db.session, site, service_day(site, datetime.now(UTC)))
+        db.session.rollback()
+        return counts
 
 
 def test_a_kiosk_ticket_answers_as_the_documented_operation_does(any_app):
@@ -106,6 +116,11 @@ def test_people_ahead_of_a_newcomer_follow_every_change_of_the_queue(any_app):
         # What the ticket says is what the queue holds (it is now in it: minus itself).
         expected = _waiting(any_app, cni, priority_only=priority) - 1
         assert ticket["position"] == expected, (ticket, expected)
+        # And the waiting counts that displays and agents are shown.
+        assert _shown_counts(any_app, office) == {
+            "CNI": _waiting(any_app, cni),
+            "CASIER": _waiting(any_app, office.services["CASIER"].id),
+        }
         return ticket
 
     tickets = [newcomer() for _ in range(4)]
@@ -129,6 +144,7 @@ def test_people_ahead_of_a_newcomer_follow_every_change_of_the_queue(any_app):
         assert close_day(db.session, site, grace=timedelta(0), now=tomorrow) > 0
         db.session.commit()
     assert _waiting(any_app, cni) == 0
+    assert _shown_counts(any_app, office) == {"CNI": 0, "CASIER": 0}
     assert newcomer()["position"] == 0
 
 

@@ -18,6 +18,7 @@ from ..models import (
     Counter,
     CounterService,
     CounterState,
+    QueueCount,
     Service,
     ServiceTimeProfile,
     Site,
@@ -110,18 +111,20 @@ AHEAD_OF_NEWCOMER = Statement(
 )
 _OPEN_COUNTERS_ONLY = select(_OPEN_COUNTERS)
 
+# From the counts the database keeps (models.QueueCount): a few rows per service,
+# whatever the length of the queues.
+_WAITING = func.coalesce(func.sum(QueueCount.waiting), 0)
 _WAITING_COUNTS = (
-    select(Service.code, func.count(Ticket.id))
+    select(Service.code, _WAITING)
     .select_from(Service)
     .outerjoin(
-        Ticket,
-        (Ticket.service_id == Service.id)
-        & (Ticket.status == TicketStatus.WAITING)
-        & (Ticket.service_day == bindparam("service_day", type_=Date())),
+        QueueCount,
+        (QueueCount.service_id == Service.id)
+        & (QueueCount.service_day == bindparam("service_day", type_=Date())),
     )
     .where(Service.site_id == bindparam("site_id"))
     .group_by(Service.id, Service.code)
-    .having(Service.is_active | (func.count(Ticket.id) > 0))
+    .having(Service.is_active | (_WAITING > 0))
     .order_by(Service.position, Service.id)
 )
 
