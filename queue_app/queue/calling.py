@@ -98,14 +98,16 @@ _TICKET = Columns(Ticket.__table__)
 _ACTIVE = ", ".join(f"'{status.value}'" for status in ACTIVE_STATUSES)
 
 _READ_COUNTER = f"SELECT {_COUNTER.sql} FROM counters WHERE id = :counter_id"  # noqa: S608
-_IN_PROGRESS = (
+# PostgreSQL row-locks; SQLite's transaction already holds the writer lock.
+_LOCK_COUNTER_ROW = {
+    True: Statement(_READ_COUNTER + " FOR UPDATE"),
+    False: Statement(_READ_COUNTER),
+}
+
+# SQLite: one statement per change (no round trips there).
+_IN_PROGRESS = Statement(
     f"SELECT {_TICKET.sql} FROM tickets WHERE counter_id = :counter_id AND status IN ({_ACTIVE})"  # noqa: S608
 )
-# PostgreSQL row-locks; SQLite's transaction already holds the writer lock.
-_LOCKING = {
-    True: (Statement(_READ_COUNTER + " FOR UPDATE"), Statement(_IN_PROGRESS + " FOR UPDATE")),
-    False: (Statement(_READ_COUNTER), Statement(_IN_PROGRESS)),
-}
 _FINISH = Statement(
     f"UPDATE tickets SET status = '{TicketStatus.DONE.value}', finished_at = :now "  # noqa: S608
     "WHERE id = :ticket_id"
@@ -121,16 +123,42 @@ _EVENT = Statement(
     ":from_status, :to_status, :counter_id, :user_id, :device_id, :now)"
 )
 _LEARN = Statement(LEARN_SQL)
-_LOCK_HEAD = Statement(
-    f"SELECT {_TICKET.sql} FROM tickets WHERE id = :ticket_id AND service_id = :service_id "  # noqa: S608
+
+# PostgreSQL: one statement (one round trip) per step, with data-modifying CTEs.
+_RETURNED = ", ".join(f"t.{name}" for name in _TICKET.names)
+_LOG_FROM = (
+    "INSERT INTO ticket_events (ticket_id, site_id, service_id, kind, from_status, to_status, "
+    "counter_id, user_id, device_id, at) SELECT id, site_id, service_id, :kind, {previous}, "
+    "status, :counter_id, :user_id, :device_id, :now FROM {rows}"
+)
+# The counter's tickets in progress finished and logged; returns them and their former status.
+_FINISH_ALL_POSTGRESQL = Statement(
+    "WITH old AS ("  # noqa: S608
+    f"SELECT id, status FROM tickets WHERE counter_id = :counter_id AND status IN ({_ACTIVE}) "
+    "FOR UPDATE), "
+    f"done AS (UPDATE tickets t SET status = '{TicketStatus.DONE.value}', finished_at = :now "
+    f"FROM old WHERE t.id = old.id RETURNING {_RETURNED}, old.status AS from_status), "
+    f"logged AS ({_LOG_FROM.format(previous='from_status', rows='done')}) "
+    f"SELECT {_TICKET.sql}, from_status FROM done"
+)
+# The chosen head locked (unless another agent holds it), called and logged; returns it.
+_CALL_HEAD_POSTGRESQL = Statement(
+    "WITH head AS ("  # noqa: S608
+    "SELECT id FROM tickets WHERE id = :ticket_id AND service_id = :service_id "
     f"AND service_day = :day AND status = '{TicketStatus.WAITING.value}' "
-    "FOR UPDATE SKIP LOCKED"
+    "FOR UPDATE SKIP LOCKED), "
+    f"called AS (UPDATE tickets t SET status = '{TicketStatus.CALLED.value}', "
+    "counter_id = :counter_id, agent_id = :user_id, called_at = :now, "
+    "first_called_at = COALESCE(t.first_called_at, :now) "
+    f"FROM head WHERE t.id = head.id RETURNING {_RETURNED}), "
+    f"logged AS ({_LOG_FROM.format(previous=repr(TicketStatus.WAITING.value), rows='called')}) "
+    f"SELECT {_TICKET.sql} FROM called"
 )
 
 
 def lock_counter_row(raw: Raw, counter_id: int) -> CounterRow | None:
     """The counter, row-locked (PostgreSQL) for the rest of the transaction, or None."""
-    row = raw.first(_LOCKING[raw.postgresql][0], {"counter_id": counter_id})
+    row = raw.first(_LOCK_COUNTER_ROW[raw.postgresql], {"counter_id": counter_id})
     return None if row is None else CounterRow(**_COUNTER.read(raw.dialect, row))
 
 
@@ -211,37 +239,9 @@ def call_next_rows(
     day = service_day(site, now)
     stamp = bind_datetime(dialect, now)
 
-    finished = [
-        _TICKET.read(dialect, row)
-        for row in raw.execute(_LOCKING[raw.postgresql][1], {"counter_id": counter.id}).fetchall()
-    ]
-    for done in finished:
-        raw.execute(_FINISH, {"now": stamp, "ticket_id": done["id"]})
-        previous = done["status"]
-        done.update(status=TicketStatus.DONE, finished_at=now)
-        raw.execute(_EVENT, _event(done, EventKind.FINISHED, previous, counter.id, actor, stamp))
-
-    ticket = _take_next(raw, counter.id, day, now)
+    finished = _finish_in_progress(raw, counter.id, actor, now, stamp)
+    ticket = _take_next(raw, counter.id, day, now, actor, stamp)
     if ticket is not None:
-        raw.execute(
-            _CALL,
-            {
-                "counter_id": counter.id,
-                "agent_id": actor.user_id,
-                "now": stamp,
-                "ticket_id": ticket["id"],
-            },
-        )
-        ticket.update(
-            status=TicketStatus.CALLED,
-            counter_id=counter.id,
-            agent_id=actor.user_id,
-            called_at=now,
-            first_called_at=ticket["first_called_at"] or now,
-        )
-        raw.execute(
-            _EVENT, _event(ticket, EventKind.CALLED, TicketStatus.WAITING, counter.id, actor, stamp)
-        )
         log.debug("counter %s called %s", counter.id, ticket["label"])
 
     # Last, in service order: the learned durations' row locks (one per service)
@@ -256,6 +256,77 @@ def call_next_rows(
 
     _publish(raw.session, site, counter, ticket, finished)
     return Called(ticket, finished, learned)
+
+
+def _finish_in_progress(
+    raw: Raw, counter_id: int, actor: Actor, now: datetime, stamp: Any
+) -> list[dict[str, Any]]:
+    """The counter's tickets in progress, finished and logged (their columns as now stored)."""
+    dialect = raw.dialect
+    if raw.postgresql:
+        rows = raw.execute(
+            _FINISH_ALL_POSTGRESQL, _logged(EventKind.FINISHED, counter_id, actor, stamp)
+        ).fetchall()
+        return [_TICKET.read(dialect, row[:-1]) for row in rows]
+    finished = [
+        _TICKET.read(dialect, row)
+        for row in raw.execute(_IN_PROGRESS, {"counter_id": counter_id}).fetchall()
+    ]
+    for done in finished:
+        raw.execute(_FINISH, {"now": stamp, "ticket_id": done["id"]})
+        previous = done["status"]
+        done.update(status=TicketStatus.DONE, finished_at=now)
+        raw.execute(_EVENT, _event(done, EventKind.FINISHED, previous, counter_id, actor, stamp))
+    return finished
+
+
+def _call(
+    raw: Raw, head: dict[str, Any], counter_id: int, actor: Actor, now: datetime, stamp: Any
+) -> dict[str, Any] | None:
+    """Call the chosen head: its columns as now stored, or None when another agent holds it.
+
+    On SQLite this transaction holds the writer lock: nobody else is calling.
+    """
+    if raw.postgresql:
+        params = _logged(EventKind.CALLED, counter_id, actor, stamp)
+        params.update(
+            ticket_id=head["id"],
+            service_id=head["service_id"],
+            day=bind_date(raw.dialect, head["service_day"]),
+        )
+        row = raw.first(_CALL_HEAD_POSTGRESQL, params)
+        return None if row is None else _TICKET.read(raw.dialect, row)
+    raw.execute(
+        _CALL,
+        {
+            "counter_id": counter_id,
+            "agent_id": actor.user_id,
+            "now": stamp,
+            "ticket_id": head["id"],
+        },
+    )
+    head.update(
+        status=TicketStatus.CALLED,
+        counter_id=counter_id,
+        agent_id=actor.user_id,
+        called_at=now,
+        first_called_at=head["first_called_at"] or now,
+    )
+    raw.execute(
+        _EVENT, _event(head, EventKind.CALLED, TicketStatus.WAITING, counter_id, actor, stamp)
+    )
+    return head
+
+
+def _logged(kind: EventKind, counter_id: int, actor: Actor, stamp: Any) -> dict[str, Any]:
+    """The parameters of a PostgreSQL step's event rows."""
+    return {
+        "kind": kind.value,
+        "counter_id": counter_id,
+        "user_id": actor.user_id,
+        "device_id": actor.device_id,
+        "now": stamp,
+    }
 
 
 def _event(
@@ -344,7 +415,9 @@ def counter_weights(session: Session, counter_id: int) -> dict[int, int]:
 HEADS_AHEAD = 4
 
 
-def _take_next(raw: Raw, counter_id: int, day: date, now: datetime) -> dict[str, Any] | None:
+def _take_next(
+    raw: Raw, counter_id: int, day: date, now: datetime, actor: Actor, stamp: Any
+) -> dict[str, Any] | None:
     weights = counter_weights(raw.session, counter_id)
     if not weights:
         return None
@@ -353,7 +426,7 @@ def _take_next(raw: Raw, counter_id: int, day: date, now: datetime) -> dict[str,
     # writer lock, so nobody else is calling.
     locking = raw.postgresql
     ahead = HEADS_AHEAD if locking else 1
-    params = {"day": bind_date(dialect, day), "now": bind_datetime(dialect, now)}
+    params = {"day": bind_date(dialect, day), "now": stamp}
     held_elsewhere: list[int] = []
     rows: list[dict[str, Any]] | None = None
     for _ in range(MAX_CHOICES):
@@ -392,14 +465,9 @@ def _take_next(raw: Raw, counter_id: int, day: date, now: datetime) -> dict[str,
         if chosen is None:
             return None
         head = heads[chosen.service_id]
-        if not locking:
-            return head
-        found = raw.first(
-            _LOCK_HEAD,
-            {"ticket_id": head["id"], "service_id": head["service_id"], "day": params["day"]},
-        )
-        if found is not None:
-            return _TICKET.read(dialect, found)
+        called = _call(raw, head, counter_id, actor, now, stamp)
+        if called is not None:
+            return called
         # Being called (or changed) by another transaction right now: choose again.
         held_elsewhere.append(head["id"])
     log.warning("counter %s: no queue head could be locked after %d tries", counter_id, MAX_CHOICES)
