@@ -96,8 +96,9 @@ def engine_options(config: Any) -> dict[str, Any]:
     options: dict[str, Any] = {
         "pool_size": int(config["DATABASE_POOL_SIZE"]),
         "max_overflow": int(config["DATABASE_MAX_OVERFLOW"]),
-        # A connection is pinged before each use: after a database restart the
-        # dead ones are replaced, with no restart of the server.
+        # A connection is pinged before use: after a database restart the dead
+        # ones are replaced, with no restart of the server. PostgreSQL: only after
+        # a second of idleness (database.py), below.
         "pool_pre_ping": True,
         "pool_recycle": 1800,
         "pool_timeout": float(config.get("DATABASE_POOL_TIMEOUT", 10)),
@@ -105,6 +106,7 @@ def engine_options(config: Any) -> dict[str, Any]:
     if url.startswith("postgresql"):
         # An unreachable host fails in seconds, not after the system's TCP timeout.
         options["connect_args"] = {"connect_timeout": int(config["DATABASE_CONNECT_TIMEOUT"])}
+        options["pool_pre_ping"] = False  # database.py pings idle connections itself
     return options
 
 

@@ -6,8 +6,10 @@ request fails the same way. Instead of a 500 and a traceback per request
 ``{"error": {"code": "unavailable", ...}}`` with ``Retry-After``, pages answer a
 page saying the service is briefly unavailable (it reloads by itself), and the
 log says once that the database is unreachable and once that it is back.
-Nothing needs a restart: the pool pings each connection before use
-(``pool_pre_ping``) and opens new ones once the database answers again.
+Nothing needs a restart: the pool pings a connection before use (on
+PostgreSQL, one that sat idle for a second: database.py), drops the pool when
+a connection dies under a statement, and opens new ones once the database
+answers again.
 
 Only failures to reach the database count (a connection that cannot be made
 or that died); a bad query is still a bug, answered 500 and logged in full.

@@ -211,9 +211,9 @@ def test_a_key_costs_one_statement_and_no_key_none(any_app, office):
         plain = issue(None)
         keyed = issue("k-1")
         replayed = issue("k-1")
-    # PostgreSQL: people ahead, then number + ticket + event in one statement.
+    # PostgreSQL: people ahead, number, ticket and event in one statement.
     # SQLite: people ahead, number, ticket, event.
-    assert len(plain) == (2 if postgres else 4), plain
+    assert len(plain) == (1 if postgres else 4), plain
     assert len(keyed) == len(plain) + 1, keyed
     # A replay: the claim, the key's row, the ticket, its position.
     assert len(replayed) <= 4, replayed

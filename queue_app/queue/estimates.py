@@ -92,23 +92,34 @@ _POSITION_AND_COUNTERS = select(_AHEAD, _OPEN_COUNTERS, _EXPECTED_SECONDS)
 # queue; then the open counters serving the service and the seconds one
 # citizen is expected to take (as _EXPECTED_SECONDS). Plain SQL: this runs on
 # every ticket issued (rawsql.py).
-AHEAD_OF_NEWCOMER = Statement(
-    f"""
-    SELECT
+# People ahead of a newcomer of rank :priority_rank, open counters serving the
+# service, and its expected seconds per citizen at :hour: three columns that
+# ISSUE_POSTGRESQL (numbering.py) also reads in the statement that issues.
+AHEAD_COLUMNS_SQL = f"""
         (SELECT coalesce(sum(waiting), 0) FROM queue_counts
          WHERE service_id = :service_id AND service_day = :service_day
-           AND priority_rank <= :priority_rank),
+           AND priority_rank <= :priority_rank) AS position,
         (SELECT count(counters.id) FROM counters
          JOIN counter_services ON counter_services.counter_id = counters.id
-         WHERE counter_services.service_id = :service_id AND counters.state = 'open'),
+         WHERE counter_services.service_id = :service_id AND counters.state = 'open') AS counters,
         coalesce(
             (SELECT mean_seconds FROM service_time_profiles
              WHERE service_id = :service_id AND hour = :hour AND mean_seconds > 0),
             (SELECT mean_seconds FROM service_time_profiles
              WHERE service_id = :service_id AND hour = {ALL_HOURS} AND mean_seconds > 0),
-            (SELECT avg_service_seconds FROM services WHERE id = :service_id))
-    """  # noqa: S608 - ALL_HOURS is a constant
-)
+            (SELECT avg_service_seconds FROM services WHERE id = :service_id)) AS seconds
+"""  # noqa: S608 - ALL_HOURS is a constant
+AHEAD_OF_NEWCOMER = Statement(f"SELECT {AHEAD_COLUMNS_SQL}")  # noqa: S608 - constants only
+
+
+def wait_minutes_sql(position: str, seconds: str, counters: str) -> str:
+    """:func:`wait_minutes` as a SQL expression (exact: numeric, not floating point)."""
+    return (
+        f"CASE WHEN {position} <= 0 THEN 0 ELSE CAST(ceil("
+        f"CAST({position} AS numeric) * {seconds} / greatest({counters}, 1) / 60) AS integer) END"
+    )
+
+
 _OPEN_COUNTERS_ONLY = select(_OPEN_COUNTERS)
 
 # From the counts the database keeps (models.QueueCount): a few rows per service,
@@ -179,19 +190,28 @@ def ahead_of_newcomer(
     ``timezone``: the site's (else read from ``service.site``).
     """
     raw = session if isinstance(session, Raw) else Raw(session)
-    moment = (now or utcnow()).astimezone(zone(timezone or service.site.timezone))
-    ahead, counters, seconds = raw.one(
-        AHEAD_OF_NEWCOMER,
-        {
-            "service_id": service.id,
-            "service_day": bind_date(raw.dialect, day),
-            "priority_rank": priority_rank,
-            "hour": moment.hour,
-        },
-    )
+    params = {
+        "service_id": service.id,
+        "service_day": bind_date(raw.dialect, day),
+        "priority_rank": priority_rank,
+        "hour": local_hour_of(now, timezone or service.site.timezone),
+    }
+    return position_and_minutes(service, *raw.one(AHEAD_OF_NEWCOMER, params))
+
+
+def local_hour_of(now: datetime | None, timezone: str) -> int:
+    """The site-local hour whose learned service time a newcomer's estimate uses."""
+    return (now or utcnow()).astimezone(zone(timezone)).hour
+
+
+def position_and_minutes(
+    service: Service, ahead: int | None, counters: int | None, seconds: int | None
+) -> tuple[int, int]:
+    """People ahead and estimated minutes, from :data:`AHEAD_COLUMNS_SQL`'s three columns."""
     position = int(ahead or 0)
-    seconds = int(seconds or service.avg_service_seconds)
-    return position, wait_minutes(position, seconds, int(counters or 0))
+    return position, wait_minutes(
+        position, int(seconds or service.avg_service_seconds), int(counters or 0)
+    )
 
 
 def open_counters_serving(session: Session, service_id: int) -> int:

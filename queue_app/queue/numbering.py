@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 
+from .estimates import AHEAD_COLUMNS_SQL, wait_minutes_sql
 from .rawsql import Statement
 
 CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I/L: read aloud and typed
@@ -40,9 +41,13 @@ def label_sql(prefix: str, number: str) -> str:
 # A rolled-back ticket still gives its number back. (SQLite cannot modify data
 # in a WITH clause; there one writer at a time holds the database anyway, and
 # the same work takes the three statements below.) Plain SQL (rawsql.py).
+# The people ahead are read in the same statement (one round trip less): its
+# snapshot is taken before the ticket exists, as a separate read before it would be.
 ISSUE_POSTGRESQL = Statement(
     f"""
-    WITH number AS (
+    WITH ahead AS (
+        SELECT {AHEAD_COLUMNS_SQL}
+    ), number AS (
         INSERT INTO ticket_sequences (service_id, service_day, last_number)
         VALUES (:service_id, :service_day, 1)
         ON CONFLICT (service_id, service_day)
@@ -67,11 +72,13 @@ ISSUE_POSTGRESQL = Statement(
         )
         SELECT id, :site_id, :service_id, 'issued', NULL, 'waiting',
                :user_id, :device_id, :now,
-               json_build_object('number', number, 'estimate', CAST(:estimate AS integer))
+               json_build_object('number', number, 'estimate', (
+                   SELECT {wait_minutes_sql("position", "seconds", "counters")} FROM ahead))
         FROM ticket
     )
-    SELECT id, number FROM ticket
-    """  # noqa: S608 - label_sql interpolates constants, never input
+    SELECT ticket.id, ticket.number, ahead.position, ahead.counters, ahead.seconds
+    FROM ticket, ahead
+    """  # noqa: S608 - label_sql and the estimates' SQL interpolate constants, never input
 )
 
 # SQLite: the number (row-locks nothing: the transaction holds the writer lock).

@@ -33,6 +33,8 @@ from .estimates import (
     ahead_of_newcomer,
     learn_service_duration,
     learnable_seconds,
+    local_hour_of,
+    position_and_minutes,
     position_and_wait,
 )
 from .numbering import (
@@ -358,11 +360,6 @@ def _issue(
 ) -> tuple[NewTicket, int, int]:
     priority_class = PriorityClass.PRIORITY if admitted.priority else PriorityClass.NORMAL
     rank = PRIORITY_RANK[priority_class]
-    # Read before the insert, outside the sequence row lock: the people already
-    # waiting ahead of a newcomer of this rank.
-    position, wait = ahead_of_newcomer(
-        raw, service, admitted.day, rank, now=now, timezone=site.timezone
-    )
     params = {
         "site_id": site.id,
         "service_id": service.id,
@@ -378,10 +375,17 @@ def _issue(
         "now": bind_datetime(raw.dialect, now),
     }
     if raw.postgresql:
-        params["estimate"] = wait
-        ticket_id, number = raw.one(ISSUE_POSTGRESQL, params)
+        # One statement: the people ahead (read before the ticket exists), the
+        # number, the ticket and its event with the estimate given at issue.
+        params["hour"] = local_hour_of(now, site.timezone)
+        ticket_id, number, *ahead = raw.one(ISSUE_POSTGRESQL, params)
+        position, wait = position_and_minutes(service, *ahead)
         label = format_label(service.prefix, number)
     else:
+        # Read before the insert: the people already waiting ahead of a newcomer of this rank.
+        position, wait = ahead_of_newcomer(
+            raw, service, admitted.day, rank, now=now, timezone=site.timezone
+        )
         (number,) = raw.one(NEXT_NUMBER_SQLITE, params)
         label = params["label"] = format_label(service.prefix, number)
         params["number"] = number
