@@ -273,6 +273,8 @@ def issue_new(
         idempotency_key,
         enforce_hours,
         now or utcnow(),
+        # Nothing else to write: on PostgreSQL the issue is then one statement, alone.
+        alone=idempotency_key is None,
     )
     return None if isinstance(issued, idempotency.Claim) else issued
 
@@ -288,9 +290,16 @@ def _admit_and_issue(
     idempotency_key: str | None,
     enforce_hours: bool,
     now: datetime,
+    *,
+    alone: bool = False,
 ) -> tuple[NewTicket, int, int] | idempotency.Claim:
-    """The ticket written and its pushes queued, or the claim an Idempotency-Key replays."""
-    raw = Raw(session)
+    """The ticket written and its pushes queued, or the claim an Idempotency-Key replays.
+
+    ``alone``: the caller writes nothing else in this transaction: on PostgreSQL
+    the ticket is then committed by its own statement (rawsql.Raw); the caller
+    still commits the session, which sends its pushes.
+    """
+    raw = Raw(session, alone=alone)
     try:
         admitted = _admit(
             raw, site, service, actor, priority, phone, idempotency_key, enforce_hours, now
