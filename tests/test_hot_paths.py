@@ -13,6 +13,7 @@ from queue_app.models import (
     Device,
     DeviceKind,
     EventKind,
+    QueueCount,
     Site,
     Ticket,
     TicketEvent,
@@ -164,6 +165,10 @@ def test_people_ahead_of_a_newcomer_follow_every_change_of_the_queue(any_app):
         db.session.commit()
     assert _waiting(any_app, cni) == 0
     assert _shown_counts(any_app, office) == {"CNI": 0, "CASIER": 0}
+    # The counts of the day closed are gone with it (a few rows per service and day).
+    with any_app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(QueueCount)) == 0
+        db.session.rollback()
     assert newcomer()["position"] == 0
 
 

@@ -5,10 +5,19 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from ..models import Counter, CounterState, Site, Ticket, TicketStatus, utcnow
+from ..models import (
+    Counter,
+    CounterState,
+    QueueCount,
+    Service,
+    Site,
+    Ticket,
+    TicketStatus,
+    utcnow,
+)
 from .actors import SYSTEM
 from .calling import current_ticket
 from .days import closing_time, service_day
@@ -25,7 +34,8 @@ def close_day(
 
     Counters left open from before that end are closed too (not ones opened
     after it: an agent may serve late), row-locked so that an agent taking one
-    back at that instant keeps it. Idempotent; returns the tickets closed.
+    back at that instant keeps it. The waiting counts of past days left at zero
+    are deleted. Idempotent; returns the tickets closed.
     Queues ``queue_changed`` when something changed.
     """
     now = now or utcnow()
@@ -50,6 +60,15 @@ def close_day(
         for ticket in tickets:
             close_waiting(session, ticket, actor=SYSTEM, now=now, reason="day_closed")
         closed += len(tickets)
+
+    # The waiting counts of days gone by, now that nobody waits in them (models.QueueCount).
+    session.execute(
+        delete(QueueCount).where(
+            QueueCount.service_id.in_(select(Service.id).where(Service.site_id == site.id)),
+            QueueCount.service_day < service_day(site, now),
+            QueueCount.waiting == 0,
+        )
+    )
 
     released = 0
     for counter in _due_counters(session, site, grace, now):
