@@ -138,6 +138,7 @@ bench: install ## run the benchmarks on SQLite and PostgreSQL (prints figures)
 	$(BIN)/python bench/issue_tickets.py --dburl $(PG_URL)
 	$(BIN)/python bench/call_next.py --dburl sqlite
 	$(BIN)/python bench/call_next.py --dburl $(PG_URL)
+	$(BIN)/python bench/pg_roundtrip.py --dburl $(PG_URL)
 	$(BIN)/python bench/idle_rss.py
 	$(BIN)/python bench/sms_outbox.py --dburl sqlite
 	$(BIN)/python bench/sms_outbox.py --dburl $(PG_URL)
