@@ -222,16 +222,16 @@ def call_next_rows(
 ) -> Called:
     """Call the next ticket for a counter locked in this transaction (:func:`lock_counter_row`).
 
-    The counter's tickets in progress are finished first. Locks the counter's
-    row, then only the ticket it calls: the heads of the counter's services are
-    read without locks, the policy chooses one, and that one is locked with
-    SKIP LOCKED on PostgreSQL. When another agent is calling it at that
+    The counter's tickets in progress are finished first. Besides the counter
+    (locked by the caller), locks only the ticket it calls: the heads of the
+    counter's services are read without locks, the policy chooses one, and that
+    one is locked with SKIP LOCKED on PostgreSQL. When another agent is calling it at that
     instant, it is set aside and the choice made again, so a concurrent agent
     never skips a head that nobody calls and no ticket is called twice. SQLite
     serialises write transactions: the head read is the one called. Queues
     ``ticket_called``, ``feedback_request``, and the ticket, counter, position
     and queue pushes. Plain SQL on the session's connection (rawsql.py): a
-    fixed number of statements, none through the ORM.
+    fixed number of statements, none through the ORM (PostgreSQL: one per step).
     """
     if counter.state != CounterState.OPEN:
         raise errors.CounterNotOpen(state=counter.state.value)
