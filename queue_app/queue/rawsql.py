@@ -9,7 +9,9 @@ the session (so the after-commit pushes still follow the commit).
 
 What stays the same as an ordinary statement: the engine's
 ``before_cursor_execute`` listeners see each statement (SQLite's guard against
-a write in a reading transaction, the tests' statement counts). What the
+a write in a reading transaction, the tests' statement counts), and the
+driver's errors reach the caller as SQLAlchemy's (a connection lost under a
+statement invalidates the pool and is answered 503). What the
 caller does itself: passing values as the column types would (``bind``), and
 reading results as plain tuples.
 """
@@ -71,7 +73,12 @@ class Raw:
         sql = statement.text_for(self.dialect)
         for listener in self._listeners:
             listener(self.connection, self.cursor, sql, params, None, False)
-        self.cursor.execute(sql, params)
+        try:
+            self.cursor.execute(sql, params)
+        except self.dialect.loaded_dbapi.Error as error:
+            # As SQLAlchemy's own execution does: the driver's error wrapped (a lost
+            # connection is invalidated with its pool and answered 503, outages.py).
+            self.connection._handle_dbapi_exception(error, sql, params, self.cursor, None)
         return self.cursor
 
     def one(self, statement: Statement, params: dict[str, Any]) -> Sequence[Any]:
