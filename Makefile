@@ -139,6 +139,10 @@ bench: install ## run the benchmarks on SQLite and PostgreSQL (prints figures)
 	$(BIN)/python bench/call_next.py --dburl sqlite
 	$(BIN)/python bench/call_next.py --dburl $(PG_URL)
 	$(BIN)/python bench/pg_roundtrip.py --dburl $(PG_URL)
+	# The cost of a ticket with 1,000 and with 1,000,000 tickets already stored.
+	for db in sqlite $(PG_URL); do for n in 1000 1000000; do \
+		$(BIN)/python bench/issue_tickets.py --dburl $$db --concurrency 16 --stored $$n || exit 1; \
+	done; done
 	$(BIN)/python bench/idle_rss.py
 	$(BIN)/python bench/sms_outbox.py --dburl sqlite
 	$(BIN)/python bench/sms_outbox.py --dburl $(PG_URL)
