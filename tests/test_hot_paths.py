@@ -192,8 +192,8 @@ def test_an_agents_call_answers_as_the_documented_operation_does(any_app):
     called = api.call_next("g1")
     assert called.status_code == 200
     answer = called.get_json()
-    # Everything GET /tickets/<id> says of the ticket called.
-    assert answer == api.get(f"tickets/{first['id']}", "agent").get_json()
+    # Everything GET /tickets/<id> says of the ticket called, written the same, byte for byte.
+    assert called.data == api.get(f"tickets/{first['id']}", "agent").data
     counter = office.counters["g1"]
     assert answer["counter"] == {"id": counter.id, "name": "Guichet 1"}
     assert (answer["label"], answer["status"], answer["service"]) == ("B-001", "called", "CNI")
@@ -216,6 +216,25 @@ def test_an_agents_call_answers_as_the_documented_operation_does(any_app):
         ).all()
         db.session.rollback()
     assert [kind.value for kind in kinds] == ["issued", "called", "finished"]
+
+
+def test_an_agents_call_is_answered_without_the_documented_view(any_app, monkeypatch):
+    from queue_app.api import counters as counters_api
+
+    office = build_office(any_app)
+    api = Api(any_app, office)
+    api.issue("CNI")
+    api.open_counter("g2")
+
+    def documented(*args, **kwargs):
+        raise AssertionError("the documented call-next ran")
+
+    monkeypatch.setattr(counters_api, "call_next", documented)
+    # An agent holding the counter, and a manager of the site: the hot view answers.
+    assert api.call_next("g2").get_json()["label"] == "B-001"
+    assert api.call_next("g2", as_="manager").status_code == 204
+    # Another agent's call is the documented view's to refuse (before it would call).
+    assert api.call_next("g2", as_="agent2").status_code == 403
 
 
 def test_an_agents_call_costs_the_statements_of_the_call_and_nothing_more(any_app):

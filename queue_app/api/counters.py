@@ -17,7 +17,6 @@ from ..permissions import (
 from ..queue import Actor, call_next, close_counter, open_counter, pause_counter
 from ..queue.accounts import USER_TOKEN_PREFIX, cached_token_holder
 from ..queue.calling import (
-    Called,
     call_next_rows,
     current_ticket,
     lock_counter,
@@ -124,14 +123,19 @@ def _fast_call_next(counter_id: int) -> Response | None:
     user = cached_token_holder(session, token)
     if not isinstance(user, User):
         return None
-    called: Called | None = None
     raw = Raw(session)
     try:
         counter = lock_counter_row(raw, counter_id)
-        if counter is not None and counter.state == CounterState.OPEN:
-            site = site_snapshot(session, counter.site_id)
-            if may_operate_counter(user, site, counter.agent_id):
-                called = call_next_rows(raw, counter, site, actor=Actor(user=user), now=utcnow())
+        site = site_snapshot(session, counter.site_id) if counter is not None else None
+        if (
+            counter is None
+            or site is None
+            or counter.state != CounterState.OPEN
+            or not may_operate_counter(user, site, counter.agent_id)
+        ):
+            called = None
+        else:
+            called = call_next_rows(raw, counter, site, actor=Actor(user=user), now=utcnow())
     finally:
         raw.close()
     if called is None:

@@ -36,9 +36,11 @@ def bearer_token(prefix: str) -> str | None:
 
 
 def json_answer(body: dict[str, Any], status: int) -> Response:
-    """The JSON answer of a hot view, as the documented view writes it."""
+    """The JSON answer of a hot view, byte for byte as the documented view writes it."""
     return current_app.response_class(
-        json.dumps(body, separators=(",", ":")) + "\n", status, mimetype="application/json"
+        json.dumps(body, separators=(",", ":"), sort_keys=True) + "\n",
+        status,
+        mimetype="application/json",
     )
 
 

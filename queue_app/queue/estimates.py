@@ -91,10 +91,8 @@ _POSITION_AND_COUNTERS = select(_AHEAD, _OPEN_COUNTERS, _EXPECTED_SECONDS)
 # from the counts the database keeps (models.QueueCount), not counted over the
 # queue; then the open counters serving the service and the seconds one
 # citizen is expected to take (as _EXPECTED_SECONDS). Plain SQL: this runs on
-# every ticket issued (rawsql.py).
-# People ahead of a newcomer of rank :priority_rank, open counters serving the
-# service, and its expected seconds per citizen at :hour: three columns that
-# ISSUE_POSTGRESQL (numbering.py) also reads in the statement that issues.
+# every ticket issued (rawsql.py). Three columns that ISSUE_POSTGRESQL
+# (numbering.py) also reads, inside the statement that issues.
 AHEAD_COLUMNS_SQL = f"""
         (SELECT coalesce(sum(waiting), 0) FROM queue_counts
          WHERE service_id = :service_id AND service_day = :service_day
