@@ -3,9 +3,10 @@
 What a statement costs the server process before any of our code runs: psycopg
 sending a query and reading its answer, in the gevent worker the production
 layout uses (``-k gevent``: the wait goes through gevent's hub) and in a plain
-process. Call-next on PostgreSQL makes 8 round trips (pool pre-ping, BEGIN,
-counter, finish, heads, call, learned duration, COMMIT): this figure times 8 is
-its floor of client CPU. Baseline: the same loop without gevent, same run.
+process. Call-next on PostgreSQL makes 6 round trips (BEGIN, counter, finish,
+heads, call, COMMIT; a seventh when the ticket finished teaches the learned
+duration): this figure times 6 is its floor of client CPU. Baseline: the same
+loop without gevent, same run.
 
     .venv/bin/python bench/pg_roundtrip.py [--dburl postgresql://…] [--num 5000]
 """

@@ -124,6 +124,14 @@ _EVENT = Statement(
 )
 _LEARN = Statement(LEARN_SQL)
 
+# A service's tickets that can be called now, and the order they are called in.
+_CALLABLE = (
+    f"status = '{TicketStatus.WAITING.value}' "
+    # A checked-in appointment waits for its slot (queued_at) to be called.
+    f"AND (priority_class != '{PriorityClass.APPOINTMENT.value}' OR queued_at <= :now)"
+)
+_CALL_ORDER = ", ".join(column.name for column in queue_order())
+
 # PostgreSQL: one statement (one round trip) per step, with data-modifying CTEs.
 _RETURNED = ", ".join(f"t.{name}" for name in _TICKET.names)
 _LOG_FROM = (
@@ -141,12 +149,13 @@ _FINISH_ALL_POSTGRESQL = Statement(
     f"logged AS ({_LOG_FROM.format(previous='from_status', rows='done')}) "
     f"SELECT {_TICKET.sql}, from_status FROM done"
 )
-# The chosen head locked (unless another agent holds it), called and logged; returns it.
-_CALL_HEAD_POSTGRESQL = Statement(
+# The first waiting ticket of the chosen service that no other transaction holds
+# (usually the head the policy chose; the next one while another agent is calling
+# it), locked, called and logged; returns it, or no row when the service has none.
+_CALL_FIRST_POSTGRESQL = Statement(
     "WITH head AS ("  # noqa: S608
-    "SELECT id FROM tickets WHERE id = :ticket_id AND service_id = :service_id "
-    f"AND service_day = :day AND status = '{TicketStatus.WAITING.value}' "
-    "FOR UPDATE SKIP LOCKED), "
+    "SELECT id FROM tickets WHERE service_id = :service_id AND service_day = :day "
+    f"AND {_CALLABLE} ORDER BY {_CALL_ORDER} LIMIT 1 FOR UPDATE SKIP LOCKED), "
     f"called AS (UPDATE tickets t SET status = '{TicketStatus.CALLED.value}', "
     "counter_id = :counter_id, agent_id = :user_id, called_at = :now, "
     "first_called_at = COALESCE(t.first_called_at, :now) "
@@ -224,14 +233,16 @@ def call_next_rows(
 
     The counter's tickets in progress are finished first. Besides the counter
     (locked by the caller), locks only the ticket it calls: the heads of the
-    counter's services are read without locks, the policy chooses one, and that
-    one is locked with SKIP LOCKED on PostgreSQL. When another agent is calling it at that
-    instant, it is set aside and the choice made again, so a concurrent agent
-    never skips a head that nobody calls and no ticket is called twice. SQLite
-    serialises write transactions: the head read is the one called. Queues
-    ``ticket_called``, ``feedback_request``, and the ticket, counter, position
-    and queue pushes. Plain SQL on the session's connection (rawsql.py): a
-    fixed number of statements, none through the ORM (PostgreSQL: one per step).
+    counter's services are read without locks and the policy chooses a service;
+    on PostgreSQL its first waiting ticket that no other transaction holds is
+    then locked (SKIP LOCKED) and called in one statement, so an agent whose
+    head another agent is calling at that instant takes the next one without
+    waiting or reading again, a concurrent agent never skips a head that nobody
+    calls, and no ticket is called twice. SQLite serialises write transactions:
+    the head read is the one called. Queues ``ticket_called``,
+    ``feedback_request``, and the ticket, counter, position and queue pushes.
+    Plain SQL on the session's connection (rawsql.py): a fixed number of
+    statements, none through the ORM (PostgreSQL: one per step).
     """
     if counter.state != CounterState.OPEN:
         raise errors.CounterNotOpen(state=counter.state.value)
@@ -283,18 +294,19 @@ def _finish_in_progress(
 def _call(
     raw: Raw, head: dict[str, Any], counter_id: int, actor: Actor, now: datetime, stamp: Any
 ) -> dict[str, Any] | None:
-    """Call the chosen head: its columns as now stored, or None when another agent holds it.
+    """Call the head of a service: the columns of the ticket called, as now stored.
 
-    On SQLite this transaction holds the writer lock: nobody else is calling.
+    On PostgreSQL, the service's first waiting ticket not held by another
+    transaction (None when there is none). On SQLite this transaction holds the
+    writer lock, nobody else is calling: ``head`` itself.
     """
     if raw.postgresql:
         params = _logged(EventKind.CALLED, counter_id, actor, stamp)
         params.update(
-            ticket_id=head["id"],
             service_id=head["service_id"],
             day=bind_date(raw.dialect, head["service_day"]),
         )
-        row = raw.first(_CALL_HEAD_POSTGRESQL, params)
+        row = raw.first(_CALL_FIRST_POSTGRESQL, params)
         return None if row is None else _TICKET.read(raw.dialect, row)
     raw.execute(
         _CALL,
@@ -383,11 +395,6 @@ def ticket_view(session: Session, site: Site, counter: CounterRow, columns: dict
     return SimpleNamespace(**columns, site=site, service=named, counter=counter)
 
 
-# Each round sets aside one ticket another transaction holds, so this bounds
-# the agents calling at the same instant, not the length of the queue.
-MAX_CHOICES = 64
-
-
 _LINKS = (
     select(CounterService.service_id, CounterService.weight)
     .join(Service, Service.id == CounterService.service_id)
@@ -409,12 +416,6 @@ def counter_weights(session: Session, counter_id: int) -> dict[int, int]:
     return cached(("counter_weights", counter_id), load)
 
 
-# PostgreSQL: the first few waiting tickets of each service are read at once,
-# so that an agent whose choice another agent is locking at that instant
-# chooses again among them, without reading the queue again.
-HEADS_AHEAD = 4
-
-
 def _take_next(
     raw: Raw, counter_id: int, day: date, now: datetime, actor: Actor, stamp: Any
 ) -> dict[str, Any] | None:
@@ -422,32 +423,11 @@ def _take_next(
     if not weights:
         return None
     dialect = raw.dialect
-    # Row locks exist on PostgreSQL only; on SQLite this transaction holds the
-    # writer lock, so nobody else is calling.
-    locking = raw.postgresql
-    ahead = HEADS_AHEAD if locking else 1
-    params = {"day": bind_date(dialect, day), "now": stamp}
-    held_elsewhere: list[int] = []
-    rows: list[dict[str, Any]] | None = None
-    for _ in range(MAX_CHOICES):
-        if rows is None:
-            statement = _heads(tuple(sorted(weights)), ahead, held_elsewhere)
-            rows = sorted(
-                (_TICKET.read(dialect, row) for row in raw.execute(statement, params).fetchall()),
-                key=lambda t: (t["priority_rank"], t["queued_at"], t["id"]),
-            )
-        # Each service's first ticket not set aside, in queue order.
-        heads: dict[int, dict[str, Any]] = {}
-        fetched: dict[int, int] = {}
-        for row in rows:
-            service_id = row["service_id"]
-            fetched[service_id] = fetched.get(service_id, 0) + 1
-            if row["id"] not in held_elsewhere and service_id not in heads:
-                heads[service_id] = row
-        if any(n >= ahead and sid not in heads for sid, n in fetched.items()):
-            # A service's tickets read are all set aside: more may wait behind them.
-            rows = None
-            continue
+    rows = raw.execute(
+        _heads(tuple(sorted(weights))), {"day": bind_date(dialect, day), "now": stamp}
+    ).fetchall()
+    heads = {head["service_id"]: head for head in (_TICKET.read(dialect, row) for row in rows)}
+    while heads:
         chosen = choose_next(
             [
                 Candidate(
@@ -464,40 +444,30 @@ def _take_next(
         )
         if chosen is None:
             return None
-        head = heads[chosen.service_id]
-        called = _call(raw, head, counter_id, actor, now, stamp)
+        called = _call(raw, heads[chosen.service_id], counter_id, actor, now, stamp)
         if called is not None:
             return called
-        # Being called (or changed) by another transaction right now: choose again.
-        held_elsewhere.append(head["id"])
-    log.warning("counter %s: no queue head could be locked after %d tries", counter_id, MAX_CHOICES)
+        # Every ticket of that service is being called by other agents right now.
+        del heads[chosen.service_id]
     return None
 
 
-_HEADS: dict[tuple[tuple[int, ...], int], Statement] = {}
+_HEADS: dict[tuple[int, ...], Statement] = {}
 
 
-def _heads(service_ids: tuple[int, ...], ahead: int, excluded: list[int]) -> Statement:
-    """The first ``ahead`` waiting tickets of each service (one statement, no lock).
-
-    Built once per set of services when nothing is set aside.
-    """
-    statement = None if excluded else _HEADS.get((service_ids, ahead))
+def _heads(service_ids: tuple[int, ...]) -> Statement:
+    """The first waiting ticket of each service (one statement, no lock), built once per set."""
+    statement = _HEADS.get(service_ids)
     if statement is not None:
         return statement
     # Ids are integers from the database, written into the text as such.
-    not_in = f" AND id NOT IN ({', '.join(str(int(i)) for i in excluded)})" if excluded else ""
-    order = ", ".join(column.name for column in queue_order())
     firsts = [
         f"SELECT * FROM (SELECT {_TICKET.sql} FROM tickets "  # noqa: S608
-        f"WHERE service_id = {int(service_id)} AND service_day = :day "
-        f"AND status = '{TicketStatus.WAITING.value}'"
-        # A checked-in appointment waits for its slot (queued_at) to be called.
-        f" AND (priority_class != '{PriorityClass.APPOINTMENT.value}' OR queued_at <= :now)"
-        f"{not_in} ORDER BY {order} LIMIT {int(ahead)}) AS head_{n}"
+        f"WHERE service_id = {int(service_id)} AND service_day = :day AND {_CALLABLE} "
+        f"ORDER BY {_CALL_ORDER} LIMIT 1) AS head_{n}"
         for n, service_id in enumerate(service_ids)
     ]
     statement = Statement(" UNION ALL ".join(firsts))
-    if not excluded and len(_HEADS) < 1024:
-        _HEADS[(service_ids, ahead)] = statement
+    if len(_HEADS) < 1024:
+        _HEADS[service_ids] = statement
     return statement
