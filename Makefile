@@ -138,6 +138,9 @@ bench: install ## run the benchmarks on SQLite and PostgreSQL (prints figures)
 	$(BIN)/python bench/issue_tickets.py --dburl $(PG_URL)
 	$(BIN)/python bench/call_next.py --dburl sqlite
 	$(BIN)/python bench/call_next.py --dburl $(PG_URL)
+	# Two server processes on the same two cores as PostgreSQL and the load generator.
+	$(BIN)/python bench/issue_tickets.py --dburl $(PG_URL) --workers 2 --concurrency 16,32
+	$(BIN)/python bench/call_next.py --dburl $(PG_URL) --workers 2
 	$(BIN)/python bench/pg_roundtrip.py --dburl $(PG_URL)
 	# The cost of a ticket with 1,000 and with 1,000,000 tickets already stored.
 	for db in sqlite $(PG_URL); do for n in 1000 1000000; do \

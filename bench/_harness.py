@@ -45,8 +45,9 @@ def parse_args(doc: str, default_num: int) -> argparse.Namespace:
     parser.add_argument(
         "--workers",
         type=int,
-        default=0,
-        help="gunicorn worker processes (0: 1 for SQLite, 2 for PostgreSQL)",
+        default=1,
+        help="gunicorn worker processes (production: one per core PostgreSQL does not "
+        "need; on a 2-core machine that also runs PostgreSQL and the load generator, 1)",
     )
     parser.add_argument(
         "--threads",
@@ -143,7 +144,7 @@ def running_server(args: argparse.Namespace) -> Iterator[Server]:
         )
         port = free_port()
         sqlite = database_url.startswith("sqlite")
-        workers = args.workers or (1 if sqlite else 2)
+        workers = args.workers
         kind_options = (
             ["-k", "gevent", "--worker-connections", "1000"]
             if args.server == "gevent"

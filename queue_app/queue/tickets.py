@@ -26,7 +26,7 @@ from ..models import (
     TicketStatus,
     utcnow,
 )
-from . import errors, idempotency
+from . import errors, idempotency, turns
 from .actors import Actor
 from .days import accepts_tickets, end_of_day, service_day
 from .estimates import (
@@ -306,7 +306,15 @@ def _admit_and_issue(
         )
         if isinstance(admitted, idempotency.Claim):
             return admitted
-        issued = _issue(raw, site, service, actor, source, phone, admitted, now)
+        # Kiosks of this process wait for each other here rather than on the
+        # number row (turns.py): alone, until the statement has returned, else
+        # until the transaction ends.
+        turn = turns.take(session, service.id, until_end=not alone)
+        try:
+            issued = _issue(raw, site, service, actor, source, phone, admitted, now)
+        finally:
+            if alone:
+                turn.release()
     finally:
         raw.close()
     _publish_issued(session, site.id, service.id, admitted.priority)
