@@ -25,7 +25,6 @@ none of this (row locks, MVCC): there the context changes nothing.
 from __future__ import annotations
 
 import functools
-import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -39,6 +38,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, scoped_session
 
 from .extensions import db
+from .fifo import FifoLock
 
 # Whether transactions begun in the current context only read. Readers on
 # SQLite start deferred (no write lock); everything else takes the write lock.
@@ -187,7 +187,8 @@ def _configure_sqlite(engine: Engine) -> None:
     # Writers of this process queue here rather than in SQLite's busy handler,
     # which polls with sleeps of up to 100 ms (seconds of latency under load).
     # Other processes (CLI, worker) still meet SQLite's lock and busy timeout.
-    writer = threading.Lock()
+    # In order of arrival (fifo.py): no kiosk waits while later ones go first.
+    writer = FifoLock()
 
     def _release(info: dict[str, Any]) -> None:
         if info.pop(_HOLDS_WRITER, False):

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from queue_app.extensions import db
+from queue_app.fifo import FifoLock
 from queue_app.models import Service, Site, TicketSource
 from queue_app.queue import SYSTEM, issue_ticket, turns
 
@@ -76,7 +77,7 @@ def test_a_kiosk_left_waiting_for_its_turn_goes_on_without_it(pg_app, monkeypatc
 
 
 def test_waiting_requests_get_their_turn_in_order_of_arrival():
-    line = turns._Line()
+    line = FifoLock()
     assert line.acquire(timeout=1)
     served: list[int] = []
     waiting = []

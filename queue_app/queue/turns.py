@@ -18,65 +18,26 @@ committed or not. SQLite needs none: one writer at a time holds the database.
 from __future__ import annotations
 
 import threading
-from collections import deque
 from collections.abc import Hashable
 
 from sqlalchemy import event
 from sqlalchemy.orm import Session, SessionTransaction
 
+from ..fifo import FifoLock
+
 TURN_TIMEOUT_SECONDS = 2.0
 _SESSION_KEY = "queue_app.turn"
 
 
-class _Line:
-    """A lock handed to its waiters in their order of arrival.
-
-    A plain lock lets a request that has just arrived take it before the one
-    that has waited longest (woken, not yet run): fast on average, but a few
-    tickets wait very long. Here ``release`` hands the turn to the first in line.
-    """
-
-    __slots__ = ("_guard", "_held", "_waiting")
-
-    def __init__(self) -> None:
-        # threading's Lock and Event are gevent's own once the worker has
-        # patched the standard library: a waiting greenlet yields to the others.
-        self._guard = threading.Lock()
-        self._held = False
-        self._waiting: deque[threading.Event] = deque()
-
-    def acquire(self, timeout: float) -> bool:
-        with self._guard:
-            if not self._held:
-                self._held = True
-                return True
-            called = threading.Event()
-            self._waiting.append(called)
-        if called.wait(timeout):
-            return True
-        with self._guard:
-            if called.is_set():  # handed over just as the wait ended
-                return True
-            self._waiting.remove(called)
-            return False
-
-    def release(self) -> None:
-        with self._guard:
-            if self._waiting:
-                self._waiting.popleft().set()  # still held: now by the first in line
-            else:
-                self._held = False
-
-
-_lines: dict[Hashable, _Line] = {}
+_lines: dict[Hashable, FifoLock] = {}
 _lines_guard = threading.Lock()
 
 
-def _line_for(key: Hashable) -> _Line:
+def _line_for(key: Hashable) -> FifoLock:
     line = _lines.get(key)
     if line is None:
         with _lines_guard:
-            line = _lines.setdefault(key, _Line())
+            line = _lines.setdefault(key, FifoLock())
     return line
 
 
@@ -85,7 +46,7 @@ class Turn:
 
     __slots__ = ("_line", "held")
 
-    def __init__(self, line: _Line | None, held: bool) -> None:
+    def __init__(self, line: FifoLock | None, held: bool) -> None:
         self._line = line
         self.held = held
 
