@@ -7,7 +7,7 @@ reverse proxy with sticky sessions (config/nginx.example.conf) and
 QUEUE_APP_REDIS_URL set, plus one `queue-app worker` for the periodic jobs.
 """
 
-from queue_app import create_app
+from queue_app import create_app, settle_heap
 
 app = create_app()
 
@@ -15,3 +15,5 @@ if app.config.get("SCHEDULER_IN_PROCESS"):
     from queue_app.jobs.scheduler import build_scheduler
 
     build_scheduler(app, blocking=False).start()
+
+settle_heap()

