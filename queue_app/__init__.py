@@ -141,7 +141,7 @@ def settle_heap() -> None:
     routes, schemas, mappers and compiled SQL are hundreds of thousands of
     objects that live as long as the process; a full collection walked them
     all, every few seconds under load, and the requests of that moment waited
-    (issuing at 16 kiosks on PostgreSQL: p99 68-82 ms with, 42-46 ms without).
+    (issuing at 16 kiosks on PostgreSQL: p99 68-82 ms before, 42-46 ms since).
     """
     import gc
 

@@ -144,11 +144,12 @@ def _configure_postgresql(engine: Engine) -> None:
     """Ping a pooled connection before use only when it sat idle (one round trip less).
 
     Under load a connection comes back to the pool and goes out again within
-    milliseconds: a ping then costs a round trip (about 0.15 ms of CPU with
-    gevent, bench/pg_roundtrip.py) and tells nothing. After a second of idleness
-    it is pinged as before, so that a database restarted meanwhile is noticed
-    before a request uses a dead connection. A connection that dies under a
-    statement is still answered 503 and the pool renewed (outages.py).
+    milliseconds: a ping then costs a round trip (0.06-0.17 ms of CPU with
+    gevent, depending on the machine: bench/pg_roundtrip.py) and tells nothing.
+    After a second of idleness it is pinged as before, so that a database
+    restarted meanwhile is noticed before a request uses a dead connection. A
+    connection that dies under a statement is still answered 503 and the pool
+    renewed (outages.py).
     """
 
     @event.listens_for(engine, "checkin")

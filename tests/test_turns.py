@@ -56,6 +56,40 @@ def test_a_ticket_transaction_gives_its_turn_back_however_it_ends(pg_app, monkey
     assert answer["body"]["number"] == (2 if end == "commit" else 1)
 
 
+def _wait_until(condition, timeout: float = 20.0) -> bool:  # type: ignore[no-untyped-def]
+    done = threading.Event()
+    for _ in range(int(timeout / 0.01)):
+        if condition():
+            return True
+        done.wait(0.01)
+    return condition()
+
+
+@pytest.mark.postgres
+def test_a_kiosk_waits_its_turn_behind_the_request_holding_it(pg_app, monkeypatch):
+    monkeypatch.setattr(turns, "TURN_TIMEOUT_SECONDS", 60.0)
+    office = build_office(pg_app)
+    api = Api(pg_app, office)
+    service_id = office.services["CNI"].id
+    with pg_app.app_context():
+        session = db.session
+        holder = turns.take(session, service_id, until_end=True)
+        assert holder.held
+        line = turns._line_for((id(session.get_bind()), service_id))
+        try:
+            thread, answer = _kiosk_issue_in_background(api, office.slug)
+            # The kiosk's request queues in the process, not in PostgreSQL...
+            assert _wait_until(lambda: len(line._waiting) == 1)
+            assert "status" not in answer
+        finally:
+            session.rollback()
+        # ...and is served as soon as the turn is given back.
+        thread.join(timeout=20)
+        assert not thread.is_alive()
+        assert answer["status"] == 201, answer
+        assert not line._waiting
+
+
 @pytest.mark.postgres
 def test_a_kiosk_left_waiting_for_its_turn_goes_on_without_it(pg_app, monkeypatch):
     monkeypatch.setattr(turns, "TURN_TIMEOUT_SECONDS", 0.2)
@@ -92,11 +126,7 @@ def test_waiting_requests_get_their_turn_in_order_of_arrival():
         thread.start()
         waiting.append(thread)
         # The next one arrives once this one is in line.
-        for _ in range(2000):
-            if len(line._waiting) == n + 1:
-                break
-            threading.Event().wait(0.005)
-        assert len(line._waiting) == n + 1
+        assert _wait_until(lambda n=n: len(line._waiting) == n + 1)
     line.release()
     for thread in waiting:
         thread.join(timeout=20)

@@ -69,6 +69,10 @@ def take(session: Session, service_id: int, *, until_end: bool = False) -> Turn:
     bind = session.get_bind()
     if bind.dialect.name != "postgresql" or _SESSION_KEY in session.info:
         return _NO_TURN
+    if until_end:
+        # Begun now (a no-op when the caller's statements have begun it), so
+        # that its end, which gives the turn back, is sure to come.
+        session.connection()
     line = _line_for((id(bind), service_id))
     turn = Turn(line, line.acquire(TURN_TIMEOUT_SECONDS))
     if until_end and turn.held:
