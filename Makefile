@@ -16,12 +16,13 @@ $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 
-$(VENV)/.installed: pyproject.toml | $(BIN)/activate
-	$(BIN)/pip install --quiet -e .
+# The server (.) and guichet-printer (printer/), the distribution it prints with.
+$(VENV)/.installed: pyproject.toml setup.py printer/pyproject.toml | $(BIN)/activate
+	$(BIN)/pip install --quiet -e ./printer -e .
 	touch $@
 
 $(VENV)/.installed-test: pyproject.toml $(VENV)/.installed
-	$(BIN)/pip install --quiet -e ".[test]"
+	$(BIN)/pip install --quiet -e ./printer -e ".[test]"
 	touch $@
 
 node_modules/.installed: package.json package-lock.json

@@ -93,7 +93,7 @@ def fresh_database(dburl: str) -> Iterator[str]:
     from sqlalchemy import create_engine, text
     from sqlalchemy.engine import make_url
 
-    from queue_app.config import normalize_database_url
+    from queue_app.infra.config import normalize_database_url
 
     server = normalize_database_url(dburl)
     name = f"guichet_bench_{uuid.uuid4().hex[:8]}"

@@ -8,7 +8,7 @@ apps over the same SQLite database:
 * baseline: no limiter at all (RATELIMIT_ENABLED = False);
 * stock: Flask-Limiter as it is used out of the box, with its before_request,
   after_request and teardown hooks on every request (Guichet before issue 7);
-* guichet: queue_app.ratelimit.Limiter, limits checked only by the views
+* guichet: queue_app.security.ratelimit.Limiter, limits checked only by the views
   they decorate, and the sign-in limits inside the sign-in views.
 
     .venv/bin/python bench/limiter_overhead.py --num 5000
@@ -90,7 +90,7 @@ def main() -> None:
     args = parser.parse_args()
 
     from queue_app import create_app
-    from queue_app.cli import upgrade_database
+    from queue_app.cli.commands import upgrade_database
     from queue_app.extensions import db
 
     print(__doc__)

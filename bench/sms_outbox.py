@@ -29,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench._harness import fresh_database  # noqa: E402
 from queue_app import create_app  # noqa: E402
-from queue_app.cli import upgrade_database  # noqa: E402
+from queue_app.cli.commands import upgrade_database  # noqa: E402
 from queue_app.extensions import db  # noqa: E402
 from queue_app.models import MessageStatus, OutboundMessage, utcnow  # noqa: E402
 from queue_app.queue import booking  # noqa: E402

@@ -34,7 +34,7 @@ from _harness import fresh_database  # noqa: E402
 from sqlalchemy import insert, text  # noqa: E402
 
 from queue_app import create_app  # noqa: E402
-from queue_app.cli import upgrade_database  # noqa: E402
+from queue_app.cli.commands import upgrade_database  # noqa: E402
 from queue_app.extensions import db  # noqa: E402
 from queue_app.models import Feedback, Role, Ticket, TicketEvent, User  # noqa: E402
 from queue_app.quality.replay import day_bounds  # noqa: E402

@@ -1,8 +1,11 @@
-"""The waiting-room display front end: pages, styles, scripts and sounds for the TV.
+"""The front ends of the office screens: pages, styles, scripts and sounds of the
+waiting-room TV and the counter screen (``tv/``), the touch kiosk (``kiosk/``) and
+the satisfaction tablet (``tablet/``).
 
-This folder is the top-level ``display/`` of the repository; it is installed as
-the ``queue_app.display`` package (``queue_app/display`` links here) so that
-the built wheel carries it. ``queue_app.web.display`` serves it.
+This folder is the top-level ``display/`` of the repository; the server's wheel
+ships it as the ``queue_app.display`` package (setup.py maps it), and the
+blueprints of ``queue_app.web`` serve it: templates from ``templates/``, files
+under ``/display/static/``.
 """
 
 from pathlib import Path

@@ -19,13 +19,14 @@ def create_app(test_config: dict[str, Any] | None = None, *, web: bool = True) -
     database, its hooks, the translations and the realtime emitter, without the
     pages, the API, Socket.IO's server, CSRF, rate limits and error pages.
     """
-    from . import events, hotcache, outages
-    from .config import load_config
-    from .database import configure_engine, set_read_only
     from .extensions import babel, db
-    from .i18n import select_locale
+    from .infra import hotcache, outages
+    from .infra.config import load_config
+    from .infra.database import configure_engine, set_read_only
+    from .infra.i18n import select_locale
     from .quality import audit
     from .queue.publish import build_state
+    from .realtime import events
 
     instance_path = (test_config or {}).get("INSTANCE_PATH") or os.environ.get(
         "QUEUE_APP_INSTANCE_PATH"
@@ -62,7 +63,7 @@ def create_app(test_config: dict[str, Any] | None = None, *, web: bool = True) -
     babel.init_app(app, locale_selector=select_locale)
     if web:
         from .extensions import csrf, limiter, login_manager
-        from .ratelimit import install_signin_limits
+        from .security.ratelimit import install_signin_limits
 
         login_manager.init_app(app)
         csrf.init_app(app)
@@ -72,7 +73,7 @@ def create_app(test_config: dict[str, Any] | None = None, *, web: bool = True) -
     redis_url = app.config.get("REDIS_URL") or None
     if app.config.get("SOCKETIO_WRITE_ONLY") or not web:
         # The worker pushes through Redis to the server processes' clients.
-        from .redis_publish import RedisEmitter
+        from .realtime.redis_publish import RedisEmitter
 
         emitter = (
             RedisEmitter(
@@ -87,9 +88,9 @@ def create_app(test_config: dict[str, Any] | None = None, *, web: bool = True) -
     else:
         # Handlers are declared before the first init_app so that Flask-SocketIO
         # keeps them and registers them on the server of every app it initialises.
-        from . import sockets  # noqa: F401
         from .extensions import socketio
-        from .redis_queue import client_manager
+        from .realtime import sockets  # noqa: F401
+        from .realtime.redis_queue import client_manager
 
         # A client manager of the app's own, always: Flask-SocketIO keeps the
         # options of earlier init_app calls, and would reuse another app's.
@@ -104,11 +105,11 @@ def create_app(test_config: dict[str, Any] | None = None, *, web: bool = True) -
         events.set_emitter(app, socketio, build_state)
 
     if web:
-        from . import security
         from .api import init_api
         from .api.errors import register_error_handlers
-        from .health import bp as health_bp
+        from .security import headers as security
         from .web import init_web
+        from .web.health import bp as health_bp
 
         app.register_blueprint(health_bp)
         init_api(app)
@@ -166,7 +167,7 @@ def _guard_realtime(app: Flask) -> None:
     from the headers of trusted reverse proxies only (TRUSTED_PROXIES)."""
     from werkzeug.middleware.proxy_fix import ProxyFix
 
-    from .socket_guard import SocketGuard
+    from .realtime.socket_guard import SocketGuard
 
     limit = int(app.config.get("SOCKETIO_MAX_CONNECTIONS_PER_ADDRESS") or 0)
     if limit > 0 and not app.config.get("SOCKETIO_WRITE_ONLY"):

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from flask_socketio import SocketIO
     from flask_wtf import CSRFProtect
 
-    from .ratelimit import Limiter
+    from .security.ratelimit import Limiter
 
     socketio: SocketIO
     csrf: CSRFProtect
@@ -49,10 +49,10 @@ def _csrf() -> Any:
 def _limiter() -> Any:
     from flask_limiter.util import get_remote_address
 
-    from .ratelimit import Limiter
+    from .security.ratelimit import Limiter
 
     # Limits are checked only by the views they decorate (no hook on every request);
-    # sign-in limits are queue_app.ratelimit.SignInLimits.
+    # sign-in limits are queue_app.security.ratelimit.SignInLimits.
     return Limiter(key_func=get_remote_address, default_limits=[])
 
 

@@ -22,12 +22,13 @@ from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import make_url
 from werkzeug.security import generate_password_hash
 
-from queue_app import create_app, events
-from queue_app.cli import upgrade_database
+from queue_app import create_app
+from queue_app.cli.commands import upgrade_database
 from queue_app.extensions import db
 from queue_app.models import Base, Counter, DeviceKind, Role, Service, Site, User
 from queue_app.queue.accounts import create_device
 from queue_app.queue.sites import create_counter, create_service, create_site
+from queue_app.realtime import events
 
 PASSWORD = "correct horse battery"
 # Hashed once, cheaply: the production scrypt hash takes tens of milliseconds per check.
@@ -509,7 +510,7 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
 # --- Reconnection -------------------------------------------------------------
 
 AGENT_JS = Path(__file__).parent.parent / "queue_app" / "static" / "js" / "agent.js"
-DISPLAY_JS = Path(__file__).parent.parent / "display" / "static" / "display.js"
+DISPLAY_JS = Path(__file__).parent.parent / "display" / "static" / "tv" / "display.js"
 
 
 def reconnect_bound_ms(script: Path) -> int:

@@ -30,7 +30,7 @@ from flask import Flask
 from werkzeug.serving import make_server
 
 from queue_app import create_app
-from queue_app.cli import upgrade_database
+from queue_app.cli.commands import upgrade_database
 from queue_app.demo import load_office, read_spec
 from queue_app.extensions import db
 from queue_app.models import DeviceKind, Role, TicketSource, User
@@ -237,7 +237,7 @@ def fuzz(
                 **kwargs,
             )
     finally:
-        from queue_app import events
+        from queue_app.realtime import events
 
         app.extensions[events.PUBLISHER_KEY].stop()
         with app.app_context():

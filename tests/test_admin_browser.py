@@ -14,7 +14,7 @@ import re
 
 import pytest
 
-from queue_app.web.admin.devices import qr_data_uri
+from queue_app.web.qr import qr_data_uri
 
 from .conftest import LAPTOP, PASSWORD, TV_LANDSCAPE, Office, shot
 

@@ -152,7 +152,7 @@ SERVICE_FORM = {
 def test_booking_settings_and_pictogram_of_a_service(app, office, manager):
     page = html.unescape(manager.get("/admin/sites/thies/services/CNI").get_data(as_text=True))
     assert "Rendez-vous" in page
-    assert "/static/kiosk/icons/passport.svg" in page
+    assert "/display/static/kiosk/icons/passport.svg" in page
     saved = post_form(
         manager,
         "/admin/sites/thies/services/CNI",

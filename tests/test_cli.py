@@ -16,7 +16,7 @@ import time_machine
 from sqlalchemy import func, inspect, select
 
 from queue_app import create_app
-from queue_app.cli import cli
+from queue_app.cli.commands import cli
 from queue_app.extensions import db
 from queue_app.models import Counter, Device, Service, Site, User
 

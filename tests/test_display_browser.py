@@ -371,7 +371,7 @@ def test_message_line_and_a_second_waiting_room(make_page, live_server, office: 
 
 
 def test_a_new_server_version_reloads_the_display(make_page, live_server, office, monkeypatch):
-    from queue_app import sockets
+    from queue_app.realtime import sockets
     from queue_app.web import display
 
     page = open_display(make_page, live_server.url, office.tokens["display"])

@@ -32,7 +32,7 @@ from flask import Flask
 from sqlalchemy import select
 
 from queue_app import create_app
-from queue_app.cli import upgrade_database
+from queue_app.cli.commands import upgrade_database
 from queue_app.extensions import db, socketio
 from queue_app.models import Device, DeviceKind, Site, Ticket
 from queue_app.queue.accounts import create_device

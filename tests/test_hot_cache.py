@@ -20,7 +20,7 @@ import time_machine
 from flask import Flask
 
 from queue_app import create_app
-from queue_app.hotcache import hot_cache
+from queue_app.infra.hotcache import hot_cache
 
 from .conftest import Api, Office, base_config, build_office, dispose
 

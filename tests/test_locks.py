@@ -27,9 +27,8 @@ import time_machine
 from flask import Flask
 from sqlalchemy import func, insert, select, text, update
 
-from queue_app import events
-from queue_app.database import WriteInReadOnlyTransaction, read_only, writable
 from queue_app.extensions import db, socketio
+from queue_app.infra.database import WriteInReadOnlyTransaction, read_only, writable
 from queue_app.models import (
     Counter,
     CounterState,
@@ -60,6 +59,7 @@ from queue_app.queue.accounts import create_user
 from queue_app.queue.days import service_day
 from queue_app.queue.numbering import ISSUE_POSTGRESQL, format_label, label_sql
 from queue_app.queue.sites import create_counter
+from queue_app.realtime import events
 
 from .conftest import PASSWORD, Api, Office, build_office, count_statements
 

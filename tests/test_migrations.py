@@ -8,7 +8,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect
 
-from queue_app.cli import alembic_config
+from queue_app.cli.commands import alembic_config
 from queue_app.extensions import db
 from queue_app.models import Base
 

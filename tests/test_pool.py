@@ -12,7 +12,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import create_engine, make_url, text
 
-from queue_app import database
+from queue_app.infra import database
 
 from .conftest import PG_URL, Api, build_office
 

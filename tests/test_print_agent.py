@@ -21,7 +21,7 @@ from guichet_printer.agent import PrintAgent, ServerUnavailable
 from sqlalchemy import select
 
 from queue_app import create_app
-from queue_app.cli import upgrade_database
+from queue_app.cli.commands import upgrade_database
 from queue_app.extensions import db
 from queue_app.models import Device, DeviceKind, TicketSource
 from queue_app.printing.devices import configure_printer

@@ -29,7 +29,7 @@ from typing import Any
 import pytest
 from flask import Flask
 
-from queue_app import create_app, create_worker_app, events
+from queue_app import create_app, create_worker_app
 from queue_app.api import counters as counters_api
 from queue_app.extensions import db, socketio
 from queue_app.jobs import day_close
@@ -38,6 +38,7 @@ from queue_app.models import Counter, TicketSource, User, utcnow
 from queue_app.queue import SYSTEM, Actor, call_next, errors, issue_ticket, open_counter, publish
 from queue_app.queue.calling import call_next_rows
 from queue_app.queue.sites import get_service, get_site
+from queue_app.realtime import events
 
 from .conftest import PASSWORD, Api, Office, base_config, build_office, dispose
 

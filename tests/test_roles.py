@@ -30,7 +30,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from queue_app import create_app
-from queue_app.hotcache import hot_cache
+from queue_app.infra.hotcache import hot_cache
 
 from .conftest import PASSWORD, Api, base_config, build_office, dispose
 

@@ -221,7 +221,7 @@ def test_turn_near_is_sent_once_when_few_are_ahead(dakar, app):
 
 
 def test_sms_simulate_command_answers(dakar, app):
-    from queue_app.cli import cli
+    from queue_app.cli.commands import cli
 
     runner = app.test_cli_runner()
     result = runner.invoke(cli, ["sms-simulate", "--from", "77 123 45 67", "AIDE"])

@@ -8,7 +8,6 @@ import pytest
 import time_machine
 from sqlalchemy import select
 
-from queue_app import events
 from queue_app.extensions import db
 from queue_app.models import (
     Counter,
@@ -37,6 +36,7 @@ from queue_app.queue import (
 )
 from queue_app.queue.days import end_of_day, service_day
 from queue_app.queue.sites import create_counter, create_service, create_site, set_hours
+from queue_app.realtime import events
 
 from .conftest import build_office
 

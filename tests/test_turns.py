@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from queue_app.extensions import db
-from queue_app.fifo import FifoLock
+from queue_app.infra.fifo import FifoLock
 from queue_app.models import Service, Site, TicketSource
 from queue_app.queue import SYSTEM, issue_ticket, turns
 

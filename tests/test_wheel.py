@@ -33,16 +33,30 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A fresh virtualenv with the wheel built from this checkout; returns its bin folder."""
     folder = tmp_path_factory.mktemp("wheel")
     dist = folder / "dist"
-    build = _run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "-w", str(dist), str(ROOT)]
-    )
-    # The SPDX license string builds without setuptools' deprecation warnings.
-    assert "deprecat" not in (build.stdout + build.stderr).lower()
-    wheels = list(dist.glob("guichet-*.whl"))
+    for source in (ROOT, ROOT / "printer"):
+        build = _run(
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "wheel",
+                "--no-deps",
+                "--quiet",
+                "-w",
+                str(dist),
+                str(source),
+            ]
+        )
+        # The SPDX license string builds without setuptools' deprecation warnings.
+        assert "deprecat" not in (build.stdout + build.stderr).lower()
+    wheels = list(dist.glob("guichet-0*.whl"))
     assert len(wheels) == 1, wheels
     venv = folder / "venv"
     _run([sys.executable, "-m", "venv", str(venv)])
-    _run([str(venv / "bin" / "pip"), "install", "--quiet", str(wheels[0])])
+    # guichet-printer, the server's printing dependency, from the wheel built beside it.
+    _run(
+        [str(venv / "bin" / "pip"), "install", "--quiet", "--find-links", str(dist), str(wheels[0])]
+    )
     return venv / "bin"
 
 
@@ -107,7 +121,7 @@ def test_the_installed_wheel_runs_the_demo_office(installed: Path, tmp_path: Pat
         assert page.status_code == 200
         assert "Touchez le service qui vous amène" in page.text
         assert "<svg" in page.text
-        assert requests.get(f"{base}/static/kiosk/kiosk.js", timeout=5).status_code == 200
+        assert requests.get(f"{base}/display/static/kiosk/kiosk.js", timeout=5).status_code == 200
         qr = requests.get(f"{base}/kiosk/qr/{ticket.json()['code']}.svg", timeout=5)
         assert qr.headers["Content-Type"].startswith("image/svg+xml")
         paper = work / "instance" / "kiosk-printer.escpos"
@@ -121,8 +135,9 @@ def test_the_installed_wheel_runs_the_demo_office(installed: Path, tmp_path: Pat
         assert page.status_code == 200
         assert "Appel en cours" in page.text
         for asset, kind in (
-            ("/display/static/display.js", "javascript"),
-            ("/display/static/display.css", "css"),
+            ("/display/static/tv/display.js", "javascript"),
+            ("/display/static/tv/display.css", "css"),
+            ("/display/static/tablet/feedback.js", "javascript"),
             ("/display/static/sounds/chime.ogg", "ogg"),
             ("/display/static/voice/fr/ticket.ogg", "ogg"),
             ("/display/static/voice/fr/number-42.ogg", "ogg"),

@@ -15,9 +15,9 @@ from typing import Any
 
 import redis
 
-from queue_app import events
-from queue_app.redis_publish import RedisEmitter
-from queue_app.redis_queue import GuichetRedisManager
+from queue_app.realtime import events
+from queue_app.realtime.redis_publish import RedisEmitter
+from queue_app.realtime.redis_queue import GuichetRedisManager
 
 ROOT = Path(__file__).resolve().parent.parent
 NOWHERE = "redis://127.0.0.1:1/0"  # never connected to: publications are captured

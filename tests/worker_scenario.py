@@ -32,7 +32,7 @@ WEB_MODULES = (
     "limits",
     "marshmallow",
     "queue_app.api",
-    "queue_app.sockets",
+    "queue_app.realtime.sockets",
     "queue_app.web",
     "rich",
     "socketio",
@@ -55,14 +55,15 @@ def main(
 ) -> dict[str, object]:
     from sqlalchemy import select
 
-    from queue_app import create_worker_app, events
-    from queue_app.cli import upgrade_database
+    from queue_app import create_worker_app
+    from queue_app.cli.commands import upgrade_database
     from queue_app.demo import load_office, read_spec
     from queue_app.extensions import db
     from queue_app.jobs.scheduler import JOBS, run_job
     from queue_app.models import Device, DeviceKind, Service, TicketSource
     from queue_app.printing.spool import spool_ticket
     from queue_app.queue import SYSTEM, issue_ticket
+    from queue_app.realtime import events
 
     failures = Failures()
     logging.getLogger().addHandler(failures)

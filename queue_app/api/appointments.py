@@ -10,13 +10,6 @@ from marshmallow import Schema, fields, validate
 
 from ..extensions import db, limiter
 from ..models import Appointment, BookingChannel, Device, User, utcnow
-from ..permissions import (
-    require_principal,
-    require_site_manager,
-    require_site_reader,
-    require_site_staff,
-)
-from ..phones import normalize_phone
 from ..printing.spool import print_job_brief
 from ..queue import Actor, errors
 from ..queue.booking import (
@@ -29,8 +22,15 @@ from ..queue.booking import (
     get_appointment,
 )
 from ..queue.days import local_now, service_day
+from ..queue.phones import normalize_phone
 from ..queue.publish import iso
 from ..queue.sites import get_service, get_site, get_site_and_service
+from ..security.permissions import (
+    require_principal,
+    require_site_manager,
+    require_site_reader,
+    require_site_staff,
+)
 from ..sms import notices, registry
 from . import ApiBlueprint, principal
 from .inputs import SINGLE_LINE_PATTERN, Date
@@ -143,7 +143,7 @@ class GatewayPublicSchema(Schema):
 
 
 def appointment_json(appointment: Appointment, *, staff: bool = False) -> dict[str, Any]:
-    from ..phones import mask_phone
+    from ..queue.phones import mask_phone
 
     site, service = appointment.site, appointment.service
     base = current_app.config["PUBLIC_URL"]

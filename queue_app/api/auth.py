@@ -14,7 +14,7 @@ from ..models import utcnow
 from ..queue import errors
 from ..queue.accounts import authenticate, issue_api_token
 from ..queue.publish import iso
-from ..ratelimit import signin_limits
+from ..security.ratelimit import signin_limits
 from . import ApiBlueprint
 from .schemas import TokenRequestSchema, TokenSchema
 

@@ -8,12 +8,6 @@ from flask import Flask, Response
 
 from ..extensions import db
 from ..models import CounterState, User, utcnow
-from ..permissions import (
-    may_operate_counter,
-    require_counter_operator,
-    require_counter_taker,
-    require_site_staff,
-)
 from ..queue import Actor, call_next, close_counter, open_counter, pause_counter
 from ..queue.accounts import USER_TOKEN_PREFIX, cached_token_holder
 from ..queue.calling import (
@@ -25,6 +19,12 @@ from ..queue.calling import (
 )
 from ..queue.rawsql import Raw
 from ..queue.sites import cached_site, get_counter, site_snapshot
+from ..security.permissions import (
+    may_operate_counter,
+    require_counter_operator,
+    require_counter_taker,
+    require_site_staff,
+)
 from . import ApiBlueprint, hot, principal
 from .schemas import CounterSchema, PauseSchema, TicketSchema
 from .serialize import counter_json, ticket_json

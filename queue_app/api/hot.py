@@ -19,7 +19,7 @@ from typing import Any
 
 from flask import Flask, Response, current_app, request
 
-from ..permissions import require_principal
+from ..security.permissions import require_principal
 from . import principal
 
 # The endpoints whose hot view checks credentials itself (api/__init__.py).

@@ -10,12 +10,12 @@ from marshmallow import Schema, fields, validate
 
 from ..extensions import db
 from ..models import Device, DeviceKind, PrintJob, PrintJobStatus, Ticket
-from ..permissions import require_principal, require_site_manager, require_site_staff
 from ..printing import spool
 from ..printing.devices import configure_printer, refresh_printer_status
 from ..queue import Actor, errors, get_ticket
 from ..queue.publish import iso
 from ..queue.sites import get_site
+from ..security.permissions import require_principal, require_site_manager, require_site_staff
 from . import ApiBlueprint, principal
 from .schemas import DeviceCreateSchema, DeviceSchema, PrinterOptionsSchema, StrictSchema, Text
 from .serialize import device_json

@@ -22,8 +22,6 @@ from ..models import (
     User,
     utcnow,
 )
-from ..permissions import require_principal, require_site_manager, require_user
-from ..phones import normalize_phone
 from ..quality import commitments as commitments_domain
 from ..quality import complaints as complaints_domain
 from ..quality.export import report_csv
@@ -31,9 +29,11 @@ from ..quality.feedback import pending_prompt, record_feedback
 from ..quality.stats import MAX_RANGE_DAYS, multi_site_report, site_report
 from ..queue import errors
 from ..queue.days import service_day
+from ..queue.phones import normalize_phone
 from ..queue.publish import iso
 from ..queue.sites import get_counter, get_service, get_site
 from ..queue.tickets import get_ticket, get_ticket_by_code
+from ..security.permissions import require_principal, require_site_manager, require_user
 from . import ApiBlueprint, principal
 from .quality_schemas import (
     AnswerSchema,

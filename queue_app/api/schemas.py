@@ -7,7 +7,7 @@ from typing import Any
 from guichet_printer.layout import CODEPAGES, PAPER, QR_MODES
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from ..icons import available_icons
+from ..display.icons import available_icons
 from ..models import DeviceKind, Role
 from ..queue.days import timezone_names
 from .inputs import (

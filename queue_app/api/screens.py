@@ -10,7 +10,6 @@ from marshmallow import fields, validate
 
 from ..extensions import db
 from ..models import Device, Role
-from ..permissions import require_board_reader, require_site_manager, require_user
 from ..queue import errors
 from ..queue.sites import get_service, get_site
 from ..screens import (
@@ -23,6 +22,7 @@ from ..screens import (
 )
 from ..screens.builtin import builtin_voices
 from ..screens.clips import CLIP_KEY_RE, LANGUAGE_RE
+from ..security.permissions import require_board_reader, require_site_manager, require_user
 from . import ApiBlueprint, principal
 from .schemas import DeviceSchema, StrictSchema, Text
 from .serialize import device_json

@@ -12,14 +12,6 @@ from webargs.flaskparser import abort
 
 from ..extensions import db
 from ..models import Counter, Device, DeviceKind, Role, Site
-from ..permissions import (
-    require_board_reader,
-    require_site_manager,
-    require_site_reader,
-    require_site_staff,
-    require_user,
-    visible_sites_filter,
-)
 from ..printing.devices import configure_printer
 from ..queue import errors
 from ..queue.accounts import create_device, revoke_device, rotate_device_token
@@ -40,6 +32,14 @@ from ..queue.sites import (
     update_site,
 )
 from ..screens import display_board, server_version
+from ..security.permissions import (
+    require_board_reader,
+    require_site_manager,
+    require_site_reader,
+    require_site_staff,
+    require_user,
+    visible_sites_filter,
+)
 from . import ApiBlueprint, principal
 from .inputs import Date, json_body
 from .schemas import (

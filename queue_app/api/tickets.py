@@ -12,13 +12,6 @@ from flask.views import MethodView
 
 from ..extensions import db
 from ..models import Device, DeviceKind, Ticket, TicketSource, TicketStatus, User
-from ..permissions import (
-    require_principal,
-    require_ticket_issuer,
-    require_ticket_operator,
-    require_ticket_reader,
-)
-from ..phones import normalize_phone
 from ..printing.spool import print_job_brief, prints
 from ..queue import (
     Actor,
@@ -36,8 +29,15 @@ from ..queue import (
 )
 from ..queue.accounts import DEVICE_TOKEN_PREFIX, cached_token_holder
 from ..queue.estimates import position_and_wait
+from ..queue.phones import normalize_phone
 from ..queue.publish import iso, ticket_update_payload
 from ..queue.sites import cached_site_and_service, get_service, get_site_and_service
+from ..security.permissions import (
+    require_principal,
+    require_ticket_issuer,
+    require_ticket_operator,
+    require_ticket_reader,
+)
 from . import ApiBlueprint, hot, principal
 from .schemas import TicketCreateSchema, TicketSchema, TrackSchema, TransferSchema
 from .serialize import ticket_json, track_url

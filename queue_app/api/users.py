@@ -7,10 +7,10 @@ from sqlalchemy import select
 
 from ..extensions import db
 from ..models import Role, Site, User
-from ..permissions import can_manage_site, require_user, visible_sites_filter
 from ..queue import errors
 from ..queue.accounts import create_user, end_all_sessions, set_password
 from ..queue.sites import get_site
+from ..security.permissions import can_manage_site, require_user, visible_sites_filter
 from . import ApiBlueprint, principal
 from .schemas import UserCreateSchema, UserPatchSchema, UserSchema
 from .serialize import user_json

@@ -36,7 +36,7 @@ JOBS: list[tuple[str, Callable[[], Any], dict[str, int | str]]] = [
 
 def run_job(app: Flask, name: str, job: Callable[[], Any]) -> Any:
     """Run one job in an app context; a failure is logged, never kills the scheduler."""
-    from ..outages import is_unavailable, outage_of
+    from ..infra.outages import is_unavailable, outage_of
 
     with app.app_context():
         try:

@@ -111,7 +111,7 @@ class Service(Base):
     slot_minutes: Mapped[int] = mapped_column(default=15, server_default=text("15"))
     slot_capacity: Mapped[int] = mapped_column(default=1, server_default=text("1"))
     booking_days_ahead: Mapped[int] = mapped_column(default=14, server_default=text("14"))
-    # Name of the kiosk pictogram (queue_app/static/kiosk/icons/<icon>.svg).
+    # Name of the kiosk pictogram (display/static/kiosk/icons/<icon>.svg).
     icon: Mapped[str | None] = mapped_column(String(32))
     priority_rule: Mapped[PriorityRule] = mapped_column(
         enum_column(PriorityRule, "priority_rule"),

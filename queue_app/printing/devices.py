@@ -10,7 +10,7 @@ from guichet_printer.connections import parse_printer_url
 from guichet_printer.layout import LayoutOptions
 from sqlalchemy.orm import Session
 
-from ..database import writable
+from ..infra.database import writable
 from ..models import Device, DeviceKind, utcnow
 from ..queue import errors
 from . import spool

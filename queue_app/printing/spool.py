@@ -26,7 +26,6 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
-from .. import events
 from ..models import (
     Device,
     DeviceKind,
@@ -40,6 +39,7 @@ from ..models import (
 from ..queue import errors
 from ..queue.actors import Actor
 from ..queue.publish import iso
+from ..realtime import events
 
 log = logging.getLogger(__name__)
 

@@ -21,9 +21,9 @@ from ..models import (
     User,
     utcnow,
 )
-from ..phones import mask_phone
 from ..queue import errors
 from ..queue.numbering import CODE_ALPHABET
+from ..queue.phones import mask_phone
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +76,7 @@ def submit_complaint(
 ) -> Complaint:
     """File a complaint or suggestion; its deadline is ``answer_days`` later. Flushes.
 
-    ``phone`` must already be in E.164 (queue_app.phones.normalize_phone).
+    ``phone`` must already be in E.164 (queue_app.queue.phones.normalize_phone).
     """
     now = now or utcnow()
     body = (text or "").strip()

@@ -10,7 +10,6 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from .. import events
 from ..models import (
     Counter,
     Device,
@@ -23,6 +22,7 @@ from ..models import (
 from ..queue import errors
 from ..queue.days import zone
 from ..queue.publish import feedback_request_payload
+from ..realtime import events
 
 MAX_COMMENT = 1000
 

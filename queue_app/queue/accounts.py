@@ -13,10 +13,10 @@ from sqlalchemy import delete, event, or_, select
 from sqlalchemy.orm import Session, joinedload, object_session
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from .. import events
-from ..database import read_transaction
+from ..infra.database import read_transaction
 from ..models import ApiToken, Device, DeviceKind, Role, Site, User, UserSession, utcnow
 from ..models.accounts import new_security_stamp
+from ..realtime import events
 from . import errors
 
 USER_TOKEN_PREFIX = "gu_"  # noqa: S105 (a prefix, not a secret)
@@ -159,7 +159,7 @@ def resolve_token_cached(
     cache in every process (hotcache.py); a user token's expiry is checked on
     every use.
     """
-    from ..hotcache import attach
+    from ..infra.hotcache import attach
 
     who = cached_token_holder(session, token, now=now)
     return attach(session, who) if who is not None else None
@@ -172,7 +172,7 @@ def cached_token_holder(
 
     For hot paths that only read its columns (the issue endpoint); never change it.
     """
-    from ..hotcache import cached, snapshot
+    from ..infra.hotcache import cached, snapshot
 
     now = now or utcnow()
     digest = hash_token(token)

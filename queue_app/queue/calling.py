@@ -408,7 +408,7 @@ def counter_weights(session: Session, counter_id: int) -> dict[int, int]:
     Read through the per-process cache of set-up rows (hotcache.py): a change
     to a counter's services or a service's state drops it.
     """
-    from ..hotcache import cached
+    from ..infra.hotcache import cached
 
     def load() -> dict[int, int]:
         return dict(session.execute(_LINKS, {"counter_id": counter_id}).tuples().all())

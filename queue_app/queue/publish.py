@@ -10,8 +10,8 @@ from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload
 
-from .. import events
 from ..models import Counter, Service, Site, Ticket, TicketStatus, utcnow
+from ..realtime import events
 from .days import service_day
 from .estimates import (
     open_counters_serving,
@@ -124,8 +124,8 @@ def publish_call(session: Session, ticket: Ticket, counter: Counter, *, recall: 
 
 def build_state(keys: set[events.StateKey]) -> list[events.PendingEvent]:
     """The events describing the committed state behind ``keys`` (publisher thread)."""
-    from ..database import read_only
     from ..extensions import db
+    from ..infra.database import read_only
 
     with read_only():
         session = db.session()

@@ -61,7 +61,7 @@ def get_site_and_service(session: Session, slug: str, code: str) -> tuple[Site, 
     Read through the per-process cache of set-up rows (hotcache.py): one query
     (and the site's closures) when not cached, none otherwise.
     """
-    from ..hotcache import attach
+    from ..infra.hotcache import attach
 
     found = cached_site_and_service(session, slug, code)
     if found is None:
@@ -75,7 +75,7 @@ def cached_site_and_service(session: Session, slug: str, code: str) -> tuple[Sit
 
     For hot paths that only read their columns and the site's closures; never change them.
     """
-    from ..hotcache import cached, snapshot
+    from ..infra.hotcache import cached, snapshot
 
     def load() -> tuple[Site, Service] | None:
         row = session.execute(_SITE_AND_SERVICE, {"slug": slug, "code": code}).first()
@@ -93,7 +93,7 @@ def cached_service(session: Session, service_id: int) -> Service:
     """
     from sqlalchemy.orm.util import identity_key
 
-    from ..hotcache import attach
+    from ..infra.hotcache import attach
 
     found = session.identity_map.get(identity_key(Service, service_id))
     if found is not None:
@@ -111,7 +111,7 @@ def service_snapshot(session: Session, service_id: int) -> Service:
 
 def cached_site(session: Session, site_id: int) -> Site:
     """The site with this id, through the per-process cache (hotcache.py)."""
-    from ..hotcache import attach
+    from ..infra.hotcache import attach
 
     return attach(session, site_snapshot(session, site_id))
 
@@ -125,7 +125,7 @@ def site_snapshot(session: Session, site_id: int) -> Site:
 
 
 def _snapshot(session: Session, model: type[T], row_id: int, name: str) -> T:
-    from ..hotcache import cached, snapshot
+    from ..infra.hotcache import cached, snapshot
 
     def load() -> T | None:
         row = session.get(model, row_id)
@@ -307,7 +307,7 @@ def _apply_service_changes(session: Session, service: Service, changes: Mapping[
     if "position" in changes:
         service.position = _bounded_int(changes["position"], 0, 10_000, "position")
     if "icon" in changes:
-        from ..icons import available_icons
+        from ..display.icons import available_icons
 
         icon = changes["icon"] or None
         if icon is not None and icon not in available_icons():

@@ -11,7 +11,6 @@ from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.orm import Session, make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 
-from .. import events
 from ..models import (
     ACTIVE_STATUSES,
     PRIORITY_RANK,
@@ -26,6 +25,7 @@ from ..models import (
     TicketStatus,
     utcnow,
 )
+from ..realtime import events
 from . import errors, idempotency, turns
 from .actors import Actor
 from .days import accepts_tickets, end_of_day, service_day

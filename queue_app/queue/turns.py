@@ -23,7 +23,7 @@ from collections.abc import Hashable
 from sqlalchemy import event
 from sqlalchemy.orm import Session, SessionTransaction
 
-from ..fifo import FifoLock
+from ..infra.fifo import FifoLock
 
 TURN_TIMEOUT_SECONDS = 2.0
 _SESSION_KEY = "queue_app.turn"

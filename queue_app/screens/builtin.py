@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import json
 from functools import cache
-from pathlib import Path
 
-VOICE_FOLDER = Path(__file__).resolve().parent.parent / "display" / "static" / "voice"
+from ..display import STATIC
+
+VOICE_FOLDER = STATIC / "voice"
 
 
 @cache

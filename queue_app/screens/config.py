@@ -7,9 +7,9 @@ from collections.abc import Sequence
 
 from sqlalchemy.orm import Session
 
-from .. import events
 from ..models import Device, DeviceKind, Service, Site
 from ..queue import errors
+from ..realtime import events
 from .state import filtered_displays
 
 log = logging.getLogger(__name__)

@@ -70,7 +70,7 @@ def filtered_displays(session: Session, site_id: int) -> dict[int, frozenset[str
     Read through the per-process cache of set-up rows (hotcache.py): every call
     asks for it.
     """
-    from ..hotcache import cached
+    from ..infra.hotcache import cached
 
     return cached(("displays", site_id), lambda: _filtered_displays(session, site_id))
 

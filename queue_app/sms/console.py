@@ -14,7 +14,7 @@ from datetime import datetime
 from pathlib import Path
 
 from ..models import MessageStatus, utcnow
-from ..phones import mask_phone
+from ..queue.phones import mask_phone
 from .gateway import Inbound, Outgoing, SendResult, StatusUpdate, WebhookRequest
 
 log = logging.getLogger(__name__)

@@ -12,8 +12,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ..models import InboundMessage, Site, SmsGatewaySettings, utcnow
-from ..phones import mask_phone, normalize_phone
 from ..queue import booking, errors
+from ..queue.phones import mask_phone, normalize_phone
 from . import dialogue, outbox
 from .gateway import Inbound
 

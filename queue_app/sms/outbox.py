@@ -38,9 +38,9 @@ from ..models import (
     SmsConversation,
     utcnow,
 )
-from ..phones import mask_phone
 from ..queue import errors
 from ..queue.days import local_now, parse_hhmm, zone
+from ..queue.phones import mask_phone
 from . import registry
 from .gateway import GatewayError, Outgoing, SendResult, SmsGateway, StatusUpdate
 from .texts import fits_one_segment

@@ -23,7 +23,7 @@ from twilio.request_validator import RequestValidator
 from twilio.rest import Client
 
 from ..models import MessageStatus
-from ..phones import mask_phone
+from ..queue.phones import mask_phone
 from .gateway import (
     GatewayError,
     Inbound,

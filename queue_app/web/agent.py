@@ -27,12 +27,6 @@ from ..models import (
     User,
     utcnow,
 )
-from ..permissions import (
-    belongs_to,
-    require_counter_operator,
-    require_counter_taker,
-    require_ticket_operator,
-)
 from ..queue import (
     Actor,
     call_next,
@@ -52,6 +46,12 @@ from ..queue.days import service_day, zone
 from ..queue.errors import DomainError, Forbidden, NotFound, NothingWaiting
 from ..queue.estimates import queue_order, waiting_counts
 from ..queue.sites import get_counter, get_service
+from ..security.permissions import (
+    belongs_to,
+    require_counter_operator,
+    require_counter_taker,
+    require_ticket_operator,
+)
 
 bp = Blueprint("agent", __name__, url_prefix="/agent")
 

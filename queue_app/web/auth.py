@@ -26,10 +26,10 @@ from wtforms.validators import DataRequired, Length
 
 from ..api.auth import too_many_attempts
 from ..extensions import db
-from ..i18n import LANG_COOKIE
+from ..infra.i18n import LANG_COOKIE
 from ..models import utcnow
 from ..queue.accounts import authenticate, end_web_session, start_web_session
-from ..ratelimit import signin_limits
+from ..security.ratelimit import signin_limits
 
 bp = Blueprint("auth", __name__)
 # Where Flask-Login keeps the signed-in user's identity, in the session and in the

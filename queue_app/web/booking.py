@@ -27,9 +27,9 @@ from wtforms.validators import DataRequired, Length, Optional
 
 from ..extensions import db, limiter
 from ..models import Appointment, AppointmentStatus, BookingChannel, Service, Site, utcnow
-from ..phones import normalize_phone
 from ..queue import booking, errors
 from ..queue.days import local_now, zone
+from ..queue.phones import normalize_phone
 from ..queue.sites import get_site
 from ..sms import notices
 from .helpers import current_locale

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 from functools import lru_cache
 from typing import Any
 
@@ -11,8 +10,8 @@ from flask_babel import force_locale
 from flask_babel import lazy_gettext as _l
 from markupsafe import Markup
 
+from ..display.icons import DEFAULT_ICON, ICON_DIR, available_icons
 from ..extensions import db
-from ..icons import DEFAULT_ICON, ICON_DIR, available_icons
 from ..models import Device, DeviceKind, Site
 from ..printing.spool import prints
 from ..queue.accounts import resolve_token
@@ -95,18 +94,13 @@ def kiosk(slug: str) -> Any:
 @bp.get("/qr/<code>.svg")
 def qr(code: str) -> Any:
     """The QR code of a ticket's tracking page, for the kiosk screen when paper is out."""
-    import segno
-
     from ..queue.publish import track_url
+    from .qr import qr_svg
 
     try:
         ticket = get_ticket_by_code(db.session, code[:16])
     except NotFound:
         return Response("not found", status=404, mimetype="text/plain")
-    buffer = io.BytesIO()
-    segno.make(track_url(ticket.code), error="m").save(
-        buffer, kind="svg", scale=8, border=2, dark="#000", light="#fff", xmldecl=False
-    )
-    response = Response(buffer.getvalue(), mimetype="image/svg+xml")
+    response = Response(qr_svg(track_url(ticket.code)), mimetype="image/svg+xml")
     response.headers["Cache-Control"] = "private, max-age=86400"
     return response

@@ -71,7 +71,7 @@ def tablet(counter_id: int) -> Any:
             and device.kind == DeviceKind.TABLET
             and device.site_id == counter.site_id
         ):
-            return render_template("quality/tablet_refused.html", counter=counter), 403
+            return render_template("tablet/refused.html", counter=counter), 403
     labels = face_labels()
     config = {
         "counter": counter.id,
@@ -85,7 +85,7 @@ def tablet(counter_id: int) -> Any:
     }
     response = current_app.make_response(
         render_template(
-            "quality/tablet.html",
+            "tablet/tablet.html",
             counter=counter,
             site=counter.site,
             faces=FACES,

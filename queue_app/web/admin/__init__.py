@@ -20,10 +20,10 @@ from sqlalchemy import select
 
 from ...extensions import db
 from ...models import Role, Site, User
-from ...permissions import can_manage_site
 from ...quality.complaints import open_counts
 from ...queue.days import zone
 from ...queue.errors import NotFound
+from ...security.permissions import can_manage_site
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 

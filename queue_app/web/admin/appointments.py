@@ -11,9 +11,9 @@ from flask_babel import lazy_gettext as _l
 
 from ...extensions import db
 from ...models import AppointmentStatus, BookingChannel, utcnow
-from ...phones import mask_phone
 from ...queue.booking import appointments_of_day, local_slot
 from ...queue.days import service_day
+from ...queue.phones import mask_phone
 from . import bp, site_or_403
 
 STATUS_LABELS = {

@@ -12,9 +12,9 @@ from werkzeug.wrappers import Response
 
 from ...extensions import db
 from ...models import AuditEntry, Complaint, ComplaintStatus, Site, User, utcnow
-from ...permissions import can_manage_site
 from ...quality import complaints as domain
 from ...queue.errors import DomainError
+from ...security.permissions import can_manage_site
 from . import actor, bp, managed_sites
 from .forms import AnswerForm, AssignForm, RemoveForm, options
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import segno
 from flask import (
     abort,
     current_app,
@@ -36,6 +35,7 @@ from ...queue.accounts import create_device, revoke_device, rotate_device_token
 from ...queue.errors import DomainError
 from ...queue.sites import get_service
 from ...screens import set_device_services
+from ..qr import qr_data_uri
 from . import actor, bp, site_or_403
 from .forms import DEVICE_LABELS, RemoveForm, device_form_class
 
@@ -74,11 +74,6 @@ def pairing_targets(
             f"queue-app print-agent --server {base} --token {token} --printer usb://",
         )
     ]
-
-
-def qr_data_uri(text: str) -> str:
-    """An SVG QR code as a data: address (the CSP allows data: images)."""
-    return str(segno.make(text, error="m").svg_data_uri(scale=4, border=2))
 
 
 def _token_page(site: Site, device: Device, token: str, counter_id: int | None = None) -> Any:

@@ -33,7 +33,7 @@ from wtforms.validators import (
 )
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from ...icons import available_icons
+from ...display.icons import available_icons
 from ...models import WEEKDAYS, ComplaintKind, DeviceKind, PriorityRule, Role, Site
 
 # Languages an office may speak (announcements, printed tickets, kiosk); the

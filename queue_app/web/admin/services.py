@@ -9,8 +9,8 @@ from typing import Any
 from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
+from ...display.icons import DEFAULT_ICON
 from ...extensions import db
-from ...icons import DEFAULT_ICON
 from ...quality import audit
 from ...queue.booking import update_booking_settings
 from ...queue.errors import DomainError

@@ -7,8 +7,8 @@ agents work at the counters of their sites; a device acts for its own site only.
 
 from __future__ import annotations
 
-from .models import ACTIVE_STATUSES, Counter, Device, DeviceKind, Role, Site, Ticket, User
-from .queue.errors import Forbidden, Unauthorized
+from ..models import ACTIVE_STATUSES, Counter, Device, DeviceKind, Role, Site, Ticket, User
+from ..queue.errors import Forbidden, Unauthorized
 
 Principal = User | Device
 

@@ -37,7 +37,7 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, scoped_session
 
-from .extensions import db
+from ..extensions import db
 from .fifo import FifoLock
 
 # Whether transactions begun in the current context only read. Readers on
@@ -222,7 +222,7 @@ def _configure_sqlite(engine: Engine) -> None:
         if connection.info.get(_READING) and statement.lstrip()[:7].upper().startswith(_WRITES):
             raise WriteInReadOnlyTransaction(
                 "a write in a read-only transaction (a GET request, a Socket.IO handler or "
-                "a read_only block): write inside queue_app.database.writable(session)"
+                "a read_only block): write inside queue_app.infra.database.writable(session)"
             )
 
     # The turn is given back when the connection returns to the pool, which is

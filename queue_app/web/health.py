@@ -7,8 +7,8 @@ import logging
 from flask import Blueprint, current_app
 from sqlalchemy import text
 
-from .extensions import db
-from .outages import is_unavailable, note_failure
+from ..extensions import db
+from ..infra.outages import is_unavailable, note_failure
 
 log = logging.getLogger(__name__)
 bp = Blueprint("health", __name__)
@@ -24,8 +24,8 @@ def healthz() -> tuple[dict, int]:
 def readyz() -> tuple[dict, int, dict[str, str]]:
     """200 only when the database (and Redis, when configured) answer; else 503.
 
-    Probes come every few seconds: an outage is logged once (queue_app.outages,
-    queue_app.redis_queue), not at every probe.
+    Probes come every few seconds: an outage is logged once (queue_app.infra.outages,
+    queue_app.realtime.redis_queue), not at every probe.
     """
     checks: dict[str, str] = {}
     try:
@@ -44,7 +44,7 @@ def readyz() -> tuple[dict, int, dict[str, str]]:
             db.session.remove()
     redis_url = current_app.config.get("REDIS_URL")
     if redis_url:
-        from .redis_publish import redis_client
+        from ..realtime.redis_publish import redis_client
 
         client = redis_client(redis_url)
         try:

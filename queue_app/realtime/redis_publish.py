@@ -1,7 +1,7 @@
 """Publishing realtime events on Redis without a Socket.IO server (the worker's emitter).
 
 The server processes relay what is published on the Socket.IO channel to their
-clients (:class:`queue_app.redis_queue.GuichetRedisManager`). A process with no
+clients (:class:`queue_app.realtime.redis_queue.GuichetRedisManager`). A process with no
 clients of its own, the worker, only publishes: :class:`RedisEmitter` writes the
 messages python-socketio's write-only Redis manager would write, and rides out
 Redis outages the same way (:class:`RedisPublisher`, shared with the servers'
@@ -18,7 +18,7 @@ import time
 import uuid
 from typing import Any
 
-log = logging.getLogger("queue_app.redis_queue")
+log = logging.getLogger("queue_app.realtime.redis_queue")
 
 NAMESPACE = "/"
 

@@ -246,7 +246,7 @@ class StatePublisher:
                 return 0
             emitter = self.app.extensions.get(EMITTER_KEY)
             with self.app.app_context():
-                from .extensions import db
+                from ..extensions import db
 
                 try:
                     built = self.build(keys)

@@ -1,4 +1,4 @@
-"""The example office of `queue-app demo` (queue_app/demo_office.json), loaded idempotently."""
+"""The example office of `queue-app demo` (queue_app/demo/office.json), loaded idempotently."""
 
 from __future__ import annotations
 
@@ -13,17 +13,17 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash
 
-from .models import Counter, Device, DeviceKind, Role, Site, User
-from .printing.devices import configure_printer
-from .queue.accounts import (
+from ..models import Counter, Device, DeviceKind, Role, Site, User
+from ..printing.devices import configure_printer
+from ..queue.accounts import (
     DEVICE_TOKEN_PREFIX,
     create_device,
     create_user,
     hash_token,
     set_password,
 )
-from .queue.booking import update_booking_settings
-from .queue.sites import (
+from ..queue.booking import update_booking_settings
+from ..queue.sites import (
     clear_hours,
     create_counter,
     create_service,
@@ -35,7 +35,7 @@ from .queue.sites import (
     update_site,
 )
 
-DEMO_FILE = Path(__file__).with_name("demo_office.json")
+DEMO_FILE = Path(__file__).with_name("office.json")
 
 
 @dataclass
@@ -156,7 +156,7 @@ def load_office(
 
 def _load_commitments(session: Session, site: Site, items: list[dict[str, Any]]) -> None:
     """Publish the demo office's commitments, unless they already are (no audit noise)."""
-    from .quality.commitments import commitments_of, set_commitments
+    from ..quality.commitments import commitments_of, set_commitments
 
     codes = {service.id: service.code for service in site.services}
     current = [

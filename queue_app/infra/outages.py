@@ -96,8 +96,8 @@ def note_failure(error: BaseException) -> None:
 
 def unavailable_response(error: BaseException) -> Any:
     """503 for this request: JSON under /api/ (and for JSON clients), a page for people."""
-    from .api.errors import error_response, wants_json
-    from .extensions import db, login_manager
+    from ..api.errors import error_response, wants_json
+    from ..extensions import db, login_manager
 
     outage_of(current_app).failed(error)
     with contextlib.suppress(Exception):  # the connection is gone already
@@ -120,14 +120,14 @@ def handle_database_error(error: sa_exc.SQLAlchemyError) -> Any:
     """503 when the database cannot be reached; any other database error is a 500."""
     if is_unavailable(error):
         return unavailable_response(error)
-    from .api.errors import handle_unexpected
+    from ..api.errors import handle_unexpected
 
     return handle_unexpected(error)
 
 
 def install(app: Flask) -> None:
     """Track this app's database outages and answer them with 503."""
-    from .extensions import db
+    from ..extensions import db
 
     outage = DatabaseOutage()
     app.extensions[EXTENSION_KEY] = outage

@@ -18,17 +18,17 @@ from flask_login import current_user
 from flask_socketio import ConnectionRefusedError, join_room
 from sqlalchemy.exc import SQLAlchemyError
 
+from ..extensions import db, socketio
+from ..infra.database import reads_only
+from ..infra.outages import is_unavailable, note_failure
+from ..models import Counter, Device, DeviceKind, Role, Site, User
+from ..queue import errors
+from ..queue.accounts import resolve_token
+from ..queue.sites import get_site
+from ..queue.tickets import get_ticket_by_code
+from ..screens import counter_state, display_board, server_version
+from ..security.permissions import belongs_to
 from . import events
-from .database import reads_only
-from .extensions import db, socketio
-from .models import Counter, Device, DeviceKind, Role, Site, User
-from .outages import is_unavailable, note_failure
-from .permissions import belongs_to
-from .queue import errors
-from .queue.accounts import resolve_token
-from .queue.sites import get_site
-from .queue.tickets import get_ticket_by_code
-from .screens import counter_state, display_board, server_version
 
 log = logging.getLogger(__name__)
 PRINCIPAL_KEY = "rt_principal"
@@ -124,7 +124,7 @@ def _join_tablet_room(tablet: Device, auth: Any) -> None:
 @reads_only
 def on_track(data: Any) -> dict:
     """Join ``ticket:<code>``; the answer is the ticket's current state."""
-    from .api.tickets import track_json
+    from ..api.tickets import track_json
 
     code = str(data.get("code", "")) if isinstance(data, dict) else ""
     try:

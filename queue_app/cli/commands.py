@@ -12,12 +12,12 @@ import click
 from flask import Flask, current_app
 from flask.cli import FlaskGroup, with_appcontext
 
-from . import create_app
-from .extensions import db
+from .. import create_app
+from ..extensions import db
 
 log = logging.getLogger(__name__)
 
-MIGRATIONS = Path(__file__).parent / "migrations"
+MIGRATIONS = Path(__file__).parent.parent / "migrations"
 
 
 def _app_factory():  # type: ignore[no-untyped-def]
@@ -82,7 +82,7 @@ def _adapt_public_url(app: Flask, host: str, port: int) -> None:
 def demo(host: str, port: int) -> None:
     """Load the example office (idempotent) and print its URLs and device tokens."""
     _adapt_public_url(current_app._get_current_object(), host, port)  # type: ignore[attr-defined]
-    from .demo import load_office, read_spec
+    from ..demo import load_office, read_spec
 
     upgrade_database()
     loaded = load_office(
@@ -172,10 +172,10 @@ def sms_simulate(sender: str, slug: str | None, whatsapp: bool, text: str) -> No
 
     from sqlalchemy import select
 
-    from .models import OutboundMessage
-    from .sms import inbound
-    from .sms.gateway import Inbound
-    from .sms.outbox import deliver_due
+    from ..models import OutboundMessage
+    from ..sms import inbound
+    from ..sms.gateway import Inbound
+    from ..sms.outbox import deliver_due
 
     config = current_app.config
     site = inbound.site_for(db.session, "console", None, config, slug)
@@ -215,10 +215,10 @@ def create_user_command(
     email: str, role: str, sites: tuple[str, ...], password: str | None, full_name: str
 ) -> None:
     """Create a user."""
-    from .models import Role
-    from .queue.accounts import create_user
-    from .queue.errors import DomainError
-    from .queue.sites import get_site
+    from ..models import Role
+    from ..queue.accounts import create_user
+    from ..queue.errors import DomainError
+    from ..queue.sites import get_site
 
     generated = password is None
     password = password or secrets.token_urlsafe(12)
@@ -246,8 +246,8 @@ def create_user_command(
 @with_appcontext
 def run_command(host: str, port: int, no_scheduler: bool) -> None:
     """Run the server (development server with websockets, in-process scheduler)."""
-    from .extensions import socketio
-    from .jobs.scheduler import build_scheduler
+    from ..extensions import socketio
+    from ..jobs.scheduler import build_scheduler
 
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     _adapt_public_url(app, host, port)
@@ -255,7 +255,7 @@ def run_command(host: str, port: int, no_scheduler: bool) -> None:
     if not no_scheduler:
         scheduler = build_scheduler(app, blocking=False)
         scheduler.start()
-    from . import settle_heap
+    from .. import settle_heap
 
     settle_heap()
     click.echo(f"Guichet is running on {app.config['PUBLIC_URL']}  (Ctrl+C to stop)")
@@ -293,8 +293,8 @@ def run_command(host: str, port: int, no_scheduler: bool) -> None:
 @cli.command("worker", with_appcontext=False)
 def worker() -> None:
     """Run the background jobs alone (production: once, beside the web processes)."""
-    from . import create_worker_app
-    from .jobs.scheduler import build_scheduler
+    from .. import create_worker_app
+    from ..jobs.scheduler import build_scheduler
 
     app = create_worker_app()
     if not app.config.get("REDIS_URL"):
@@ -304,7 +304,7 @@ def worker() -> None:
             err=True,
         )
     click.echo("Guichet worker started.")
-    from . import settle_heap
+    from .. import settle_heap
 
     settle_heap()
     build_scheduler(app, blocking=True).start()

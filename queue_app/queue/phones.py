@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import phonenumbers
 
-from .queue.errors import InvalidInput
+from .errors import InvalidInput
 
 
 def normalize_phone(raw: str, default_region: str) -> str:

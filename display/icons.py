@@ -1,11 +1,12 @@
-"""The kiosk's service pictograms: SVG files shipped in static/kiosk/icons/."""
+"""The kiosk's service pictograms: SVG files shipped in display/static/kiosk/icons/."""
 
 from __future__ import annotations
 
 from functools import lru_cache
-from pathlib import Path
 
-ICON_DIR = Path(__file__).parent / "static" / "kiosk" / "icons"
+from . import STATIC
+
+ICON_DIR = STATIC / "kiosk" / "icons"
 DEFAULT_ICON = "document"
 
 

@@ -40,7 +40,7 @@ def load_config(app: Flask, test_config: dict[str, Any] | None = None) -> None:
     app.config.setdefault("WTF_CSRF_TIME_LIMIT", None)
     _cookie_settings(app.config)
     app.config["BABEL_DEFAULT_LOCALE"] = app.config["LANGUAGES"][0]
-    app.config["BABEL_TRANSLATION_DIRECTORIES"] = str(Path(__file__).parent / "translations")
+    app.config["BABEL_TRANSLATION_DIRECTORIES"] = str(Path(__file__).parent.parent / "translations")
     if not app.config.get("RATELIMIT_STORAGE_URI"):
         app.config["RATELIMIT_STORAGE_URI"] = app.config.get("REDIS_URL") or "memory://"
     app.config.setdefault("RATELIMIT_HEADERS_ENABLED", True)
@@ -50,7 +50,7 @@ def load_config(app: Flask, test_config: dict[str, Any] | None = None) -> None:
     app.config.setdefault("RATELIMIT_IN_MEMORY_FALLBACK_ENABLED", True)
     app.config.setdefault("RATELIMIT_SWALLOW_ERRORS", True)
     if str(app.config["RATELIMIT_STORAGE_URI"]).startswith(("redis://", "rediss://")):
-        from .redis_publish import fail_fast_options
+        from ..realtime.redis_publish import fail_fast_options
 
         app.config["RATELIMIT_STORAGE_OPTIONS"] = {
             **fail_fast_options(),

@@ -25,6 +25,6 @@ def main() -> None:
         from gevent import monkey
 
         monkey.patch_all()
-    from .cli import main as cli_main
+    from .commands import main as cli_main
 
     cli_main()

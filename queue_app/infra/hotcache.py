@@ -130,7 +130,7 @@ class HotCache:
         if self.redis_url:
             try:
                 if self._publisher is None:
-                    from .redis_publish import redis_client
+                    from ..realtime.redis_publish import redis_client
 
                     self._publisher = redis_client(self.redis_url)
                 self._publisher.publish(self.channel, self.me)
@@ -147,7 +147,7 @@ class HotCache:
         self._listener.start()
 
     def _listen(self) -> None:
-        from .redis_publish import redis_client
+        from ..realtime.redis_publish import redis_client
 
         while True:
             pubsub = None

@@ -1,0 +1,1 @@
+"""Security at the edge: who may do what, rate limits, response headers."""
