@@ -111,8 +111,8 @@ def test_the_estimate_given_at_issue_is_kept_in_the_event_log(porto):
     assert data == {"number": 2, "estimate": wait}
 
 
-def test_an_issue_reads_the_learned_times_with_the_people_ahead(porto):
-    """No statement of its own for the learned times: the people-ahead count reads them."""
+def test_an_issue_reads_the_learned_times_once_and_keeps_them(porto):
+    """The learned times are read once per service and kept (service_times.py), not per issue."""
     app, office = porto
     with app.app_context():
         site = db.session.get(Site, office.site.id)
@@ -130,9 +130,8 @@ def test_an_issue_reads_the_learned_times_with_the_people_ahead(porto):
         finally:
             event.remove(db.engine, "before_cursor_execute", seen)
     profiles = [s for s in statements if "service_time_profiles" in s]
-    # Each issue asks for the people ahead once, and the learned times come with them.
-    assert len(profiles) == 6, profiles
-    assert all("queue_counts" in s for s in profiles), profiles
+    # Six issues, one read: learning cleared the cache, the first issue filled it.
+    assert len(profiles) == 1, profiles
 
 
 def test_the_dashboard_shows_how_far_estimates_were_from_real_waits(porto):

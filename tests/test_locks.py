@@ -1,4 +1,4 @@
-"""Locks that hold (issue 7, item 5).
+"""Locks that hold.
 
 (a) Reads never take the SQLite writer lock: board and ticket reads, Socket.IO
     connect and sync, and a sign-in's password check go on while another
@@ -6,8 +6,9 @@
 (b) The day close locks the counters it closes.
 (c) Call-next locks only the ticket it calls: a concurrent agent never skips a
     head that nobody calls, and no ticket is called twice.
-(d) The learned service duration is updated in one statement from the stored value.
-(e) The PostgreSQL issue statement and the Python path share one label definition.
+(d) The SQLite writer lock is handed on at commit, before the pushes that follow,
+    and a writer that cannot get it in time is answered 503 with Retry-After.
+(e) Labels grow past three digits.
 """
 
 from __future__ import annotations
@@ -48,16 +49,13 @@ from queue_app.queue import (
     Actor,
     call_next,
     close_day,
-    finish,
     issue_ticket,
     open_counter,
     publish,
-    start,
 )
 from queue_app.queue import accounts as accounts_module
 from queue_app.queue.accounts import create_user
 from queue_app.queue.days import service_day
-from queue_app.queue.numbering import ISSUE_POSTGRESQL, format_label, label_sql
 from queue_app.queue.sites import create_counter
 from queue_app.realtime import events
 
@@ -456,85 +454,63 @@ def _four_agents(application: Flask, noon: datetime) -> None:
     assert skipped == []
 
 
-# --- (d) the learned duration ------------------------------------------------------------
+# --- (d) the SQLite writer lock ---------------------------------------------------------
 
 
-@pytest.mark.postgres
-def test_two_finishes_at_once_both_teach_the_average(pg_app):
-    office = build_office(pg_app)
-    t0 = datetime.now(UTC) - timedelta(hours=1)
-    with pg_app.app_context():
-        session = db.session
-        site = session.get(Site, office.site.id)
-        cni = session.get(Service, office.services["CNI"].id)
-        assert cni.avg_service_seconds == 480
-        counters = [session.get(Counter, office.counters[n].id) for n in ("g1", "g2")]
-        agents = [session.get(User, office.users[n].id) for n in ("agent", "agent2")]
-        tickets = []
-        for counter, agent in zip(counters, agents, strict=True):
-            open_counter(session, counter, agent)
-            issue_ticket(session, site, cni, actor=SYSTEM, source=TicketSource.STAFF, now=t0)
-            tickets.append(call_next(session, counter, actor=Actor(user=agent), now=t0).id)
-        session.commit()
+def test_the_writer_lock_is_handed_on_before_the_pushes_after_commit(app, office, monkeypatch):
+    """A slow push after a commit (Redis, many screens) holds no other writer back."""
+    api = Api(app, office)
+    pushing, pushed = threading.Event(), threading.Event()
+    answers: list[int] = []
 
-        first, second = session.session_factory(), session.session_factory()
-        try:
-            mine = first.get(Ticket, tickets[0])
-            assert mine.service.avg_service_seconds == 480  # read, not locked
-            theirs = second.get(Ticket, tickets[1])
-            finish(second, theirs, actor=SYSTEM, now=t0 + timedelta(minutes=18))
-            second.commit()
-            finish(first, mine, actor=SYSTEM, now=t0 + timedelta(minutes=18))
-            first.commit()
-        finally:
-            first.close()
-            second.close()
-        stored = session.scalar(select(Service.avg_service_seconds).where(Service.id == cni.id))
-    # 480 → 600 → 696: each finish moved the stored average by a fifth of its gap.
-    assert stored == 696
+    mark = events.StatePublisher.mark
 
+    def slow_mark(publisher: Any, keys: Any) -> None:
+        # After the first request's commit: its pushes are handed to the publisher.
+        if threading.current_thread().name == "first":
+            pushing.set()
+            pushed.wait(WAIT * 4)
+        mark(publisher, keys)
 
-def test_finishing_teaches_the_average_in_one_statement(any_app):
-    office = build_office(any_app)
-    t0 = datetime.now(UTC) - timedelta(hours=1)
-    with any_app.app_context():
-        session = db.session
-        site = session.get(Site, office.site.id)
-        cni = session.get(Service, office.services["CNI"].id)
-        counter = session.get(Counter, office.counters["g2"].id)
-        agent = session.get(User, office.users["agent"].id)
-        open_counter(session, counter, agent)
-        issue_ticket(session, site, cni, actor=SYSTEM, source=TicketSource.STAFF, now=t0)
-        ticket = call_next(session, counter, actor=Actor(user=agent), now=t0)
-        start(session, ticket, actor=Actor(user=agent), now=t0)
-        session.commit()
-        with count_statements(any_app) as statements:
-            finish(session, ticket, actor=Actor(user=agent), now=t0 + timedelta(minutes=18))
-            session.flush()
-        session.commit()
-        assert cni.avg_service_seconds == 600
-    learned = [s for s in statements if "avg_service_seconds" in s]
-    assert len(learned) == 1
-    assert learned[0].lstrip().upper().startswith("UPDATE")
+    monkeypatch.setattr(events.StatePublisher, "mark", slow_mark)
+
+    def first_ticket() -> None:
+        answers.append(api.issue("CNI")["number"])
+
+    first = threading.Thread(target=first_ticket, name="first")
+    first.start()
+    try:
+        assert pushing.wait(WAIT * 4)
+        # The first request is still pushing its events: a second one writes meanwhile.
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            second = pool.submit(lambda: api.issue("CASIER")["number"]).result(WAIT * 4)
+        assert not pushed.is_set()
+    finally:
+        pushed.set()
+        first.join(WAIT * 4)
+    assert (answers, second) == ([1], 1)
 
 
-# --- (e) one label definition ------------------------------------------------------------
+def test_a_writer_that_cannot_get_the_lock_in_time_is_answered_503(app, office, monkeypatch):
+    from queue_app.infra import database
+
+    monkeypatch.setattr(database, "WRITER_TIMEOUT_SECONDS", 0.2)
+    api = Api(app, office)
+    with writer_held(app):
+        response = api.post(f"sites/{office.slug}/tickets", "kiosk", json={"service": "CNI"})
+    assert response.status_code == 503
+    assert response.headers["Retry-After"]
+    assert response.get_json()["error"]["code"] == "unavailable"
+    # Nothing was taken: the next ticket is the first.
+    assert api.issue("CNI")["number"] == 1
+
+
+# --- (e) labels ---------------------------------------------------------------------------
 
 NUMBERS = [1, 7, 9, 10, 99, 100, 999, 1000, 1001, 9999, 10000, 123456]
 
 
-def test_the_sql_label_is_the_python_label(any_app):
-    expression = text(f"SELECT {label_sql(':prefix', ':number')}")
-    with any_app.app_context():
-        labels = [db.session.scalar(expression.bindparams(prefix="B", number=n)) for n in NUMBERS]
-    assert labels == [format_label("B", n) for n in NUMBERS]
-    assert format_label("B", 7) == "B-007"
-    assert format_label("B", 1000) == "B-1000"
-    # The PostgreSQL issue statement builds its label with that very expression.
-    assert label_sql(":prefix", "last_number") in ISSUE_POSTGRESQL.text
-
-
-def test_labels_grow_past_999_on_both_paths(any_app):
+def test_labels_grow_past_999(any_app):
     office = build_office(any_app)
     api = Api(any_app, office)
     with any_app.app_context():
@@ -555,7 +531,6 @@ def test_labels_grow_past_999_on_both_paths(any_app):
 
 
 def test_call_next_runs_a_fixed_number_of_statements(any_app):
-    postgres = any_app.config["DATABASE_URL"].startswith("postgresql")
     office = build_office(any_app)
     t0 = datetime.now(UTC) - timedelta(minutes=30)
     with any_app.app_context():
@@ -574,10 +549,10 @@ def test_call_next_runs_a_fixed_number_of_statements(any_app):
             call_next(session, counter, actor=Actor(user=agent), now=t0 + timedelta(minutes=5))
             session.flush()
         session.commit()
-    # The counter locked; the ticket in progress locked, finished and logged
-    # (PostgreSQL: one statement; SQLite: three); the queue heads of the counter's
-    # services (cached, hotcache.py) in one read; the chosen head locked, called and
-    # logged (PostgreSQL: one statement; SQLite: two); the learned duration.
-    assert len(statements) == (5 if postgres else 8), statements
+    # The same on both databases: the counter locked; the ticket in progress
+    # finished, then logged; the queue heads of the counter's services (cached,
+    # hotcache.py) in one read; the chosen head locked and called, then logged.
+    # Nothing learned (no row every call of a service would lock).
+    assert len(statements) == 6, statements
     assert not any("counter_services" in s for s in statements), statements
-    assert sum("avg_service_seconds" in s for s in statements) == 1
+    assert not any("avg_service_seconds" in s for s in statements)

@@ -4,7 +4,7 @@ The pool pings a connection before use only when it sat idle for a second
 (database.py): under load a ping per request would be a round trip for nothing.
 A connection killed while idle is then replaced before a request uses it; one
 killed while in use fails that one request with 503, and the next requests get
-new connections. Plain SQL on the hot paths (rawsql.py) behaves like the ORM's.
+new connections, on the busiest paths (a ticket, a call) as on every other.
 """
 
 from __future__ import annotations

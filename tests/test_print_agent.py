@@ -25,6 +25,7 @@ from queue_app.cli.commands import upgrade_database
 from queue_app.extensions import db
 from queue_app.models import Device, DeviceKind, TicketSource
 from queue_app.printing.devices import configure_printer
+from queue_app.printing.spool import spool_ticket
 from queue_app.queue import Actor, issue_ticket
 
 from .conftest import base_config, build_office, dispose
@@ -171,6 +172,10 @@ def test_agent_prints_every_ticket_once_across_server_restarts_and_lost_answers(
                 service = db.session.merge(office.services["CASIER"])
                 issued = issue_ticket(
                     db.session, site, service, actor=Actor(device=kiosk), source=TicketSource.KIOSK
+                )
+                # As the issue endpoint does: the kiosk's print job with its ticket.
+                spool_ticket(
+                    db.session, issued.ticket, kiosk, issued.position, issued.estimated_wait_minutes
                 )
                 labels.append(issued.ticket.label)
             db.session.commit()

@@ -36,7 +36,6 @@ from queue_app.jobs import day_close
 from queue_app.jobs.scheduler import run_job
 from queue_app.models import Counter, TicketSource, User, utcnow
 from queue_app.queue import SYSTEM, Actor, call_next, errors, issue_ticket, open_counter, publish
-from queue_app.queue.calling import call_next_rows
 from queue_app.queue.sites import get_service, get_site
 from queue_app.realtime import events
 
@@ -408,13 +407,13 @@ def test_a_request_failing_after_queueing_emits_nothing(app, office, api, monkey
     display.events.clear()
     queued: list[list[events.PendingEvent]] = []
 
-    def call_then_fail(raw: Any, *args: Any, **options: Any) -> Any:
-        call_next_rows(raw, *args, **options)
-        queued.append(events.pending_events(raw.session))
+    def call_then_fail(session: Any, *args: Any, **options: Any) -> Any:
+        call_next(session, *args, **options)
+        queued.append(events.pending_events(session))
         raise errors.InvalidTransition(action="call", reason="test")
 
-    # The agent's call (api/counters.py, its hot path) fails after it queued its events.
-    monkeypatch.setattr(counters_api, "call_next_rows", call_then_fail)
+    # The agent's call (api/counters.py) fails after it queued its events.
+    monkeypatch.setattr(counters_api, "call_next", call_then_fail)
     response = api.call_next("g1")
     assert response.status_code == 422, response.get_json()
     assert queued

@@ -10,7 +10,7 @@ from marshmallow import Schema, fields, validate
 
 from ..extensions import db, limiter
 from ..models import Appointment, BookingChannel, Device, User, utcnow
-from ..printing.spool import print_job_brief
+from ..printing.spool import print_job_brief, spool_ticket
 from ..queue import Actor, errors
 from ..queue.booking import (
     BookingRules,
@@ -36,7 +36,7 @@ from . import ApiBlueprint, principal
 from .inputs import SINGLE_LINE_PATTERN, Date
 from .schemas import PHONE, PHONE_DOC, StrictSchema, Text, TicketSchema
 from .serialize import ticket_json
-from .tickets import IDEMPOTENCY_KEY_HEADER, IDEMPOTENCY_KEY_RE
+from .tickets import IDEMPOTENCY_KEY_HEADER, IDEMPOTENCY_KEY_RE, idempotency_key
 
 blp = ApiBlueprint("api_appointments", __name__, description="Appointments and SMS settings")
 
@@ -276,7 +276,12 @@ def check_in_view(reference: str) -> Any:
     if key is not None and not IDEMPOTENCY_KEY_RE.match(key):
         raise errors.InvalidInput(field="Idempotency-Key", max_length=128)
     actor = Actor(device=who) if isinstance(who, Device) else Actor(user=who)
-    issued = check_in(db.session, appointment, actor=actor, rules=rules(), idempotency_key=key)
+    issued = check_in(
+        db.session, appointment, actor=actor, rules=rules(), idempotency_key=idempotency_key(key)
+    )
+    if issued.created and isinstance(who, Device):
+        # Printed on the kiosk's printer, laid out once a printer takes it.
+        spool_ticket(db.session, issued.ticket, who, issued.position, issued.estimated_wait_minutes)
     db.session.commit()
     answer = ticket_json(issued.ticket, issued.position, issued.estimated_wait_minutes)
     if isinstance(who, Device):

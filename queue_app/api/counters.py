@@ -4,28 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Flask, Response
-
 from ..extensions import db
-from ..models import CounterState, User, utcnow
 from ..queue import Actor, call_next, close_counter, open_counter, pause_counter
-from ..queue.accounts import USER_TOKEN_PREFIX, cached_token_holder
-from ..queue.calling import (
-    call_next_rows,
-    current_ticket,
-    lock_counter,
-    lock_counter_row,
-    ticket_view,
-)
-from ..queue.rawsql import Raw
-from ..queue.sites import cached_site, get_counter, site_snapshot
+from ..queue.calling import current_ticket, lock_counter
+from ..queue.sites import cached_site, get_counter
 from ..security.permissions import (
-    may_operate_counter,
     require_counter_operator,
     require_counter_taker,
     require_site_staff,
 )
-from . import ApiBlueprint, hot, principal
+from . import ApiBlueprint, json_answer, principal
 from .schemas import CounterSchema, PauseSchema, TicketSchema
 from .serialize import counter_json, ticket_json
 
@@ -101,54 +89,4 @@ def call_next_view(counter_id: int) -> Any:
     db.session.commit()
     if ticket is None:
         return "", 204
-    return ticket_json(ticket, None, None)
-
-
-CALL_NEXT_ENDPOINT = "api_counters.call_next_view"
-
-
-def _fast_call_next(counter_id: int) -> Response | None:
-    """The answer of the hot path, or None when call_next_view must answer.
-
-    An agent holding the counter, or a manager or admin of its site, with a
-    user token, at an open counter: the call runs in plain SQL from the
-    cached token and site (calling.call_next_rows). Anything else (no such
-    counter, not open, not allowed, a browser session) is answered by the
-    documented view, which says why.
-    """
-    token = hot.bearer_token(USER_TOKEN_PREFIX)
-    if token is None:
-        return None
-    session = db.session
-    user = cached_token_holder(session, token)
-    if not isinstance(user, User):
-        return None
-    raw = Raw(session)
-    try:
-        counter = lock_counter_row(raw, counter_id)
-        site = site_snapshot(session, counter.site_id) if counter is not None else None
-        if (
-            counter is None
-            or site is None
-            or counter.state != CounterState.OPEN
-            or not may_operate_counter(user, site, counter.agent_id)
-        ):
-            called = None
-        else:
-            called = call_next_rows(raw, counter, site, actor=Actor(user=user), now=utcnow())
-    finally:
-        raw.close()
-    if called is None:
-        session.rollback()
-        return None
-    session.commit()
-    if called.ticket is None:
-        return Response(status=204)
-    return hot.json_answer(
-        ticket_json(ticket_view(session, site, counter, called.ticket), None, None), 200
-    )
-
-
-def install_call_next_view(app: Flask) -> None:
-    """Put the hot view of call-next before call_next_view (hot.py)."""
-    hot.install(app, CALL_NEXT_ENDPOINT, _fast_call_next)
+    return json_answer(ticket_json(ticket, None, None))

@@ -93,6 +93,7 @@ def user_json(user: User) -> dict[str, Any]:
 
 
 def ticket_json(ticket: Ticket, position: int | None, wait: int | None) -> dict[str, Any]:
+    """A ticket as every API answer writes it (the one serializer of TicketSchema)."""
     counter = ticket.counter
     return {
         "id": ticket.id,
@@ -100,7 +101,8 @@ def ticket_json(ticket: Ticket, position: int | None, wait: int | None) -> dict[
         "number": ticket.number,
         "label": ticket.label,
         "service": ticket.service.code,
-        "service_name": ticket.service.name,
+        # The site held by the ticket: a cached service's own is not loaded.
+        "service_name": ticket.service.name_in(None, site=ticket.site),
         "status": ticket.status.value,
         "priority": ticket.priority_rank == 0,
         "source": ticket.source.value,

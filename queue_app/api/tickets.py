@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable
 from typing import Any
 
-from flask import Flask, current_app, request
+from flask import current_app, request
 from flask.views import MethodView
 
 from ..extensions import db
-from ..models import Device, DeviceKind, Ticket, TicketSource, TicketStatus, User
-from ..printing.spool import print_job_brief, prints
+from ..models import Device, Ticket, TicketSource, User
+from ..printing.spool import print_job_brief, spool_ticket
 from ..queue import (
     Actor,
     cancel,
@@ -20,27 +19,26 @@ from ..queue import (
     finish,
     get_ticket,
     get_ticket_by_code,
-    issue_new,
     issue_ticket,
     mark_no_show,
     recall,
     start,
     transfer,
 )
-from ..queue.accounts import DEVICE_TOKEN_PREFIX, cached_token_holder
 from ..queue.estimates import position_and_wait
+from ..queue.idempotency import Key
 from ..queue.phones import normalize_phone
-from ..queue.publish import iso, ticket_update_payload
-from ..queue.sites import cached_site_and_service, get_service, get_site_and_service
+from ..queue.publish import ticket_update_payload
+from ..queue.sites import get_service, site_and_service
 from ..security.permissions import (
     require_principal,
     require_ticket_issuer,
     require_ticket_operator,
     require_ticket_reader,
 )
-from . import ApiBlueprint, hot, principal
+from . import ApiBlueprint, json_answer, principal
 from .schemas import TicketCreateSchema, TicketSchema, TrackSchema, TransferSchema
-from .serialize import ticket_json, track_url
+from .serialize import ticket_json
 
 blp = ApiBlueprint("api_tickets", __name__, description="Tickets and their life")
 
@@ -96,7 +94,8 @@ class TicketsView(MethodView):
     def post(self, body: dict, slug: str) -> Any:
         """Issue a ticket for a service (a kiosk of the site, or staff)."""
         who = require_principal(principal())
-        site, service = get_site_and_service(db.session, slug, body["service"])
+        # The per-process cache's site and service: nothing is read for them.
+        site, service = site_and_service(db.session, slug, body["service"])
         require_ticket_issuer(who, site)
         key = request.headers.get("Idempotency-Key")
         if key is not None and not IDEMPOTENCY_KEY_RE.match(key):
@@ -113,134 +112,34 @@ class TicketsView(MethodView):
             source=TicketSource.KIOSK if is_kiosk else TicketSource.STAFF,
             priority=body["priority"],
             phone=phone,
-            idempotency_key=key,
+            idempotency_key=idempotency_key(key),
             # Staff may still let a late citizen in; kiosks stop at closing time.
             enforce_hours=is_kiosk,
         )
+        job = None
+        if issued.created and is_kiosk:
+            # Written with the ticket, laid out once a printer takes it.
+            job = spool_ticket(
+                db.session, issued.ticket, who, issued.position, issued.estimated_wait_minutes
+            )
         db.session.commit()
         answer = ticket_json(issued.ticket, issued.position, issued.estimated_wait_minutes)
         if is_kiosk:
-            job = issued.print_job
             if issued.created:
-                # Spooled in the ticket's transaction, or none: no statement after commit.
                 answer["print_job"] = (
                     {"id": job.id, "status": job.status.value} if job is not None else None
                 )
             else:
                 answer["print_job"] = print_job_brief(db.session, issued.ticket)
         headers = {} if issued.created else {"Idempotent-Replayed": "true"}
-        return answer, 201, headers
+        return json_answer(answer, 201, headers)
 
 
-# --- the hot path of POST /sites/<slug>/tickets ----------------------------------------
-#
-# A kiosk's ticket is the most frequent request of an office (a burst of forty
-# citizens at two kiosks at opening time, every office of a country on one
-# cluster). TicketsView.post above is the documented operation; at run time
-# the request first meets issue_view, which answers the common case itself:
-# a kiosk of the site that does not print (nothing to spool), a well-formed
-# body without a phone, a service found in the per-process cache. It reads
-# the kiosk, the site and the service as the cache holds them (no statement,
-# no ORM object), issues through issue_new (plain SQL) and writes the answer
-# TicketSchema would. Anything else (another sender, any doubt about the body,
-# an Idempotency-Key replay) goes to TicketsView.post, whose answers, errors
-# included, are the contract; domain errors raised here are the ones it raises.
-
-FAST_BODY_MAX = 512
-FAST_FIELDS = frozenset({"service", "priority", "phone"})
-ISSUE_ENDPOINT = "api_tickets.TicketsView"
-
-
-def _fast_body() -> tuple[str, bool] | None:
-    """(service code, priority) of a body the hot path can take as it is, else None."""
-    if request.mimetype != "application/json":
+def idempotency_key(value: str | None) -> Key | None:
+    """The request's Idempotency-Key, keyed with the application's secret (idempotency.py)."""
+    if value is None:
         return None
-    data = request.get_data(cache=True)
-    if not data or len(data) > FAST_BODY_MAX:
-        return None
-    try:
-        body = json.loads(data)
-    except ValueError:
-        return None
-    if type(body) is not dict or not FAST_FIELDS.issuperset(body):
-        return None
-    code = body.get("service")
-    priority = body.get("priority", False)
-    if type(code) is not str or type(priority) is not bool or body.get("phone") not in (None, ""):
-        return None
-    return code, priority
-
-
-def _fast_issue(slug: str) -> Any:
-    """The answer of the hot path, or None when TicketsView.post must answer."""
-    token = hot.bearer_token(DEVICE_TOKEN_PREFIX)
-    if token is None:
-        return None
-    key = request.headers.get("Idempotency-Key")
-    if key is not None and not IDEMPOTENCY_KEY_RE.match(key):
-        return None
-    parsed = _fast_body()
-    if parsed is None:
-        return None
-    code, priority = parsed
-    session = db.session
-    kiosk = cached_token_holder(session, token)
-    if (
-        not isinstance(kiosk, Device)
-        or kiosk.kind != DeviceKind.KIOSK
-        or kiosk.revoked_at is not None
-        or prints(kiosk)
-    ):
-        return None
-    found = cached_site_and_service(session, slug, code)
-    if found is None or found[0].id != kiosk.site_id:
-        return None
-    site, service = found
-    issued = issue_new(
-        session,
-        site,
-        service,
-        actor=Actor(device=kiosk),
-        source=TicketSource.KIOSK,
-        priority=priority,
-        idempotency_key=key,
-    )
-    if issued is None:
-        # A replay: the full path answers the ticket issued first.
-        session.rollback()
-        return None
-    session.commit()
-    new, position, wait = issued
-    answer = {
-        "id": new.id,
-        "code": new.code,
-        "number": new.number,
-        "label": new.label,
-        "service": service.code,
-        "service_name": service.name_in(None, site=site),
-        "status": TicketStatus.WAITING.value,
-        "priority": new.priority_rank == 0,
-        "source": new.source.value,
-        "position": position,
-        "estimated_wait_minutes": wait,
-        "counter": None,
-        "service_day": new.service_day.isoformat(),
-        "issued_at": iso(new.issued_at),
-        "called_at": None,
-        "started_at": None,
-        "finished_at": None,
-        "recall_count": 0,
-        "transfer_count": 0,
-        "track_url": track_url(new.code),
-        # A kiosk that does not print: no print job.
-        "print_job": None,
-    }
-    return hot.json_answer(answer, 201)
-
-
-def install_issue_view(app: Flask) -> None:
-    """Put the hot view of ticket issue before TicketsView.post (hot.py)."""
-    hot.install(app, ISSUE_ENDPOINT, _fast_issue)
+    return Key(value, str(current_app.config["SECRET_KEY"]).encode())
 
 
 @blp.route("/tickets/<int:ticket_id>")

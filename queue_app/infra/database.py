@@ -55,6 +55,37 @@ class WriteInReadOnlyTransaction(RuntimeError):
     """A statement tried to write in a transaction begun as read-only (SQLite)."""
 
 
+class WriterBusy(sa_exc.TimeoutError):
+    """SQLite's writer lock was not free in time: the request is answered 503 with Retry-After."""
+
+
+# How long a writing transaction waits for the process's writer lock (SQLite).
+WRITER_TIMEOUT_SECONDS = 10.0
+
+# The release of the writer lock held by the current context's transaction, if any.
+_held_writer: ContextVar[Callable[[], None] | None] = ContextVar(
+    "queue_app_held_writer", default=None
+)
+
+
+def _release_writer_after_commit(session: Session, *_: object) -> None:
+    """Hand SQLite's writer lock on as soon as the transaction has ended.
+
+    First among the session's after-commit listeners: the pushes and Redis
+    publishes that follow a commit (events.py) run without the lock.
+    """
+    if session.in_nested_transaction():
+        return  # a savepoint ended (SQLAlchemy tells it as a commit): the transaction goes on
+    release = _held_writer.get()
+    if release is not None:
+        _held_writer.set(None)
+        release()
+
+
+event.listen(Session, "after_commit", _release_writer_after_commit, insert=True)
+event.listen(Session, "after_rollback", _release_writer_after_commit, insert=True)
+
+
 @contextmanager
 def read_only() -> Iterator[None]:
     """Transactions begun inside this block only read (on SQLite: no write lock)."""
@@ -207,8 +238,12 @@ def _configure_sqlite(engine: Engine) -> None:
             connection.exec_driver_sql("BEGIN")
             return
         if not connection.info.get(_HOLDS_WRITER):
-            writer.acquire()
+            if not writer.acquire(WRITER_TIMEOUT_SECONDS):
+                raise WriterBusy(
+                    f"the database's writer lock was not free in {WRITER_TIMEOUT_SECONDS:.0f} s"
+                )
             connection.info[_HOLDS_WRITER] = True
+            _held_writer.set(functools.partial(_release, connection.info))
         try:
             connection.exec_driver_sql("BEGIN IMMEDIATE")
         except BaseException:
@@ -225,9 +260,9 @@ def _configure_sqlite(engine: Engine) -> None:
                 "a read_only block): write inside queue_app.infra.database.writable(session)"
             )
 
-    # The turn is given back when the connection returns to the pool, which is
-    # after its COMMIT or ROLLBACK (a session releases it at the end of each
-    # transaction).
+    # Given back once a session's transaction ended (above), else when the
+    # connection returns to the pool, after its COMMIT or ROLLBACK (work done on
+    # a connection without a session: migrations, the command line).
     @event.listens_for(engine, "checkin")
     def on_checkin(dbapi_connection: Any, record: Any) -> None:
         record.info.pop(_READING, None)

@@ -94,12 +94,17 @@ def note_failure(error: BaseException) -> None:
     outage_of(current_app).failed(error)
 
 
-def unavailable_response(error: BaseException) -> Any:
-    """503 for this request: JSON under /api/ (and for JSON clients), a page for people."""
+def unavailable_response(error: BaseException, *, outage: bool = True) -> Any:
+    """503 for this request: JSON under /api/ (and for JSON clients), a page for people.
+
+    ``outage``: the database cannot be reached (logged once, until it answers
+    again); else it is only busy for this request.
+    """
     from ..api.errors import error_response, wants_json
     from ..extensions import db, login_manager
 
-    outage_of(current_app).failed(error)
+    if outage:
+        outage_of(current_app).failed(error)
     with contextlib.suppress(Exception):  # the connection is gone already
         db.session.rollback()
     # Nothing below may look the user up in the database that is down (the
@@ -117,7 +122,12 @@ def unavailable_response(error: BaseException) -> Any:
 
 
 def handle_database_error(error: sa_exc.SQLAlchemyError) -> Any:
-    """503 when the database cannot be reached; any other database error is a 500."""
+    """503 when the database cannot be reached or is too busy; any other error is a 500."""
+    from .database import WriterBusy
+
+    if isinstance(error, WriterBusy):
+        log.warning("%s: answered 503", error)
+        return unavailable_response(error, outage=False)
     if is_unavailable(error):
         return unavailable_response(error)
     from ..api.errors import handle_unexpected

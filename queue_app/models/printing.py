@@ -60,7 +60,13 @@ class PrintJob(Base):
     kind: Mapped[PrintJobKind] = mapped_column(
         enum_column(PrintJobKind, "print_job_kind"), default=PrintJobKind.TICKET
     )
-    payload: Mapped[bytes] = mapped_column(LargeBinary)
+    # The ESC/POS bytes; None until rendered: a ticket's job is written in the
+    # ticket's transaction and rendered when a printer takes it (spool.claim), so
+    # that laying out the paper holds no lock of the issue.
+    payload: Mapped[bytes | None] = mapped_column(LargeBinary)
+    # What the paper tells (the people ahead and the estimate at issue).
+    position: Mapped[int | None]
+    wait_minutes: Mapped[int | None]
     status: Mapped[PrintJobStatus] = mapped_column(
         enum_column(PrintJobStatus, "print_job_status"), default=PrintJobStatus.PENDING
     )

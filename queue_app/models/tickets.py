@@ -68,25 +68,9 @@ class TicketSequence(Base):
     )
     service_day: Mapped[date] = mapped_column(primary_key=True)
     last_number: Mapped[int]
-
-
-class QueueCount(Base):
-    """How many tickets wait in a service's queue for a day, per priority rank.
-
-    Kept by database triggers on ``tickets`` (migration 0008), whatever changes a
-    ticket (an ORM flush, a raw statement, a day close, a retention purge): a
-    newcomer's people ahead are then read from a few rows instead of counted
-    over the whole queue. Never written by the application.
-    """
-
-    __tablename__ = "queue_counts"
-
-    service_id: Mapped[int] = mapped_column(
-        ForeignKey("services.id", ondelete="CASCADE"), primary_key=True
-    )
-    service_day: Mapped[date] = mapped_column(primary_key=True)
-    priority_rank: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
-    waiting: Mapped[int]
+    # The arrival time of the last ticket numbered: the next one's is never earlier
+    # (numbering.py), so a service's tickets are called in the order of their numbers.
+    last_issued_at: Mapped[datetime | None]
 
 
 class Ticket(Base):

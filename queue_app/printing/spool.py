@@ -65,12 +65,18 @@ def spool(
     session: Session,
     ticket: Ticket,
     device: Device,
-    payload: bytes,
+    payload: bytes | None,
     *,
     kind: PrintJobKind = PrintJobKind.TICKET,
+    position: int | None = None,
+    wait: int | None = None,
     now: datetime | None = None,
 ) -> PrintJob:
-    """Add a job for the kiosk's printer; it is handed out after this transaction commits."""
+    """Add a job for the kiosk's printer; it is handed out after this transaction commits.
+
+    ``payload`` None: rendered when a printer takes it, from the ticket and
+    ``position`` and ``wait``.
+    """
     now = now or utcnow()
     job = PrintJob(
         site_id=ticket.site_id,
@@ -79,6 +85,8 @@ def spool(
         ticket_id=ticket.id,
         kind=kind,
         payload=payload,
+        position=position,
+        wait_minutes=wait,
         status=PrintJobStatus.PENDING,
         attempts=0,
         next_attempt_at=now,
@@ -105,23 +113,38 @@ def spool_ticket(
 ) -> PrintJob | None:
     """Spool the ticket a kiosk just issued, when that kiosk prints; None otherwise.
 
-    Rendering cannot make the issue fail: a layout error leaves a failed job for
-    staff (the ticket itself stands, and the kiosk shows it on screen).
+    One INSERT in the ticket's transaction, so the job is as durable as the
+    ticket; the paper is laid out when a printer takes the job (:func:`claim`),
+    after the commit and outside the issue's locks.
     """
     if device is None or not prints(device):
         return None
+    return spool(session, ticket, device, None, position=position, wait=wait, now=now)
+
+
+def _render_due(jobs: list[PrintJob]) -> list[PrintJob]:
+    """Lay out the paper of claimed jobs spooled without it; a job that cannot be is failed.
+
+    Rendering cannot lose a ticket: a layout error leaves a failed job for staff
+    (the ticket itself stands, and the kiosk showed it on screen).
+    """
     from .render import render
 
-    try:
-        payload = render(ticket, device, position, wait)
-    except Exception as exc:
-        log.exception("ticket %s could not be laid out for printing", ticket.id)
-        job = spool(session, ticket, device, b"", now=now)
-        job.status = PrintJobStatus.FAILED
-        job.last_error = f"layout: {exc}"[:500]
-        session.info.get(WAKE_KEY, set()).discard(job.id)
-        return job
-    return spool(session, ticket, device, payload, now=now)
+    ready = []
+    for job in jobs:
+        if job.payload is None:
+            try:
+                if job.ticket is None:
+                    raise LookupError("the ticket is gone")
+                job.payload = render(job.ticket, job.device, job.position, job.wait_minutes)
+            except Exception as exc:
+                log.exception("ticket %s could not be laid out for printing", job.ticket_id)
+                job.payload = b""
+                job.status = PrintJobStatus.FAILED
+                job.last_error = f"layout: {exc}"[:500]
+                continue
+        ready.append(job)
+    return ready
 
 
 def printing_kiosk_for(session: Session, ticket: Ticket) -> Device:
@@ -176,7 +199,9 @@ def retry_job(
 ) -> PrintJob:
     """Reprint from the spool: a failed job is queued again, a printed one as a duplicate."""
     now = now or utcnow()
-    if job.status == PrintJobStatus.FAILED and job.payload:
+    if job.status == PrintJobStatus.FAILED and (job.payload or job.ticket is not None):
+        if not job.payload:
+            job.payload = None  # never laid out, or the layout failed: laid out when taken
         job.status = PrintJobStatus.PENDING
         job.attempts = 0
         job.next_attempt_at = now
@@ -230,7 +255,7 @@ def claim(
         job.next_attempt_at = now + lease
     if agent is not None:
         agent.last_seen_at = now
-    return jobs
+    return _render_due(jobs)
 
 
 def mark_done(

@@ -84,8 +84,9 @@ class PrintWorker:
             try:
                 while True:
                     jobs = spool.claim(session, agent=None)
+                    # Claimed jobs are laid out (spool.claim): their payload is set.
                     work = [
-                        (job.id, job.device.printer if job.device else None, job.payload)
+                        (job.id, job.device.printer if job.device else None, job.payload or b"")
                         for job in jobs
                     ]
                     db.session.commit()

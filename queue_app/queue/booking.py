@@ -22,12 +22,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ..models import (
-    PRIORITY_RANK,
     WEEKDAYS,
     Appointment,
     AppointmentStatus,
     BookingChannel,
-    PriorityClass,
     Service,
     Site,
     SlotBooking,
@@ -48,9 +46,8 @@ from .days import (
     service_day,
     zone,
 )
-from .estimates import position_and_wait
+from .idempotency import Key
 from .numbering import CODE_ALPHABET
-from .publish import publish_positions, publish_queue_changed
 from .tickets import Issued, issue_ticket, replayed_ticket
 
 log = logging.getLogger(__name__)
@@ -462,7 +459,7 @@ def check_in(
     actor: Actor,
     now: datetime | None = None,
     rules: BookingRules | None = None,
-    idempotency_key: str | None = None,
+    idempotency_key: Key | None = None,
 ) -> Issued:
     """Turn a booked appointment into a ticket (source ``appointment``) within its window.
 
@@ -507,26 +504,21 @@ def check_in(
         service,
         actor=actor,
         source=TicketSource.APPOINTMENT,
+        phone=appointment.phone,
         idempotency_key=idempotency_key,
         # The appointment was given by the office: closing hours do not refuse it.
         enforce_hours=False,
+        # Called first from its slot (minus the grace period); before, an ordinary ticket.
+        due_at=appointment.slot_start - rules.call_ahead,
         now=now,
     )
     ticket = issued.ticket
-    ticket.priority_class = PriorityClass.APPOINTMENT
-    ticket.priority_rank = PRIORITY_RANK[PriorityClass.APPOINTMENT]
-    # Callable from its slot (minus the grace period), ahead of the others then.
-    ticket.queued_at = max(now, appointment.slot_start - rules.call_ahead)
-    ticket.phone = ticket.phone or appointment.phone
     appointment.status = AppointmentStatus.CHECKED_IN
     appointment.checked_in_at = now
     appointment.ticket = ticket
     appointment.ticket_id = ticket.id
-    session.flush()
-    publish_queue_changed(session, site)
-    publish_positions(session, [service.id])
     log.info("appointment %s checked in as %s", appointment.reference, ticket.label)
-    return Issued(ticket, True, *position_and_wait(session, ticket))
+    return issued
 
 
 # --- the office's day --------------------------------------------------------------

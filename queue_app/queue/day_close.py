@@ -5,14 +5,12 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..models import (
     Counter,
     CounterState,
-    QueueCount,
-    Service,
     Site,
     Ticket,
     TicketStatus,
@@ -60,15 +58,6 @@ def close_day(
         for ticket in tickets:
             close_waiting(session, ticket, actor=SYSTEM, now=now, reason="day_closed")
         closed += len(tickets)
-
-    # The waiting counts of days gone by, now that nobody waits in them (models.QueueCount).
-    session.execute(
-        delete(QueueCount).where(
-            QueueCount.service_id.in_(select(Service.id).where(Service.site_id == site.id)),
-            QueueCount.service_day < service_day(site, now),
-            QueueCount.waiting == 0,
-        )
-    )
 
     released = 0
     for counter in _due_counters(session, site, grace, now):

@@ -1,220 +1,129 @@
-"""Positions in the queue, waiting counts and a first estimate of waiting time.
+"""The queue's order, the people ahead of a ticket, waiting counts and waiting estimates.
 
-The statements are built once with bound parameters: these run on every
-ticket issued, and building SQLAlchemy expressions costs more than running them.
+One order, written once (:func:`queue_order`): a service's waiting tickets are
+called by rank (appointments whose time has come, then priority tickets, then
+everyone else), then by arrival time, then by id. A checked-in appointment that
+came early waits as an ordinary ticket from its check-in until its time comes,
+so an idle counter can call it; from then on it goes first. The people ahead of
+a ticket (:func:`ahead_of`) count the waiting tickets before it in that order,
+and the publisher's positions enumerate the same order.
+
+Counts are read from the tickets themselves through the partial index of
+waiting tickets (``ix_tickets_waiting_queue``): no count is stored, so no row
+is written by every change of a queue, and no agent waits on another's
+transaction to read one (invariant 8).
 """
 
 from __future__ import annotations
 
 import math
 from datetime import date, datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Date, bindparam, func, select, text, tuple_
+from sqlalchemy import (
+    Date,
+    Table,
+    and_,
+    bindparam,
+    case,
+    func,
+    or_,
+    select,
+    tuple_,
+)
 from sqlalchemy.orm import Session
-from sqlalchemy.orm.attributes import set_committed_value
 
 from ..models import (
+    PRIORITY_RANK,
     Counter,
     CounterService,
     CounterState,
-    QueueCount,
+    PriorityClass,
     Service,
-    ServiceTimeProfile,
     Site,
     Ticket,
     TicketStatus,
     utcnow,
 )
 from ..models.base import TZDateTime
-from .days import zone
-from .rawsql import Raw, Statement, bind_date
-from .service_times import ALL_HOURS, local_hour
+from .service_times import expected_seconds
 
 # Bounds for one learned service duration: outliers (a ticket left open over
 # lunch, a mis-click) would otherwise swing the average.
 MIN_SERVICE_SECONDS = 15
 MAX_SERVICE_SECONDS = 2 * 3600
 
-QUEUE_ORDER = (Ticket.priority_rank, Ticket.queued_at, Ticket.id)
+TICKETS: Table = cast(Table, Ticket.__table__)
+NORMAL_RANK = PRIORITY_RANK[PriorityClass.NORMAL]
 
-_AHEAD = (
-    select(func.count(Ticket.id))
-    .where(
-        Ticket.service_id == bindparam("service_id"),
-        Ticket.service_day == bindparam("service_day", type_=Date()),
-        Ticket.status == TicketStatus.WAITING,
-        tuple_(*QUEUE_ORDER)
-        < tuple_(
-            bindparam("priority_rank"),
-            bindparam("queued_at", type_=TZDateTime()),
-            bindparam("ticket_id"),
-        ),
-    )
-    .scalar_subquery()
-)
-
-_OPEN_COUNTERS = (
-    select(func.count(Counter.id))
-    .join(CounterService, CounterService.counter_id == Counter.id)
-    .where(CounterService.service_id == bindparam("service_id"), Counter.state == CounterState.OPEN)
-    .scalar_subquery()
-)
+# The instant at which the order is read (an appointment's time has come or not).
+NOW = bindparam("now", type_=TZDateTime())
 
 
-def _profile_seconds(hour: Any) -> Any:
+def _early_appointment(table: Any, now: Any) -> Any:
+    return and_(table.c.priority_class == PriorityClass.APPOINTMENT.value, table.c.queued_at > now)
+
+
+def queue_order(table: Any = TICKETS, now: Any = NOW) -> tuple[Any, ...]:
+    """The order in which a service's waiting tickets are called, as SQL expressions.
+
+    ``now``: a bound parameter (default: the statement's ``now``) or a value.
+    """
+    if isinstance(now, datetime):
+        now = bindparam("now", now, type_=TZDateTime())
+    early = _early_appointment(table, now)
     return (
-        select(ServiceTimeProfile.mean_seconds)
+        case((early, NORMAL_RANK), else_=table.c.priority_rank),
+        case((early, table.c.issued_at), else_=table.c.queued_at),
+        table.c.id,
+    )
+
+
+def waiting_in_service(table: Any = TICKETS, *, day: Any = None) -> Any:
+    """The condition of a service's waiting tickets of one day (the partial index's)."""
+    return and_(
+        table.c.service_day == (day if day is not None else bindparam("day", type_=Date())),
+        table.c.status == TicketStatus.WAITING.value,
+    )
+
+
+def ahead_of(ticket: Any) -> Any:
+    """People ahead of the ticket ``ticket`` names (a table correlated in the outer statement).
+
+    The waiting tickets of its service and day before it in the queue order at
+    ``now``. A ticket does not count itself.
+    """
+    other = TICKETS.alias("ahead")
+    return (
+        select(func.count())
+        .select_from(other)
         .where(
-            ServiceTimeProfile.service_id == bindparam("service_id"),
-            ServiceTimeProfile.hour == hour,
-            ServiceTimeProfile.mean_seconds > 0,
+            other.c.service_id == ticket.c.service_id,
+            waiting_in_service(other, day=ticket.c.service_day),
+            tuple_(*queue_order(other)) < tuple_(*queue_order(ticket)),
         )
+        .correlate(ticket)
         .scalar_subquery()
     )
 
 
-# The seconds one citizen is expected to take (service_times.py), in the same
-# statement as the people ahead: the learned mean at this site-local hour, else
-# over all hours, else the service's moving average.
-_EXPECTED_SECONDS = func.coalesce(
-    _profile_seconds(bindparam("hour")),
-    _profile_seconds(ALL_HOURS),
-    select(Service.avg_service_seconds)
-    .where(Service.id == bindparam("service_id"))
-    .scalar_subquery(),
-)
-
-_POSITION_AND_COUNTERS = select(_AHEAD, _OPEN_COUNTERS, _EXPECTED_SECONDS)
-
-# Before a new ticket exists: everyone waiting with the same or a better rank,
-# from the counts the database keeps (models.QueueCount), not counted over the
-# queue; then the open counters serving the service and the seconds one
-# citizen is expected to take (as _EXPECTED_SECONDS). Plain SQL: this runs on
-# every ticket issued (rawsql.py). Three columns that ISSUE_POSTGRESQL
-# (numbering.py) also reads, inside the statement that issues.
-AHEAD_COLUMNS_SQL = f"""
-        (SELECT coalesce(sum(waiting), 0) FROM queue_counts
-         WHERE service_id = :service_id AND service_day = :service_day
-           AND priority_rank <= :priority_rank) AS position,
-        (SELECT count(counters.id) FROM counters
-         JOIN counter_services ON counter_services.counter_id = counters.id
-         WHERE counter_services.service_id = :service_id AND counters.state = 'open') AS counters,
-        coalesce(
-            (SELECT mean_seconds FROM service_time_profiles
-             WHERE service_id = :service_id AND hour = :hour AND mean_seconds > 0),
-            (SELECT mean_seconds FROM service_time_profiles
-             WHERE service_id = :service_id AND hour = {ALL_HOURS} AND mean_seconds > 0),
-            (SELECT avg_service_seconds FROM services WHERE id = :service_id)) AS seconds
-"""  # noqa: S608 - ALL_HOURS is a constant
-AHEAD_OF_NEWCOMER = Statement(f"SELECT {AHEAD_COLUMNS_SQL}")  # noqa: S608 - constants only
-
-
-def wait_minutes_sql(position: str, seconds: str, counters: str) -> str:
-    """:func:`wait_minutes` as a SQL expression (exact: numeric, not floating point)."""
+def open_counters_of(ticket: Any) -> Any:
+    """How many open counters serve the service of the ticket ``ticket`` names."""
     return (
-        f"CASE WHEN {position} <= 0 THEN 0 ELSE CAST(ceil("
-        f"CAST({position} AS numeric) * {seconds} / greatest({counters}, 1) / 60) AS integer) END"
+        select(func.count(Counter.id))
+        .join(CounterService, CounterService.counter_id == Counter.id)
+        .where(
+            CounterService.service_id == ticket.c.service_id,
+            Counter.state == CounterState.OPEN,
+        )
+        .correlate(ticket)
+        .scalar_subquery()
     )
 
 
-_OPEN_COUNTERS_ONLY = select(_OPEN_COUNTERS)
-
-# From the counts the database keeps (models.QueueCount): a few rows per service,
-# whatever the length of the queues.
-_WAITING = func.coalesce(func.sum(QueueCount.waiting), 0)
-_WAITING_COUNTS = (
-    select(Service.code, _WAITING)
-    .select_from(Service)
-    .outerjoin(
-        QueueCount,
-        (QueueCount.service_id == Service.id)
-        & (QueueCount.service_day == bindparam("service_day", type_=Date())),
-    )
-    .where(Service.site_id == bindparam("site_id"))
-    .group_by(Service.id, Service.code)
-    .having(Service.is_active | (_WAITING > 0))
-    .order_by(Service.position, Service.id)
+_POSITION = select(ahead_of(TICKETS), open_counters_of(TICKETS)).where(
+    TICKETS.c.id == bindparam("ticket_id"), TICKETS.c.status == TicketStatus.WAITING.value
 )
-
-
-def queue_order() -> tuple[Any, ...]:
-    """The order in which a service's waiting tickets are called."""
-    return QUEUE_ORDER
-
-
-def _position_params(ticket: Ticket) -> dict[str, object]:
-    return {
-        "service_id": ticket.service_id,
-        "service_day": ticket.service_day,
-        "priority_rank": ticket.priority_rank,
-        "queued_at": ticket.queued_at,
-        "ticket_id": ticket.id,
-    }
-
-
-def position_of(session: Session, ticket: Ticket) -> int | None:
-    """People ahead of a waiting ticket in its service queue (0 = next), else None."""
-    return position_and_wait(session, ticket)[0]
-
-
-def position_and_wait(
-    session: Session, ticket: Ticket, *, now: datetime | None = None
-) -> tuple[int | None, int | None]:
-    """People ahead and estimated minutes of a waiting ticket (one query), else Nones."""
-    if ticket.status != TicketStatus.WAITING:
-        return None, None
-    params = _position_params(ticket)
-    params["hour"] = local_hour(ticket.service, now or utcnow())
-    ahead, counters, seconds = session.execute(_POSITION_AND_COUNTERS, params).one()
-    position = int(ahead or 0)
-    seconds = int(seconds or ticket.service.avg_service_seconds)
-    return position, wait_minutes(position, seconds, int(counters or 0))
-
-
-def ahead_of_newcomer(
-    session: Session | Raw,
-    service: Service,
-    day: date,
-    priority_rank: int,
-    *,
-    now: datetime | None = None,
-    timezone: str | None = None,
-) -> tuple[int, int]:
-    """People ahead of a ticket about to join a service's queue, and the estimated minutes.
-
-    The minutes use the service time learned for this service at this hour of
-    the day and the counters serving it that are open now (the same statement).
-    ``timezone``: the site's (else read from ``service.site``).
-    """
-    raw = session if isinstance(session, Raw) else Raw(session)
-    params = {
-        "service_id": service.id,
-        "service_day": bind_date(raw.dialect, day),
-        "priority_rank": priority_rank,
-        "hour": local_hour_of(now, timezone or service.site.timezone),
-    }
-    return position_and_minutes(service, *raw.one(AHEAD_OF_NEWCOMER, params))
-
-
-def local_hour_of(now: datetime | None, timezone: str) -> int:
-    """The site-local hour whose learned service time a newcomer's estimate uses."""
-    return (now or utcnow()).astimezone(zone(timezone)).hour
-
-
-def position_and_minutes(
-    service: Service, ahead: int | None, counters: int | None, seconds: int | None
-) -> tuple[int, int]:
-    """People ahead and estimated minutes, from :data:`AHEAD_COLUMNS_SQL`'s three columns."""
-    position = int(ahead or 0)
-    return position, wait_minutes(
-        position, int(seconds or service.avg_service_seconds), int(counters or 0)
-    )
-
-
-def open_counters_serving(session: Session, service_id: int) -> int:
-    """How many open counters serve a service now."""
-    return int(session.execute(_OPEN_COUNTERS_ONLY, {"service_id": service_id}).scalar() or 0)
 
 
 def wait_minutes(position: int, avg_service_seconds: int, open_counters: int) -> int:
@@ -224,39 +133,74 @@ def wait_minutes(position: int, avg_service_seconds: int, open_counters: int) ->
     return math.ceil(position * avg_service_seconds / max(open_counters, 1) / 60)
 
 
+def estimate(
+    session: Session, service: Service, timezone: str, ahead: int, counters: int, now: datetime
+) -> int:
+    """The estimated minutes of a wait behind ``ahead`` people at ``counters`` open counters."""
+    return wait_minutes(ahead, expected_seconds(session, service, timezone, now), counters)
+
+
+def position_and_wait(
+    session: Session, ticket: Ticket, *, now: datetime | None = None
+) -> tuple[int | None, int | None]:
+    """People ahead and estimated minutes of a waiting ticket (one query), else Nones."""
+    if ticket.status != TicketStatus.WAITING:
+        return None, None
+    now = now or utcnow()
+    row = session.execute(_POSITION, {"ticket_id": ticket.id, "now": now}).first()
+    if row is None:  # no longer waiting, committed by another transaction meanwhile
+        return None, None
+    ahead, counters = int(row[0]), int(row[1])
+    service = ticket.service
+    return ahead, estimate(session, service, ticket.site.timezone, ahead, counters, now)
+
+
+def position_of(session: Session, ticket: Ticket) -> int | None:
+    """People ahead of a waiting ticket in its service queue (0 = next), else None."""
+    return position_and_wait(session, ticket)[0]
+
+
+_OPEN_COUNTERS = (
+    select(func.count(Counter.id))
+    .join(CounterService, CounterService.counter_id == Counter.id)
+    .where(
+        CounterService.service_id == bindparam("service_id"),
+        Counter.state == CounterState.OPEN,
+    )
+)
+
+
+def open_counters_serving(session: Session, service_id: int) -> int:
+    """How many open counters serve a service now."""
+    return int(session.execute(_OPEN_COUNTERS, {"service_id": service_id}).scalar() or 0)
+
+
+_WAITING = func.count(TICKETS.c.id)
+_WAITING_COUNTS = (
+    select(Service.code, _WAITING)
+    .select_from(Service)
+    .outerjoin(
+        TICKETS,
+        and_(TICKETS.c.service_id == Service.id, waiting_in_service(TICKETS)),
+    )
+    .where(Service.site_id == bindparam("site_id"))
+    .group_by(Service.id, Service.code)
+    .having(or_(Service.is_active, _WAITING > 0))
+    .order_by(Service.position, Service.id)
+)
+
+
 def waiting_counts(session: Session, site: Site, day: date) -> dict[str, int]:
     """Waiting tickets per service code of a site for one day (zeros of active services)."""
-    rows = session.execute(_WAITING_COUNTS, {"site_id": site.id, "service_day": day}).all()
+    rows = session.execute(_WAITING_COUNTS, {"site_id": site.id, "day": day}).all()
     return {code: int(count) for code, count in rows}
 
 
-# new = old + (duration - old) / 5, in integers, rounded: the same on both databases.
-LEARN_SQL = (
-    "UPDATE services "
-    "SET avg_service_seconds = (avg_service_seconds * 4 + :seconds + 2) / 5 "
-    "WHERE id = :service_id "
-    "RETURNING avg_service_seconds"
-)
-_LEARN = text(LEARN_SQL)
-
-
 def learnable_seconds(began: datetime | None, finished: datetime | None) -> int | None:
-    """A finished ticket's service time in seconds, when it may teach its service's average."""
+    """A finished ticket's service time in seconds, when it may teach the estimates."""
     if began is None or finished is None:
         return None
     seconds = (finished - began).total_seconds()
     if not MIN_SERVICE_SECONDS <= seconds <= MAX_SERVICE_SECONDS:
         return None
     return int(round(seconds))
-
-
-def learn_service_duration(session: Session, service: Service, seconds: int) -> None:
-    """Fold one finished ticket's duration (:func:`learnable_seconds`) into the service's average.
-
-    One UPDATE computing from the stored value (row-locks the service until
-    commit): two agents finishing at once both count, neither overwrites the
-    other with an average read before it changed.
-    """
-    learned = session.execute(_LEARN, {"seconds": seconds, "service_id": service.id}).scalar_one()
-    # What the database now holds, without marking the object changed.
-    set_committed_value(service, "avg_service_seconds", int(learned))

@@ -53,47 +53,78 @@ import hmac
 import json
 from dataclasses import dataclass
 from datetime import datetime
+from typing import cast
 
-from flask import current_app
-from sqlalchemy import bindparam, text
+from sqlalchemy import Table, bindparam, delete, select, text, update
 from sqlalchemy.orm import Session
 
-from ..models import utcnow
+from ..models import IdempotencyKey, utcnow
 from ..models.base import TZDateTime
 from . import errors
 from .actors import Actor
 from .days import end_of_day
-from .rawsql import Raw, Statement, bind_datetime
 
-__all__ = ["Claim", "claim", "end_of_day", "fingerprint", "purge_expired", "remember", "scope_of"]
+__all__ = [
+    "Claim",
+    "Key",
+    "claim",
+    "end_of_day",
+    "fingerprint",
+    "purge_expired",
+    "remember",
+    "scope_of",
+]
 
-# The same SQL on PostgreSQL and SQLite (3.35+). An expired key is taken over in
-# the same statement; a live one is left alone, and then RETURNING gives no row.
-_CLAIM = Statement(
+_KEYS: Table = cast(Table, IdempotencyKey.__table__)
+
+
+# One statement for both databases, in their common ON CONFLICT syntax (a text()
+# statement: the dialect insert constructs are recompiled at every call, and this
+# runs with every kiosk ticket). An expired key is taken over in the same
+# statement; a live one is left alone, and then RETURNING gives no row.
+_CLAIM = text(
     'INSERT INTO idempotency_keys (scope, "key", fingerprint, resource_kind, resource_ref, '
     "created_at, expires_at) "
-    "VALUES (:scope, :key, :fingerprint, :kind, :resource_ref, :now, :expires_at) "
+    "VALUES (:scope, :key, :fingerprint, :resource_kind, :resource_ref, :created_at, "
+    ":expires_at) "
     'ON CONFLICT (scope, "key") DO UPDATE SET '
     "fingerprint = excluded.fingerprint, resource_kind = excluded.resource_kind, "
     "resource_ref = excluded.resource_ref, created_at = excluded.created_at, "
     "expires_at = excluded.expires_at "
     "WHERE idempotency_keys.expires_at <= excluded.created_at "
     "RETURNING id"
+).bindparams(
+    bindparam("created_at", type_=TZDateTime()), bindparam("expires_at", type_=TZDateTime())
 )
 
-_FIND = text(
-    "SELECT fingerprint, resource_kind, resource_ref FROM idempotency_keys "
-    'WHERE scope = :scope AND "key" = :key'
+_FIND = select(_KEYS.c.fingerprint, _KEYS.c.resource_kind, _KEYS.c.resource_ref).where(
+    _KEYS.c.scope == bindparam("scope"), _KEYS.c.key == bindparam("key")
 )
 
-_REMEMBER = text(
-    'UPDATE idempotency_keys SET resource_ref = :resource_ref WHERE scope = :scope AND "key" = :key'
+_REMEMBER = (
+    update(_KEYS)
+    .where(_KEYS.c.scope == bindparam("scope_"), _KEYS.c.key == bindparam("key_"))
+    .values(resource_ref=bindparam("ref"))
 )
 
-_PURGE = text(
-    "DELETE FROM idempotency_keys WHERE id IN ("
-    "SELECT id FROM idempotency_keys WHERE expires_at <= :now LIMIT :batch)"
-).bindparams(bindparam("now", type_=TZDateTime()))
+_EXPIRED = (
+    select(_KEYS.c.id)
+    .where(_KEYS.c.expires_at <= bindparam("now", type_=TZDateTime()))
+    .limit(bindparam("batch"))
+)
+_PURGE = delete(_KEYS).where(_KEYS.c.id.in_(_EXPIRED.scalar_subquery()))
+
+
+@dataclass(frozen=True)
+class Key:
+    """An idempotency key as a sender sent it, with the secret its fingerprints are keyed with.
+
+    The secret is the application's (its ``SECRET_KEY``): the edge that reads
+    the key from a request passes both.
+    """
+
+    value: str
+    secret: bytes
 
 
 @dataclass(frozen=True)
@@ -118,7 +149,7 @@ def scope_of(actor: Actor) -> str:
     return "system"
 
 
-def fingerprint(**fields: object) -> str:
+def fingerprint(secret: bytes, **fields: object) -> str:
     """A digest of a request's meaning (64 hex characters), the same whatever the field order.
 
     Give the values that make the request what it is, normalised (an E.164
@@ -128,12 +159,11 @@ def fingerprint(**fields: object) -> str:
     enough digits to try them all against a plain hash).
     """
     canonical = json.dumps(fields, sort_keys=True, separators=(",", ":"), default=str)
-    secret = str(current_app.config["SECRET_KEY"]).encode()
     return hmac.new(secret, canonical.encode(), hashlib.sha256).hexdigest()
 
 
 def claim(
-    session: Session | Raw,
+    session: Session,
     scope: str,
     key: str,
     fingerprint: str,
@@ -153,23 +183,21 @@ def claim(
     PostgreSQL waits for a concurrent transaction claiming the same key.
     """
     now = now or utcnow()
-    # The claim is on the issue's hot path: plain SQL (rawsql.py).
-    raw = session if isinstance(session, Raw) else Raw(session)
-    params = {
+    values = {
         "scope": scope,
         "key": key,
         "fingerprint": fingerprint,
-        "kind": kind,
+        "resource_kind": kind,
         "resource_ref": resource_ref,
-        "now": bind_datetime(raw.dialect, now),
-        "expires_at": bind_datetime(raw.dialect, expires_at),
+        "created_at": now,
+        "expires_at": expires_at,
     }
     # Twice at most: a key that expires and is purged between the two statements
     # below is claimed on the second round.
     for _ in range(2):
-        if raw.execute(_CLAIM, params).fetchone() is not None:
+        if session.execute(_CLAIM, values).first() is not None:
             return Claim(scope, key, kind, resource_ref, replayed=False)
-        held = raw.session.execute(_FIND, {"scope": scope, "key": key}).first()
+        held = session.execute(_FIND, {"scope": scope, "key": key}).first()
         if held is not None:
             if held.fingerprint != fingerprint or held.resource_kind != kind:
                 raise errors.IdempotencyKeyMismatch()
@@ -181,9 +209,7 @@ def remember(session: Session, claimed: Claim, resource_ref: str) -> Claim:
     """Record what a fresh claim created (one UPDATE), for its replays to find."""
     if claimed.replayed:
         raise ValueError("a replayed claim already names its resource")
-    session.execute(
-        _REMEMBER, {"scope": claimed.scope, "key": claimed.key, "resource_ref": resource_ref}
-    )
+    session.execute(_REMEMBER, {"scope_": claimed.scope, "key_": claimed.key, "ref": resource_ref})
     return Claim(claimed.scope, claimed.key, claimed.kind, resource_ref, replayed=False)
 
 

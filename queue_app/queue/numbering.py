@@ -1,111 +1,70 @@
-"""Ticket numbers: an atomic per-(service, day) counter in the database."""
+"""Ticket numbers: an atomic per-(service, day) counter in the database (invariant 1).
+
+The counter row of a service's day is taken with one upsert that row-locks it
+until the issuing transaction ends (SQLite: the transaction holds the writer
+lock). Everything a new ticket is told is read after that statement, so it
+counts every ticket of the service committed before its number, whichever
+process issued them (invariant 8). The same row carries the arrival time of the
+last ticket numbered: a new ticket's arrival time is never earlier, so a
+service's tickets are called in the order of their numbers even when the
+clocks of two requests disagree about who came first.
+"""
 
 from __future__ import annotations
 
 import secrets
+from datetime import date, datetime
 
-from .estimates import AHEAD_COLUMNS_SQL, wait_minutes_sql
-from .rawsql import Statement
+from sqlalchemy import Date, Integer, bindparam, text
+from sqlalchemy.orm import Session
+
+from ..models.base import TZDateTime
 
 CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I/L: read aloud and typed
 CODE_LENGTH = 8
 
-
-# The label, defined once: the service's prefix, a dash, the number padded to
-# three digits and growing past them (B-007, B-999, B-1000). format_label is it
-# in Python; label_sql writes the same in SQL that PostgreSQL and SQLite share,
-# for statements that number and insert a ticket in one go.
+# The label: the service's prefix, a dash, the number padded to three digits and
+# growing past them (B-007, B-999, B-1000).
 LABEL_SEPARATOR = "-"
 LABEL_DIGITS = 3
+
+# One statement for both databases, in their common ON CONFLICT syntax. A text()
+# statement: SQLAlchemy's dialect insert constructs are not kept in its compiled
+# cache (recompiled at every call, a millisecond), and this runs on every ticket.
+# The arrival time never goes back (a CASE, as SQLite's max() of a NULL is NULL).
+_NEXT_NUMBER = (
+    text(
+        "INSERT INTO ticket_sequences (service_id, service_day, last_number, last_issued_at) "
+        "VALUES (:service_id, :service_day, 1, :now) "
+        "ON CONFLICT (service_id, service_day) DO UPDATE SET "
+        "last_number = ticket_sequences.last_number + 1, "
+        "last_issued_at = CASE "
+        "WHEN ticket_sequences.last_issued_at > excluded.last_issued_at "
+        "THEN ticket_sequences.last_issued_at ELSE excluded.last_issued_at END "
+        "RETURNING last_number, last_issued_at"
+    )
+    .bindparams(bindparam("service_day", type_=Date()), bindparam("now", type_=TZDateTime()))
+    .columns(last_number=Integer(), last_issued_at=TZDateTime())
+)
+
+
+def take_number(
+    session: Session, service_id: int, day: date, now: datetime
+) -> tuple[int, datetime]:
+    """The next number of a service's day and the new ticket's arrival time.
+
+    Row-locks the day's counter until the transaction ends. The arrival time is
+    ``now``, or the last ticket's when that is later (another process's clock).
+    """
+    number, issued_at = session.execute(
+        _NEXT_NUMBER, {"service_id": service_id, "service_day": day, "now": now}
+    ).one()
+    return int(number), issued_at
 
 
 def format_label(prefix: str, number: int) -> str:
     """The printed and announced label: B-007."""
     return f"{prefix}{LABEL_SEPARATOR}{number:0{LABEL_DIGITS}d}"
-
-
-def label_sql(prefix: str, number: str) -> str:
-    """:func:`format_label` as a SQL expression over two SQL operands (e.g. ``:prefix``)."""
-    bound = 10**LABEL_DIGITS
-    # 7 → '1007' → '007': zero padding with functions both databases have.
-    return (
-        f"{prefix} || '{LABEL_SEPARATOR}' || CASE WHEN {number} < {bound} "
-        f"THEN substr(CAST({bound} + {number} AS TEXT), 2) "
-        f"ELSE CAST({number} AS TEXT) END"
-    )
-
-
-# PostgreSQL: the number, the ticket and its "issued" event in one statement, so
-# the sequence row stays locked for this statement and the commit only: kiosks
-# issuing for the same service then wait for each other as little as possible.
-# A rolled-back ticket still gives its number back. (SQLite cannot modify data
-# in a WITH clause; there one writer at a time holds the database anyway, and
-# the same work takes the three statements below.) Plain SQL (rawsql.py).
-# The people ahead are read in the same statement (one round trip less): its
-# snapshot is taken before the ticket exists, as a separate read before it would be.
-ISSUE_POSTGRESQL = Statement(
-    f"""
-    WITH ahead AS (
-        SELECT {AHEAD_COLUMNS_SQL}
-    ), number AS (
-        INSERT INTO ticket_sequences (service_id, service_day, last_number)
-        VALUES (:service_id, :service_day, 1)
-        ON CONFLICT (service_id, service_day)
-        DO UPDATE SET last_number = ticket_sequences.last_number + 1
-        RETURNING last_number
-    ), ticket AS (
-        INSERT INTO tickets (
-            site_id, service_id, issued_service_id, service_day, number, label, code,
-            priority_class, priority_rank, source, status, phone, device_id,
-            issued_at, queued_at, recall_count, transfer_count
-        )
-        SELECT :site_id, :service_id, :service_id, :service_day, last_number,
-               {label_sql(":prefix", "last_number")},
-               :code, :priority_class, :priority_rank, :source, 'waiting', :phone,
-               :device_id, :now, :now, 0, 0
-        FROM number
-        RETURNING id, number
-    ), issued AS (
-        INSERT INTO ticket_events (
-            ticket_id, site_id, service_id, kind, from_status, to_status,
-            user_id, device_id, at, data
-        )
-        SELECT id, :site_id, :service_id, 'issued', NULL, 'waiting',
-               :user_id, :device_id, :now,
-               json_build_object('number', number, 'estimate', (
-                   SELECT {wait_minutes_sql("position", "seconds", "counters")} FROM ahead))
-        FROM ticket
-    )
-    SELECT ticket.id, ticket.number, ahead.position, ahead.counters, ahead.seconds
-    FROM ticket, ahead
-    """  # noqa: S608 - label_sql and the estimates' SQL interpolate constants, never input
-)
-
-# SQLite: the number (row-locks nothing: the transaction holds the writer lock).
-NEXT_NUMBER_SQLITE = Statement(
-    "INSERT INTO ticket_sequences (service_id, service_day, last_number) "
-    "VALUES (:service_id, :service_day, 1) "
-    "ON CONFLICT (service_id, service_day) "
-    "DO UPDATE SET last_number = ticket_sequences.last_number + 1 "
-    "RETURNING last_number"
-)
-
-INSERT_TICKET_SQLITE = Statement(
-    "INSERT INTO tickets ("
-    "site_id, service_id, issued_service_id, service_day, number, label, code, "
-    "priority_class, priority_rank, source, status, phone, device_id, "
-    "issued_at, queued_at, recall_count, transfer_count) "
-    "VALUES (:site_id, :service_id, :service_id, :service_day, :number, :label, :code, "
-    ":priority_class, :priority_rank, :source, 'waiting', :phone, :device_id, "
-    ":now, :now, 0, 0)"
-)
-
-INSERT_ISSUED_EVENT_SQLITE = Statement(
-    "INSERT INTO ticket_events ("
-    "ticket_id, site_id, service_id, kind, from_status, to_status, user_id, device_id, at, data) "
-    "VALUES (:ticket_id, :site_id, :service_id, 'issued', NULL, 'waiting', :user_id, "
-    ":device_id, :now, :data)"
-)
 
 
 def new_tracking_code() -> str:

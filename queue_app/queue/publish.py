@@ -191,20 +191,21 @@ def _positions(session: Session, service_id: int, versions: _Versions) -> list[e
     if service is None:
         return []
     version = versions.of(service.site_id)
+    now = utcnow()
     rows = session.execute(
         select(Ticket.code, Ticket.label)
         .where(
             Ticket.service_id == service_id,
-            Ticket.service_day == service_day(service.site, utcnow()),
+            Ticket.service_day == service_day(service.site, now),
             Ticket.status == TicketStatus.WAITING,
         )
-        .order_by(*queue_order())
+        .order_by(*queue_order(now=now))
         .limit(MAX_POSITION_UPDATES)
     ).all()
     if not rows:
         return []
     counters = open_counters_serving(session, service_id)
-    seconds = expected_service_seconds(session, service, utcnow())
+    seconds = expected_service_seconds(session, service, now)
     return [
         events.PendingEvent(
             events.TICKET_UPDATED,

@@ -6,7 +6,9 @@ service time per service and site-local hour, and over all hours (hour -1).
 Issuing a ticket is a hot path, so they are read through a per-process cache:
 one dictionary lookup per ticket, and one small query per service every
 ``CACHE_SECONDS``. A service without enough history falls back to its
-``avg_service_seconds`` (seeded by the manager, moved by finished tickets).
+``avg_service_seconds`` (seeded by the manager; the learning job moves it too).
+Nothing is learned in the transaction that finishes a ticket: a row written by
+every finish of a service would make its agents wait for each other.
 """
 
 from __future__ import annotations
@@ -53,16 +55,20 @@ def _profile(session: Session, service_id: int) -> dict[int, int]:
     return profile
 
 
-def local_hour(service: Service, moment: datetime) -> int:
-    """The site-local hour of an instant, for the service's site."""
-    return moment.astimezone(zone(service.site.timezone)).hour
+def expected_seconds(session: Session, service: Service, timezone: str, moment: datetime) -> int:
+    """Seconds one citizen of this service is expected to take at the counter at ``moment``.
 
-
-def expected_service_seconds(session: Session, service: Service, moment: datetime) -> int:
-    """Seconds one citizen of this service is expected to take at the counter at ``moment``."""
+    ``timezone``: the service's site's (the learned means are per site-local hour).
+    """
     profile = _profile(session, service.id)
     if profile:
-        learned = profile.get(local_hour(service, moment)) or profile.get(ALL_HOURS)
+        hour = moment.astimezone(zone(timezone)).hour
+        learned = profile.get(hour) or profile.get(ALL_HOURS)
         if learned:
             return learned
     return service.avg_service_seconds
+
+
+def expected_service_seconds(session: Session, service: Service, moment: datetime) -> int:
+    """:func:`expected_seconds` of a service whose site is loaded."""
+    return expected_seconds(session, service, service.site.timezone, moment)

@@ -56,18 +56,28 @@ _SITE_AND_SERVICE = (
 
 
 def get_site_and_service(session: Session, slug: str, code: str) -> tuple[Site, Service]:
-    """The site and its service (ticket issue); NotFound names the missing one.
+    """The site and its service as the session's objects; NotFound names the missing one.
 
     Read through the per-process cache of set-up rows (hotcache.py): one query
     (and the site's closures) when not cached, none otherwise.
     """
     from ..infra.hotcache import attach
 
+    site, service = site_and_service(session, slug, code)
+    return attach(session, site), attach(session, service)
+
+
+def site_and_service(session: Session, slug: str, code: str) -> tuple[Site, Service]:
+    """:func:`get_site_and_service`'s pair as the cache holds it (detached, shared).
+
+    For a ticket's issue, which only reads their columns and the site's
+    closures; never change them. NotFound names the missing one.
+    """
     found = cached_site_and_service(session, slug, code)
     if found is None:
         get_site(session, slug)
         raise errors.NotFound(service=code)
-    return attach(session, found[0]), attach(session, found[1])
+    return found
 
 
 def cached_site_and_service(session: Session, slug: str, code: str) -> tuple[Site, Service] | None:

@@ -1,10 +1,13 @@
-"""Ticket operations: issue, and every state change after the call."""
+"""Ticket operations: issue, and every state change after the call.
+
+This module and calling.py are the only writers of ``tickets`` and
+``ticket_events`` (:func:`write`, :func:`record`).
+"""
 
 from __future__ import annotations
 
-import json
 import logging
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any, NamedTuple, cast
 
 from sqlalchemy import Table, bindparam, insert, select, update
@@ -29,22 +32,8 @@ from ..realtime import events
 from . import errors, idempotency, turns
 from .actors import Actor
 from .days import accepts_tickets, end_of_day, service_day
-from .estimates import (
-    ahead_of_newcomer,
-    learn_service_duration,
-    learnable_seconds,
-    local_hour_of,
-    position_and_minutes,
-    position_and_wait,
-)
-from .numbering import (
-    INSERT_ISSUED_EVENT_SQLITE,
-    INSERT_TICKET_SQLITE,
-    ISSUE_POSTGRESQL,
-    NEXT_NUMBER_SQLITE,
-    format_label,
-    new_tracking_code,
-)
+from .estimates import TICKETS, position_and_wait
+from .numbering import format_label, new_tracking_code, take_number
 from .publish import (
     POSITIONS,
     QUEUE,
@@ -55,13 +44,13 @@ from .publish import (
     publish_queue_changed,
     publish_ticket,
 )
-from .rawsql import Raw, bind_date, bind_datetime
 
 log = logging.getLogger(__name__)
 
 
 _INSERT_EVENT = insert(cast(Table, TicketEvent.__table__))
-_INSERT_TICKET = insert(Ticket).returning(Ticket)
+
+_INSERT_TICKET = insert(TICKETS).returning(TICKETS.c.id)
 
 # The resource kind of the idempotency keys of ticket issues.
 TICKET_KIND = "ticket"
@@ -73,13 +62,11 @@ class Issued(NamedTuple):
     created: bool
     position: int | None
     estimated_wait_minutes: int | None
-    # The ticket's print job spooled by this issue (a printing kiosk), else None.
-    print_job: Any = None
 
 
 def record(
     session: Session,
-    ticket: Ticket,
+    ticket: Ticket | Any,
     kind: EventKind,
     from_status: TicketStatus | None,
     actor: Actor,
@@ -88,13 +75,13 @@ def record(
     *,
     counter_id: int | None = None,
 ) -> None:
-    """Append one event to the ticket's log (invariant 6).
+    """Append one event to the ticket's log (invariant 6): the only writer of ``ticket_events``.
 
+    ``ticket``: the ticket as now stored (an ORM object, or a row of its columns).
     ``counter_id`` names the counter where the change happened when the ticket
-    no longer has one (a transfer leaves its counter).
-
-    A plain INSERT, not a unit-of-work object: events are never read back or
-    changed in the transaction that writes them, and this runs on every call.
+    no longer has one (a transfer leaves its counter). A plain INSERT, not a
+    unit-of-work object: events are never read back or changed in the
+    transaction that writes them.
     """
     if ticket.id is None:
         session.flush()
@@ -116,93 +103,25 @@ def record(
     )
 
 
-_TICKETS = cast(Table, Ticket.__table__)
 _UPDATES: dict[tuple[str, ...], Any] = {}
 
 
 def write(session: Session, ticket: Ticket, **values: Any) -> None:
     """Change columns of a loaded ticket with one UPDATE, now, without the unit of work.
 
-    The object is left clean with the new values, as after a flush. Hot paths
-    (call next, finish) change a ticket this way: a flush of the object would
-    cost several times the statement itself.
+    The object is left clean with the new values, as after a flush.
     """
     keys = tuple(sorted(values))
     statement = _UPDATES.get(keys)
     if statement is None:
         statement = _UPDATES[keys] = (
-            update(_TICKETS)
-            .where(_TICKETS.c.id == bindparam("ticket_id_"))
+            update(TICKETS)
+            .where(TICKETS.c.id == bindparam("ticket_id_"))
             .values({key: bindparam(key) for key in keys})
         )
     session.execute(statement, {**values, "ticket_id_": ticket.id})
     for key, value in values.items():
         set_committed_value(ticket, key, value)
-
-
-class NewTicket(NamedTuple):
-    """A ticket just issued, as written: what its answer needs, without an ORM object."""
-
-    id: int
-    number: int
-    label: str
-    code: str
-    site_id: int
-    service_id: int
-    service_day: date
-    priority_class: PriorityClass
-    priority_rank: int
-    source: TicketSource
-    phone: str | None
-    device_id: int | None
-    issued_at: datetime
-
-
-class _Admitted(NamedTuple):
-    priority: bool
-    code: str
-    day: date
-
-
-def _admit(
-    raw: Raw,
-    site: Site,
-    service: Service,
-    actor: Actor,
-    priority: bool,
-    phone: str | None,
-    idempotency_key: str | None,
-    enforce_hours: bool,
-    now: datetime,
-) -> _Admitted | idempotency.Claim:
-    """Whether the request may take a number (raises why not), or the claim it replays."""
-    if service.site_id != site.id:
-        raise errors.NotFound(service=service.code)
-    day = service_day(site, now)
-    code = new_tracking_code()
-    if idempotency_key:
-        claimed = idempotency.claim(
-            raw,
-            idempotency.scope_of(actor),
-            idempotency_key,
-            request_fingerprint(site, service, priority, phone),
-            TICKET_KIND,
-            expires_at=end_of_day(site, day),
-            # The tracking code is drawn before the ticket exists: the key names
-            # its ticket from the start, with nothing to write back afterwards.
-            resource_ref=code,
-            now=now,
-        )
-        if claimed.replayed:
-            return claimed
-    if not service.is_active:
-        raise errors.ServiceInactive(service=service.code)
-    if priority and service.priority_rule == PriorityRule.NONE:
-        # This service serves everyone in order of arrival.
-        priority = False
-    if enforce_hours and not accepts_tickets(site, now):
-        raise errors.SiteClosed()
-    return _Admitted(priority, code, day)
 
 
 def issue_ticket(
@@ -214,123 +133,113 @@ def issue_ticket(
     source: TicketSource,
     priority: bool = False,
     phone: str | None = None,
-    idempotency_key: str | None = None,
+    idempotency_key: idempotency.Key | None = None,
     enforce_hours: bool = True,
+    due_at: datetime | None = None,
     now: datetime | None = None,
 ) -> Issued:
-    """Issue the next numbered ticket of a service; locks the day's sequence row.
+    """Issue the next numbered ticket of a service; locks the day's number row.
 
+    The people ahead and the estimate count every ticket of the service
+    committed before this one's number, in any process (invariant 8): they are
+    read after the number is taken. ``due_at``: a checked-in appointment,
+    called first from that moment (before it, it waits as an ordinary ticket).
     Queues ``queue_changed`` (and positions when a priority ticket moves others
     back). With ``idempotency_key`` (scoped to the actor, kept until the end of
     the service day), a repeated request returns the first ticket, even after
     closing time; the same key with another service, priority or phone raises
-    IdempotencyKeyMismatch. The key costs one statement (idempotency.py).
+    IdempotencyKeyMismatch. ``site`` and ``service`` may be the per-process
+    cache's detached objects: only their columns are read.
     """
     now = now or utcnow()
-    issued = _admit_and_issue(
-        session, site, service, actor, source, priority, phone, idempotency_key, enforce_hours, now
-    )
-    if isinstance(issued, idempotency.Claim):
-        return _replay(session, issued)
-    new, position, wait = issued
-    ticket = _loaded_ticket(session, new)
-    job = None
-    if actor.device is not None:
-        # A kiosk with a printer: the print job is part of the ticket's transaction.
-        from ..printing.spool import spool_ticket
-
-        job = spool_ticket(session, ticket, actor.device, position, wait, now=now)
-    return Issued(ticket, True, position, wait, job)
-
-
-def issue_new(
-    session: Session,
-    site: Site,
-    service: Service,
-    *,
-    actor: Actor,
-    source: TicketSource,
-    priority: bool = False,
-    idempotency_key: str | None = None,
-    enforce_hours: bool = True,
-    now: datetime | None = None,
-) -> tuple[NewTicket, int, int] | None:
-    """:func:`issue_ticket` for the issue endpoint's hot path: no ORM object made.
-
-    For a sender that does not print (nothing to spool) and without a phone.
-    ``site`` and ``service`` may be the cache's detached objects (only their
-    columns are read). None when ``idempotency_key`` replays an earlier
-    request: answer it with :func:`issue_ticket` (the transaction holds nothing).
-    """
-    issued = _admit_and_issue(
-        session,
-        site,
-        service,
-        actor,
-        source,
-        priority,
-        None,
-        idempotency_key,
-        enforce_hours,
-        now or utcnow(),
-        # Nothing else to write: on PostgreSQL the issue is then one statement, alone.
-        alone=idempotency_key is None,
-    )
-    return None if isinstance(issued, idempotency.Claim) else issued
-
-
-def _admit_and_issue(
-    session: Session,
-    site: Site,
-    service: Service,
-    actor: Actor,
-    source: TicketSource,
-    priority: bool,
-    phone: str | None,
-    idempotency_key: str | None,
-    enforce_hours: bool,
-    now: datetime,
-    *,
-    alone: bool = False,
-) -> tuple[NewTicket, int, int] | idempotency.Claim:
-    """The ticket written and its pushes queued, or the claim an Idempotency-Key replays.
-
-    ``alone``: the caller writes nothing else in this transaction: on PostgreSQL
-    the ticket is then committed by its own statement (rawsql.Raw); the caller
-    still commits the session, which sends its pushes.
-    """
-    raw = Raw(session, alone=alone)
-    try:
-        admitted = _admit(
-            raw, site, service, actor, priority, phone, idempotency_key, enforce_hours, now
+    if service.site_id != site.id:
+        raise errors.NotFound(service=service.code)
+    day = service_day(site, now)
+    code = new_tracking_code()
+    if idempotency_key is not None:
+        claimed = idempotency.claim(
+            session,
+            idempotency.scope_of(actor),
+            idempotency_key.value,
+            request_fingerprint(idempotency_key, site, service, priority, phone),
+            TICKET_KIND,
+            expires_at=end_of_day(site, day),
+            # The tracking code is drawn before the ticket exists: the key names
+            # its ticket from the start, with nothing to write back afterwards.
+            resource_ref=code,
+            now=now,
         )
-        if isinstance(admitted, idempotency.Claim):
-            return admitted
-        # Kiosks of this process wait for each other here rather than on the
-        # number row (turns.py): alone, until the statement has returned, else
-        # until the transaction ends.
-        turn = turns.take(session, service.id, until_end=not alone)
-        try:
-            issued = _issue(raw, site, service, actor, source, phone, admitted, now)
-        finally:
-            if alone:
-                turn.release()
-    finally:
-        raw.close()
-    _publish_issued(session, site.id, service.id, admitted.priority)
-    return issued
+        if claimed.replayed:
+            return _replay(session, claimed)
+    if not service.is_active:
+        raise errors.ServiceInactive(service=service.code)
+    if due_at is not None:
+        priority_class = PriorityClass.APPOINTMENT
+    elif priority and service.priority_rule != PriorityRule.NONE:
+        priority_class = PriorityClass.PRIORITY
+    else:
+        # A service with no priority rule serves everyone in order of arrival.
+        priority_class = PriorityClass.NORMAL
+    if enforce_hours and not accepts_tickets(site, now):
+        raise errors.SiteClosed()
+    # Kiosks of this process wait for each other here rather than on the number
+    # row (turns.py); the turn is given back when the transaction ends.
+    turns.take(session, service.id)
+    number, issued_at = take_number(session, service.id, day, now)
+    columns = {
+        "site_id": site.id,
+        "service_id": service.id,
+        "issued_service_id": service.id,
+        "service_day": day,
+        "number": number,
+        "label": format_label(service.prefix, number),
+        "code": code,
+        "priority_class": priority_class,
+        "priority_rank": PRIORITY_RANK[priority_class],
+        "source": source,
+        "status": TicketStatus.WAITING,
+        "phone": phone,
+        "counter_id": None,
+        "agent_id": None,
+        "device_id": actor.device_id,
+        "issued_at": issued_at,
+        "queued_at": max(issued_at, due_at) if due_at is not None else issued_at,
+        "first_called_at": None,
+        "called_at": None,
+        "started_at": None,
+        "finished_at": None,
+        "recall_count": 0,
+        "transfer_count": 0,
+    }
+    columns["id"] = session.execute(_INSERT_TICKET, columns).scalar_one()
+    ticket = loaded_ticket(session, columns, site=site, service=service)
+    # What it is told, read as for any waiting ticket, after its number was taken.
+    ahead, wait = position_and_wait(session, ticket, now=now)
+    # The estimate given at issue: the dashboard compares it with the real wait.
+    record(
+        session,
+        ticket,
+        EventKind.ISSUED,
+        None,
+        actor,
+        issued_at,
+        {"number": number, "estimate": wait},
+    )
+    log.debug("issued ticket %s (%s) at %s", ticket.label, ticket.id, site.slug)
+    events.mark_changed(session, (QUEUE, site.id))
+    if priority_class != PriorityClass.NORMAL:
+        # A ticket that goes before others moves them back: their pages must know.
+        events.mark_changed(session, (POSITIONS, service.id))
+    return Issued(ticket, True, ahead, wait)
 
 
-def _publish_issued(session: Session, site_id: int, service_id: int, priority: bool) -> None:
-    events.mark_changed(session, (QUEUE, site_id))
-    if priority:
-        # A priority ticket moves the normal ones back: their pages must know.
-        events.mark_changed(session, (POSITIONS, service_id))
-
-
-def request_fingerprint(site: Site, service: Service, priority: bool, phone: str | None) -> str:
+def request_fingerprint(
+    key: idempotency.Key, site: Site, service: Service, priority: bool, phone: str | None
+) -> str:
     """What an Idempotency-Key of a ticket request stands for (idempotency.fingerprint)."""
-    return idempotency.fingerprint(site=site.id, service=service.id, priority=priority, phone=phone)
+    return idempotency.fingerprint(
+        key.secret, site=site.id, service=service.id, priority=priority, phone=phone
+    )
 
 
 def replayed_ticket(
@@ -339,7 +248,7 @@ def replayed_ticket(
     service: Service,
     *,
     actor: Actor,
-    idempotency_key: str,
+    idempotency_key: idempotency.Key,
     ticket: Ticket,
     now: datetime | None = None,
 ) -> Issued | None:
@@ -354,8 +263,9 @@ def replayed_ticket(
     claimed = idempotency.claim(
         session,
         idempotency.scope_of(actor),
-        idempotency_key,
-        request_fingerprint(site, service, False, None),
+        idempotency_key.value,
+        # What the first request stood for (an appointment's ticket carries its phone).
+        request_fingerprint(idempotency_key, site, service, False, ticket.phone),
         TICKET_KIND,
         expires_at=end_of_day(site, service_day(site, now)),
         now=now,
@@ -365,112 +275,25 @@ def replayed_ticket(
     return None
 
 
-def _issue(
-    raw: Raw,
-    site: Site,
-    service: Service,
-    actor: Actor,
-    source: TicketSource,
-    phone: str | None,
-    admitted: _Admitted,
-    now: datetime,
-) -> tuple[NewTicket, int, int]:
-    priority_class = PriorityClass.PRIORITY if admitted.priority else PriorityClass.NORMAL
-    rank = PRIORITY_RANK[priority_class]
-    params = {
-        "site_id": site.id,
-        "service_id": service.id,
-        "service_day": bind_date(raw.dialect, admitted.day),
-        "prefix": service.prefix,
-        "code": admitted.code,
-        "priority_class": priority_class.value,
-        "priority_rank": rank,
-        "source": source.value,
-        "phone": phone,
-        "device_id": actor.device_id,
-        "user_id": actor.user_id,
-        "now": bind_datetime(raw.dialect, now),
-    }
-    if raw.postgresql:
-        # One statement: the people ahead (read before the ticket exists), the
-        # number, the ticket and its event with the estimate given at issue.
-        params["hour"] = local_hour_of(now, site.timezone)
-        ticket_id, number, *ahead = raw.one(ISSUE_POSTGRESQL, params)
-        position, wait = position_and_minutes(service, *ahead)
-        label = format_label(service.prefix, number)
-    else:
-        # Read before the insert: the people already waiting ahead of a newcomer of this rank.
-        position, wait = ahead_of_newcomer(
-            raw, service, admitted.day, rank, now=now, timezone=site.timezone
-        )
-        (number,) = raw.one(NEXT_NUMBER_SQLITE, params)
-        label = params["label"] = format_label(service.prefix, number)
-        params["number"] = number
-        ticket_id = raw.execute(INSERT_TICKET_SQLITE, params).lastrowid
-        # The estimate given at issue: the dashboard compares it with the real wait.
-        params["ticket_id"] = ticket_id
-        params["data"] = json.dumps({"number": number, "estimate": wait})
-        raw.execute(INSERT_ISSUED_EVENT_SQLITE, params)
-    log.debug("issued ticket %s (%s) at %s", label, ticket_id, site.slug)
-    new = NewTicket(
-        ticket_id,
-        number,
-        label,
-        admitted.code,
-        site.id,
-        service.id,
-        admitted.day,
-        priority_class,
-        rank,
-        source,
-        phone,
-        actor.device_id,
-        now,
-    )
-    return new, position, wait
-
-
-def _loaded_ticket(session: Session, new: NewTicket) -> Ticket:
-    """The session's object for a ticket just inserted, as if loaded (no statement)."""
-    return loaded_ticket(
-        session,
-        {
-            "id": new.id,
-            "site_id": new.site_id,
-            "service_id": new.service_id,
-            "issued_service_id": new.service_id,
-            "service_day": new.service_day,
-            "number": new.number,
-            "label": new.label,
-            "code": new.code,
-            "priority_class": new.priority_class,
-            "priority_rank": new.priority_rank,
-            "source": new.source,
-            "status": TicketStatus.WAITING,
-            "phone": new.phone,
-            "counter_id": None,
-            "agent_id": None,
-            "device_id": new.device_id,
-            "issued_at": new.issued_at,
-            "queued_at": new.issued_at,
-            "first_called_at": None,
-            "called_at": None,
-            "started_at": None,
-            "finished_at": None,
-            "recall_count": 0,
-            "transfer_count": 0,
-        },
-    )
-
-
-def loaded_ticket(session: Session, columns: dict[str, Any]) -> Ticket:
+def loaded_ticket(
+    session: Session,
+    columns: dict[str, Any],
+    *,
+    site: Site | None = None,
+    service: Service | None = None,
+    counter: Any = None,
+) -> Ticket:
     """The session's object for a ticket of these column values, as if loaded (no statement).
 
-    ``columns`` holds every column, as a statement written in plain SQL read them.
+    ``columns`` holds every column, as a statement read or wrote them. The
+    relationships given (``site``, ``service``, ``counter``) are set as loaded.
     """
     ticket = Ticket(**columns)
     make_transient_to_detached(ticket)
     session.add(ticket)
+    for name, value in (("site", site), ("service", service), ("counter", counter)):
+        if value is not None:
+            set_committed_value(ticket, name, value)
     return ticket
 
 
@@ -548,16 +371,13 @@ def start(session: Session, ticket: Ticket, *, actor: Actor, now: datetime | Non
 
 
 def finish(
-    session: Session,
-    ticket: Ticket,
-    *,
-    actor: Actor,
-    now: datetime | None = None,
-    learn: bool = True,
+    session: Session, ticket: Ticket, *, actor: Actor, now: datetime | None = None
 ) -> Ticket:
-    """Service is over: called or serving → done; teaches the service's average duration.
+    """Service is over: called or serving → done.
 
-    With ``learn=False`` the caller teaches it later with :func:`learn_from`.
+    Nothing is learned here: the service times of the estimates are learned from
+    the event log by a job (quality/learning.py), so no row is written by every
+    finish of a service.
     """
     now = now or utcnow()
     _require(ticket, ACTIVE_STATUSES, "finish")
@@ -565,17 +385,8 @@ def finish(
     write(session, ticket, status=TicketStatus.DONE, finished_at=now)
     record(session, ticket, EventKind.FINISHED, previous, actor, now)
     publish_ticket(session, ticket)
-    if learn:
-        learn_from(session, ticket)
     publish_finished(session, ticket)
     return ticket
-
-
-def learn_from(session: Session, ticket: Ticket) -> None:
-    """Fold a finished ticket's service time into its service's learned average."""
-    seconds = learnable_seconds(ticket.started_at or ticket.called_at, ticket.finished_at)
-    if seconds is not None:
-        learn_service_duration(session, ticket.service, seconds)
 
 
 def mark_no_show(

@@ -56,31 +56,27 @@ class Turn:
             self._line.release()
 
 
-_NO_TURN = Turn(None, False)
+def take(session: Session, service_id: int) -> bool:
+    """Wait for this process's turn on a service's number row (PostgreSQL); whether held.
 
-
-def take(session: Session, service_id: int, *, until_end: bool = False) -> Turn:
-    """Wait for this process's turn on a service's number row (PostgreSQL, else none).
-
-    ``until_end``: the turn is given back when the session's transaction
-    commits (before its after-commit pushes) or rolls back; else the caller
-    releases it as soon as the row is free (a statement in autocommit mode).
+    The turn is given back when the session's transaction commits (before its
+    after-commit pushes) or rolls back. Begins the transaction, so that its end,
+    which gives the turn back, is sure to come. SQLite: nothing to wait for.
     """
     bind = session.get_bind()
     if bind.dialect.name != "postgresql" or _SESSION_KEY in session.info:
-        return _NO_TURN
-    if until_end:
-        # Begun now (a no-op when the caller's statements have begun it), so
-        # that its end, which gives the turn back, is sure to come.
-        session.connection()
+        return False
+    session.connection()
     line = _line_for((id(bind), service_id))
     turn = Turn(line, line.acquire(TURN_TIMEOUT_SECONDS))
-    if until_end and turn.held:
+    if turn.held:
         session.info[_SESSION_KEY] = turn
-    return turn
+    return turn.held
 
 
 def _give_back(session: Session, *_: object) -> None:
+    if session.in_nested_transaction():
+        return  # a savepoint ended (SQLAlchemy tells it as a commit): the transaction goes on
     turn = session.info.pop(_SESSION_KEY, None)
     if turn is not None:
         turn.release()
@@ -95,4 +91,6 @@ event.listen(Session, "after_rollback", _give_back)
 def _give_back_at_end(session: Session, transaction: SessionTransaction) -> None:
     # Whatever ended the transaction (a close without commit, an error).
     if transaction.parent is None:
-        _give_back(session)
+        turn = session.info.pop(_SESSION_KEY, None)
+        if turn is not None:
+            turn.release()

@@ -105,11 +105,6 @@ def holds_or_oversees(user: User, counter_agent_id: int | None) -> bool:
     return user.role != Role.AGENT or counter_agent_id == user.id
 
 
-def may_operate_counter(user: User, site: Site, counter_agent_id: int | None) -> bool:
-    """:func:`require_counter_operator`'s answer, as a yes or no (the hot path's check)."""
-    return belongs_to(user, site) and holds_or_oversees(user, counter_agent_id)
-
-
 def require_ticket_operator(principal: Principal | None, ticket: Ticket) -> User:
     """Who may change a ticket: for a ticket at a counter, the agent holding it.
 

@@ -144,7 +144,7 @@ def _console_context(counter: Counter, user: User, error: str | None = None) -> 
                 Ticket.service_day == day,
                 Ticket.status == TicketStatus.WAITING,
             )
-            .order_by(*queue_order())
+            .order_by(*queue_order(now=utcnow()))
             .limit(UPCOMING)
         ).all()
         if service_ids
