@@ -166,11 +166,14 @@ def _guard_realtime(app: Flask) -> None:
     from the headers of trusted reverse proxies only (TRUSTED_PROXIES)."""
     from werkzeug.middleware.proxy_fix import ProxyFix
 
-    from .socket_guard import SocketGuard
+    from .socket_guard import SocketGuard, signed_in_check
 
     limit = int(app.config.get("SOCKETIO_MAX_CONNECTIONS_PER_ADDRESS") or 0)
     if limit > 0 and not app.config.get("SOCKETIO_WRITE_ONLY"):
-        app.wsgi_app = SocketGuard(app.wsgi_app, limit)  # type: ignore[method-assign]
+        # Anonymous connections only: paired devices and signed-in users are not bounded.
+        app.wsgi_app = SocketGuard(  # type: ignore[method-assign]
+            app.wsgi_app, limit, is_signed_in=signed_in_check(app)
+        )
     proxies = int(app.config.get("TRUSTED_PROXIES") or 0)
     if proxies > 0:
         # Outermost, so that the guard, Socket.IO and the sign-in limits see the client's address.

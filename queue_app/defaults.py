@@ -281,9 +281,13 @@ DISPLAY_FLASH_SECONDS = 8
 # `queue-app run` patches unless the environment says QUEUE_APP_ASYNC_MODE=threading.
 SOCKETIO_ASYNC_MODE = "auto"
 
-# Socket.IO connections one client address may hold open on one server process
-# (tracking pages of a waiting room behind one router, displays, consoles).
-# 0 removes the bound.
+# Anonymous Socket.IO connections (tracking pages) one client address may hold
+# open on one server process; beyond it the handshake is answered 429. A waiting
+# room of phones behind one router fits under it. Paired devices (displays,
+# counter screens, kiosks, tablets, print agents) and signed-in users show their
+# credentials in the handshake (token in the query or a Bearer header, or the
+# console's session cookie) and are not counted: phones holding every place never
+# keep the office's TV or an agent's console out. 0 removes the bound.
 SOCKETIO_MAX_CONNECTIONS_PER_ADDRESS = 200
 
 # --- Quality: satisfaction, complaints, statistics, estimates -----------------

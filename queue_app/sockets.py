@@ -38,7 +38,8 @@ def _authenticate(auth: Any) -> User | Device | None:
     token = None
     if isinstance(auth, dict):
         token = auth.get("token")
-    token = token or request.args.get("token")
+    scheme, _, bearer = request.headers.get("Authorization", "").partition(" ")
+    token = token or request.args.get("token") or (bearer if scheme.lower() == "bearer" else None)
     if token:
         found = resolve_token(db.session, str(token))
         if found is None:
