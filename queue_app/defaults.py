@@ -233,6 +233,12 @@ KIOSK_RESET_SECONDS = 12
 # one of the site's services takes appointments; True or False forces it.
 KIOSK_APPOINTMENTS = None
 
+# A kiosk reads back a ticket it issued (GET /api/v1/tickets/<id>) and its print
+# job (the kiosk page follows the print for a few seconds) for this many minutes
+# after issuing it; afterwards, and for any other ticket, only staff do (403). A
+# kiosk token left on a PC does not open the day's tickets and tracking codes.
+KIOSK_READ_MINUTES = 10
+
 # Characters of appointment references on the kiosk keypad (no 0/O, 1/I look-alikes).
 KIOSK_REFERENCE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 

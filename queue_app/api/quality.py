@@ -27,7 +27,7 @@ from ..phones import normalize_phone
 from ..quality import commitments as commitments_domain
 from ..quality import complaints as complaints_domain
 from ..quality.export import report_csv
-from ..quality.feedback import pending_prompt, record_feedback
+from ..quality.feedback import is_last_served_at_its_counter, pending_prompt, record_feedback
 from ..quality.stats import MAX_RANGE_DAYS, multi_site_report, site_report
 from ..queue import errors
 from ..queue.days import service_day
@@ -85,7 +85,10 @@ def _tablet(site: Site) -> Device:
 @blp.route("/tickets/<int:ticket_id>/feedback", methods=["POST"])
 @blp.arguments(FeedbackCreateSchema)
 @blp.response(201, FeedbackSchema)
-@blp.alt_response(403, description="Not a tablet of the ticket's office")
+@blp.alt_response(
+    403,
+    description="Not a tablet of the ticket's office, or the counter served another ticket since",
+)
 @blp.alt_response(409, description="The visit was already rated")
 @blp.alt_response(422, description="The ticket is not served yet, or was served too long ago")
 @blp.alt_response(400, description="Not a rating from 1 to 5, or a bad comment")
@@ -94,6 +97,9 @@ def ticket_feedback(body: dict, ticket_id: int) -> dict:
     """A rating (1-5) and optional comment from the counter's tablet, right after service."""
     ticket = get_ticket(db.session, ticket_id)
     device = _tablet(ticket.site)
+    if not is_last_served_at_its_counter(db.session, ticket):
+        # A tablet rates what its counter just served (feedback_request), not the day's visits.
+        raise errors.Forbidden(reason="not the last ticket served at its counter")
     feedback = record_feedback(
         db.session,
         ticket,
@@ -247,6 +253,8 @@ def list_complaints(args: dict, slug: str) -> list[dict]:
 
 
 def _managed_complaint(reference: str) -> tuple[Complaint, User]:
+    # A device learns nothing of complaints, not even whether a reference exists.
+    require_user(principal())
     complaint = complaints_domain.get_complaint(db.session, reference)
     site = db.session.get(Site, complaint.site_id)
     user = require_site_manager(principal(), site)  # type: ignore[arg-type]

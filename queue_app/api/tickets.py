@@ -5,13 +5,14 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 from flask import Flask, current_app, request
 from flask.views import MethodView
 
 from ..extensions import db
-from ..models import Device, DeviceKind, Ticket, TicketSource, TicketStatus, User
+from ..models import Device, DeviceKind, Ticket, TicketSource, TicketStatus, User, utcnow
 from ..permissions import (
     require_principal,
     require_ticket_issuer,
@@ -246,10 +247,16 @@ def install_issue_view(app: Flask) -> None:
 @blp.route("/tickets/<int:ticket_id>")
 @blp.response(200, TicketSchema)
 def get_one(ticket_id: int) -> dict:
-    """A ticket with its current position (staff of its site, or the kiosk that issued it)."""
+    """A ticket with its current position (staff of its site, or the kiosk that issued it,
+    for KIOSK_READ_MINUTES after issuing it)."""
     ticket = get_ticket(db.session, ticket_id)
-    require_ticket_reader(principal(), ticket)
+    require_ticket_reader(principal(), ticket, device_window=kiosk_read_window(), now=utcnow())
     return _answer(ticket)
+
+
+def kiosk_read_window() -> timedelta:
+    """How long a kiosk reads back a ticket it issued, and its print job."""
+    return timedelta(minutes=float(current_app.config["KIOSK_READ_MINUTES"]))
 
 
 def _transition(ticket_id: int, operation: Callable[..., Ticket], **kwargs: Any) -> dict:
