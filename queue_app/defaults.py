@@ -81,10 +81,19 @@ MAX_CONTENT_LENGTH = 64 * 1024
 # syntax ("5 per minute;20 per hour"). Per account: every password tried for
 # one e-mail counts, from any address, and a successful sign-in starts the count
 # again; when reached, that account waits (429) and nobody else does. Per
-# address: failed sign-ins from one client address count; successes do not, so
-# a whole office behind one NAT address signs in at 08:00.
+# address: failed sign-ins from one client address count; successes do not, and
+# the bound is far above what a whole office behind one NAT address does (twenty
+# agents mistyping twice at 08:00 are forty), so only a client trying many
+# accounts reaches it.
 SIGNIN_LIMIT_ACCOUNT = "5 per minute;20 per hour"
-SIGNIN_LIMIT_ADDRESS = "30 per minute;300 per hour"
+SIGNIN_LIMIT_ADDRESS = "300 per hour"
+# A browser that signed in to an account with its password keeps a signed cookie
+# for this many days (sent to /login only; web/known_browsers.py). Its attempts
+# for that account are counted on their own, with SIGNIN_LIMIT_ACCOUNT, and not
+# against the address: a stranger guessing an agent's password, or someone
+# spraying passwords from behind the office's address, keeps neither the agent
+# nor the office's PCs out.
+SIGNIN_KNOWN_BROWSER_DAYS = 180
 
 # Where rate limits are counted. Unset: REDIS_URL when set (shared by the server
 # processes), else this process's memory. When the store does not answer,
