@@ -62,12 +62,14 @@ def create_app(test_config: dict[str, Any] | None = None, *, web: bool = True) -
     babel.init_app(app, locale_selector=select_locale)
     if web:
         from .extensions import csrf, limiter, login_manager
+        from .lookup_limits import install_lookup_limits
         from .ratelimit import install_signin_limits
 
         login_manager.init_app(app)
         csrf.init_app(app)
         limiter.init_app(app)
         install_signin_limits(app)
+        install_lookup_limits(app)
 
     redis_url = app.config.get("REDIS_URL") or None
     if app.config.get("SOCKETIO_WRITE_ONLY") or not web:

@@ -95,6 +95,19 @@ SIGNIN_LIMIT_ADDRESS = "300 per hour"
 # nor the office's PCs out.
 SIGNIN_KNOWN_BROWSER_DAYS = 180
 
+# Guessing codes: every public look-up by a ticket's tracking code or a reference
+# (tracking page and API, its rating, appointments by reference, the booking
+# page's "find my appointment", complaint status, the kiosk's QR image, the
+# Socket.IO "track" event). Only look-ups of codes that do not exist count, so
+# the phones of a waiting room behind one NAT address, polling their own valid
+# codes, cost nothing. Per address: beyond LOOKUP_LIMIT_ADDRESS failures, every
+# look-up from that address waits (429 with Retry-After; a page for a person).
+# Everywhere: beyond LOOKUP_LIMIT_GLOBAL failures (guesses spread over many
+# addresses), the addresses that failed a look-up within their own window wait
+# too; the others go on. Signed-in users and devices are not counted.
+LOOKUP_LIMIT_ADDRESS = "20 per minute;100 per hour"
+LOOKUP_LIMIT_GLOBAL = "1000 per hour"
+
 # Where rate limits are counted. Unset: REDIS_URL when set (shared by the server
 # processes), else this process's memory. When the store does not answer,
 # sign-in goes on, counting in memory, and the store is tried again after

@@ -62,17 +62,22 @@ class Wait(NamedTuple):
     limit: str  # ACCOUNT or ADDRESS
 
 
-class SignInLimits:
-    """Counts password checks per account and per client address; says how long to wait."""
+class Counts:
+    """Moving-window counts in the rate-limit store, or in memory while it is down.
+
+    The base of :class:`SignInLimits` and of the lookup limits (lookup_limits.py):
+    keys are keyed hashes (no e-mail or address in clear in Redis), each outage
+    of the store is logged once.
+    """
+
+    name = "limits"  # in the keys
+    label = "rate"  # in the log
 
     def __init__(self, app: Flask) -> None:
         config = app.config
         self.enabled = bool(config.get("RATELIMIT_ENABLED", True))
-        self.per_account = parse_many(str(config["SIGNIN_LIMIT_ACCOUNT"]))
-        self.per_address = parse_many(str(config["SIGNIN_LIMIT_ADDRESS"]))
         self.prefix = str(config.get("RATELIMIT_KEY_PREFIX") or "guichet")
         self.config = config
-        # Keys are keyed hashes: no e-mail or address in clear in Redis.
         self._secret = str(config["SECRET_KEY"]).encode()
         uri = str(config["RATELIMIT_STORAGE_URI"])
         self._memory = MemoryStorage()
@@ -90,6 +95,82 @@ class SignInLimits:
     def storage_down(self) -> bool:
         """Whether the shared store failed and counts are kept in memory meanwhile."""
         return self._down_since is not None
+
+    def _key(self, kind: str, value: str) -> tuple[str, ...]:
+        digest = hmac.new(self._secret, value.strip().lower().encode(), hashlib.sha256)
+        return (self.prefix, self.name, kind, digest.hexdigest()[:32])
+
+    @staticmethod
+    def _wait(
+        strategy: MovingWindowRateLimiter,
+        items: list[RateLimitItem],
+        key: tuple[str, ...],
+        *,
+        test_only: bool = False,
+    ) -> int:
+        for item in items:
+            allowed = strategy.test(item, *key) if test_only else strategy.hit(item, *key)
+            if not allowed:
+                reset, _ = strategy.get_window_stats(item, *key)
+                return max(math.ceil(reset - time.time()), 1)
+        return 0
+
+    def _run(self, operation: Callable[[MovingWindowRateLimiter], T]) -> T:
+        """Run on the shared store, or in memory while it is down (logged once per outage)."""
+        store = self._store
+        if store is not self._memory and self._use_shared_store():
+            try:
+                result = operation(MovingWindowRateLimiter(store))
+            except Exception as error:
+                self._went_down(error)
+            else:
+                self._came_back()
+                return result
+        return operation(MovingWindowRateLimiter(self._memory))
+
+    def _use_shared_store(self) -> bool:
+        if self._down_since is None:
+            return True
+        return time.monotonic() >= self._retry_at
+
+    def _went_down(self, error: Exception) -> None:
+        retry = float(self.config.get("RATELIMIT_STORAGE_RETRY_SECONDS", 10))
+        with self._lock:
+            self._retry_at = time.monotonic() + retry
+            if self._down_since is not None:
+                return
+            self._down_since = time.monotonic()
+        cause = getattr(error, "storage_error", error)
+        log.warning(
+            "%s limits: the rate-limit store does not answer (%s); counting in this "
+            "process's memory until it returns",
+            self.label,
+            cause,
+        )
+
+    def _came_back(self) -> None:
+        if self._down_since is None:
+            return
+        with self._lock:
+            since, self._down_since = self._down_since, None
+        if since is not None:
+            log.info(
+                "%s limits: the rate-limit store answers again after %.0f s",
+                self.label,
+                time.monotonic() - since,
+            )
+
+
+class SignInLimits(Counts):
+    """Counts password checks per account and per client address; says how long to wait."""
+
+    name = "signin"
+    label = "sign-in"
+
+    def __init__(self, app: Flask) -> None:
+        super().__init__(app)
+        self.per_account = parse_many(str(app.config["SIGNIN_LIMIT_ACCOUNT"]))
+        self.per_address = parse_many(str(app.config["SIGNIN_LIMIT_ADDRESS"]))
 
     # --- what the views call ---------------------------------------------------------
 
@@ -140,74 +221,10 @@ class SignInLimits:
 
         self._run(run)
 
-    # --- internals -----------------------------------------------------------------------
-
     def _account_key(self, account: str, browser: str | None) -> tuple[str, ...]:
         if browser is None:
             return self._key("account", account)
         return self._key("browser", f"{account.strip().lower()}\n{browser}")
-
-    def _key(self, kind: str, value: str) -> tuple[str, ...]:
-        digest = hmac.new(self._secret, value.strip().lower().encode(), hashlib.sha256)
-        return (self.prefix, "signin", kind, digest.hexdigest()[:32])
-
-    @staticmethod
-    def _wait(
-        strategy: MovingWindowRateLimiter,
-        items: list[RateLimitItem],
-        key: tuple[str, ...],
-        *,
-        test_only: bool = False,
-    ) -> int:
-        for item in items:
-            allowed = strategy.test(item, *key) if test_only else strategy.hit(item, *key)
-            if not allowed:
-                reset, _ = strategy.get_window_stats(item, *key)
-                return max(math.ceil(reset - time.time()), 1)
-        return 0
-
-    def _run(self, operation: Callable[[MovingWindowRateLimiter], T]) -> T:
-        """Run on the shared store, or in memory while it is down (logged once per outage)."""
-        store = self._store
-        if store is not self._memory and self._use_shared_store():
-            try:
-                result = operation(MovingWindowRateLimiter(store))
-            except Exception as error:
-                self._went_down(error)
-            else:
-                self._came_back()
-                return result
-        return operation(MovingWindowRateLimiter(self._memory))
-
-    def _use_shared_store(self) -> bool:
-        if self._down_since is None:
-            return True
-        return time.monotonic() >= self._retry_at
-
-    def _went_down(self, error: Exception) -> None:
-        retry = float(self.config.get("RATELIMIT_STORAGE_RETRY_SECONDS", 10))
-        with self._lock:
-            self._retry_at = time.monotonic() + retry
-            if self._down_since is not None:
-                return
-            self._down_since = time.monotonic()
-        cause = getattr(error, "storage_error", error)
-        log.warning(
-            "sign-in limits: the rate-limit store does not answer (%s); counting in this "
-            "process's memory until it returns",
-            cause,
-        )
-
-    def _came_back(self) -> None:
-        if self._down_since is None:
-            return
-        with self._lock:
-            since, self._down_since = self._down_since, None
-        if since is not None:
-            log.info(
-                "sign-in limits: the rate-limit store answers again after %.0f s",
-                time.monotonic() - since,
-            )
 
 
 def signin_limits() -> SignInLimits:

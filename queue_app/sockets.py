@@ -21,6 +21,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from . import events
 from .database import reads_only
 from .extensions import db, socketio
+from .lookup_limits import lookup_limits
 from .models import Counter, Device, DeviceKind, Role, Site, User
 from .outages import is_unavailable, note_failure
 from .permissions import belongs_to
@@ -128,9 +129,24 @@ def on_track(data: Any) -> dict:
     from .api.tickets import track_json
 
     code = str(data.get("code", "")) if isinstance(data, dict) else ""
+    # A look-up by code, as GET /t/<code>: guessing is slowed (lookup_limits.py).
+    counted = not (session.get(PRINCIPAL_KEY) or {})
+    limits, address = lookup_limits(), request.remote_addr or ""
+    if counted:
+        wait = limits.check(address)
+        if wait:
+            return {
+                "error": {
+                    "code": "too_many_requests",
+                    "message": "too many unknown codes from this address",
+                    "details": {"retry_after": wait},
+                }
+            }
     try:
         ticket = get_ticket_by_code(db.session, code[:16])
     except errors.NotFound:
+        if counted:
+            limits.failed(address)
         return {"error": {"code": "not_found", "message": "unknown ticket"}}
     join_room(events.ticket_room(ticket.code))
     return track_json(ticket)

@@ -9,6 +9,7 @@ from flask import Response, current_app, request
 from sqlalchemy import select
 
 from ..extensions import db, limiter
+from ..lookup_limits import guards_lookup, refused_api
 from ..models import (
     AuditEntry,
     Complaint,
@@ -124,9 +125,10 @@ def _feedback_limit() -> str:
 @blp.response(201, FeedbackSchema)
 @blp.alt_response(409, description="The visit was already rated")
 @blp.alt_response(422, description="The ticket is not served yet, or was served too long ago")
-@blp.alt_response(429, description="Too many requests")
+@blp.alt_response(429, description="Too many requests, or too many unknown codes")
 @blp.alt_response(400, description="Not a rating from 1 to 5, or a bad comment")
 @blp.alt_response(404, description="Unknown tracking code")
+@guards_lookup(refused_api)
 def track_feedback(body: dict, code: str) -> dict:
     """Public: the citizen rates the visit on the tracking page (once per ticket)."""
     ticket = get_ticket_by_code(db.session, code[:16])

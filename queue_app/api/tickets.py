@@ -12,6 +12,7 @@ from flask import Flask, current_app, request
 from flask.views import MethodView
 
 from ..extensions import db
+from ..lookup_limits import guards_lookup, refused_api
 from ..models import Device, DeviceKind, Ticket, TicketSource, TicketStatus, User, utcnow
 from ..permissions import (
     require_principal,
@@ -305,6 +306,8 @@ def transfer_view(body: dict, ticket_id: int) -> dict:
 @blp.route("/track/<code>")
 @blp.doc(security=[])
 @blp.response(200, TrackSchema)
+@blp.alt_response(429, description="Too many unknown codes from this address, or everywhere")
+@guards_lookup(refused_api)
 def track(code: str) -> dict:
     """Public: follow a ticket by its tracking code (no personal data)."""
     ticket = get_ticket_by_code(db.session, code)

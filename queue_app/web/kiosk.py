@@ -13,6 +13,7 @@ from markupsafe import Markup
 
 from ..extensions import db
 from ..icons import DEFAULT_ICON, ICON_DIR, available_icons
+from ..lookup_limits import guards_lookup, refused_image
 from ..models import Device, DeviceKind, Site
 from ..printing.spool import prints
 from ..queue.accounts import resolve_token
@@ -93,6 +94,7 @@ def kiosk(slug: str) -> Any:
 
 
 @bp.get("/qr/<code>.svg")
+@guards_lookup(refused_image)
 def qr(code: str) -> Any:
     """The QR code of a ticket's tracking page, for the kiosk screen when paper is out."""
     import segno

@@ -7,6 +7,7 @@ from typing import Any
 from flask import Blueprint, render_template
 
 from ..extensions import db
+from ..lookup_limits import guards_lookup, refused_page
 from ..queue.errors import NotFound
 from ..queue.tickets import get_ticket_by_code
 
@@ -14,6 +15,7 @@ bp = Blueprint("public", __name__)
 
 
 @bp.get("/t/<code>")
+@guards_lookup(refused_page)
 def track(code: str) -> Any:
     """The tracking page of a ticket: position, estimated wait, counter when called."""
     from ..api.tickets import track_json

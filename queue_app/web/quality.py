@@ -12,6 +12,7 @@ from flask_wtf.csrf import CSRFError
 from sqlalchemy import select
 
 from ..extensions import db, limiter
+from ..lookup_limits import guards_lookup, refused_page
 from ..models import Device, DeviceKind, Ticket, utcnow
 from ..quality import commitments as commitments_domain
 from ..quality.complaints import get_complaint, is_overdue
@@ -166,6 +167,7 @@ def _locale() -> str:
 
 
 @bp.get("/r/<reference>")
+@guards_lookup(refused_page)
 def complaint_status(reference: str) -> Any:
     """Where the citizen follows a complaint and reads the answer (by its reference)."""
     try:
