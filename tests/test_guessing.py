@@ -278,6 +278,37 @@ def test_a_person_is_told_what_to_do(app: Flask, codes: Codes) -> None:
         assert page.status_code == 429
         text = page.text
         assert "Trop de codes inconnus" in text
-        assert "Patientez 1 minute" in text
+        assert "Patientez 1\u00a0minute" in text
         english = client.get(f"/t/{codes.ticket}?lang=en", environ_base={"REMOTE_ADDR": GUESSER})
         assert "Too many unknown codes" in english.text
+
+
+@pytest.mark.browser
+def test_on_a_phone_the_person_reads_why_and_for_how_long(
+    make_page: Any, live_server: Any, codes: Codes
+) -> None:
+    from playwright.sync_api import expect
+
+    from .conftest import PHONE, shot
+
+    page = make_page(viewport=PHONE)
+    page.goto(f"{live_server.url}/book/thies/find")
+    field = page.get_by_label("Code du rendez-vous")
+    for n in range(PER_ADDRESS):
+        field.fill(unknown("appointment", n))
+        page.get_by_role("button", name="Voir mon rendez-vous").click()
+        expect(page.get_by_role("alert")).to_contain_text("Aucun rendez-vous")
+    field.fill(codes.appointment)
+    page.get_by_role("button", name="Voir mon rendez-vous").click()
+    alert = page.get_by_role("alert")
+    expect(alert).to_contain_text("Trop de codes inconnus ont été essayés depuis votre connexion")
+    expect(alert).to_contain_text("Patientez 1\u00a0minute")
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    shot(page, "guessing-find-refused")
+    # The tracking page typed by hand says the same, and what to check.
+    page.goto(f"{live_server.url}/t/{codes.ticket}")
+    expect(page.get_by_text("Patientez un instant", exact=True)).to_be_visible()
+    expect(page.get_by_text("Trop de codes inconnus ont été essayés")).to_be_visible()
+    expect(page.get_by_text("imprimé sous le QR code de votre ticket")).to_be_visible()
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    shot(page, "guessing-track-refused")
