@@ -13,4 +13,4 @@ PUBLIC_URL = "https://guichet.example.sn"
 SESSION_COOKIE_SECURE = True  # cookies over HTTPS only (the default when PUBLIC_URL is https)
 TRUSTED_PROXIES = 1  # nginx in front sets X-Forwarded-For / X-Forwarded-Proto
 SCHEDULER_IN_PROCESS = False  # run `queue-app worker` once beside the web processes
-SOCKETIO_MAX_CONNECTIONS_PER_ADDRESS = 200
+SOCKETIO_MAX_CONNECTIONS_PER_ADDRESS = 200  # anonymous sockets (phones); screens are not counted

@@ -63,12 +63,14 @@ def create_app(test_config: dict[str, Any] | None = None, *, web: bool = True) -
     babel.init_app(app, locale_selector=select_locale)
     if web:
         from .extensions import csrf, limiter, login_manager
+        from .security.lookup_limits import install_lookup_limits
         from .security.ratelimit import install_signin_limits
 
         login_manager.init_app(app)
         csrf.init_app(app)
         limiter.init_app(app)
         install_signin_limits(app)
+        install_lookup_limits(app)
 
     redis_url = app.config.get("REDIS_URL") or None
     if app.config.get("SOCKETIO_WRITE_ONLY") or not web:
@@ -167,11 +169,14 @@ def _guard_realtime(app: Flask) -> None:
     from the headers of trusted reverse proxies only (TRUSTED_PROXIES)."""
     from werkzeug.middleware.proxy_fix import ProxyFix
 
-    from .realtime.socket_guard import SocketGuard
+    from .realtime.socket_guard import SocketGuard, signed_in_check
 
     limit = int(app.config.get("SOCKETIO_MAX_CONNECTIONS_PER_ADDRESS") or 0)
     if limit > 0 and not app.config.get("SOCKETIO_WRITE_ONLY"):
-        app.wsgi_app = SocketGuard(app.wsgi_app, limit)  # type: ignore[method-assign]
+        # Anonymous connections only: paired devices and signed-in users are not bounded.
+        app.wsgi_app = SocketGuard(  # type: ignore[method-assign]
+            app.wsgi_app, limit, is_signed_in=signed_in_check(app)
+        )
     proxies = int(app.config.get("TRUSTED_PROXIES") or 0)
     if proxies > 0:
         # Outermost, so that the guard, Socket.IO and the sign-in limits see the client's address.

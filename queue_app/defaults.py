@@ -81,10 +81,32 @@ MAX_CONTENT_LENGTH = 64 * 1024
 # syntax ("5 per minute;20 per hour"). Per account: every password tried for
 # one e-mail counts, from any address, and a successful sign-in starts the count
 # again; when reached, that account waits (429) and nobody else does. Per
-# address: failed sign-ins from one client address count; successes do not, so
-# a whole office behind one NAT address signs in at 08:00.
+# address: failed sign-ins from one client address count; successes do not, and
+# the bound is far above what a whole office behind one NAT address does (twenty
+# agents mistyping twice at 08:00 are forty), so only a client trying many
+# accounts reaches it.
 SIGNIN_LIMIT_ACCOUNT = "5 per minute;20 per hour"
-SIGNIN_LIMIT_ADDRESS = "30 per minute;300 per hour"
+SIGNIN_LIMIT_ADDRESS = "300 per hour"
+# A browser that signed in to an account with its password keeps a signed cookie
+# for this many days (sent to /login only; web/known_browsers.py). Its attempts
+# for that account are counted on their own, with SIGNIN_LIMIT_ACCOUNT, and not
+# against the address: a stranger guessing an agent's password, or someone
+# spraying passwords from behind the office's address, keeps neither the agent
+# nor the office's PCs out.
+SIGNIN_KNOWN_BROWSER_DAYS = 180
+
+# Guessing codes: every public look-up by a ticket's tracking code or a reference
+# (tracking page and API, its rating, appointments by reference, the booking
+# page's "find my appointment", complaint status, the kiosk's QR image, the
+# Socket.IO "track" event). Only look-ups of codes that do not exist count, so
+# the phones of a waiting room behind one NAT address, polling their own valid
+# codes, cost nothing. Per address: beyond LOOKUP_LIMIT_ADDRESS failures, every
+# look-up from that address waits (429 with Retry-After; a page for a person).
+# Everywhere: beyond LOOKUP_LIMIT_GLOBAL failures (guesses spread over many
+# addresses), the addresses that failed a look-up within their own window wait
+# too; the others go on. Signed-in users and devices are not counted.
+LOOKUP_LIMIT_ADDRESS = "20 per minute;100 per hour"
+LOOKUP_LIMIT_GLOBAL = "1000 per hour"
 
 # Where rate limits are counted. Unset: REDIS_URL when set (shared by the server
 # processes), else this process's memory. When the store does not answer,
@@ -233,6 +255,12 @@ KIOSK_RESET_SECONDS = 12
 # one of the site's services takes appointments; True or False forces it.
 KIOSK_APPOINTMENTS = None
 
+# A kiosk reads back a ticket it issued (GET /api/v1/tickets/<id>) and its print
+# job (the kiosk page follows the print for a few seconds) for this many minutes
+# after issuing it; afterwards, and for any other ticket, only staff do (403). A
+# kiosk token left on a PC does not open the day's tickets and tracking codes.
+KIOSK_READ_MINUTES = 10
+
 # Characters of appointment references on the kiosk keypad (no 0/O, 1/I look-alikes).
 KIOSK_REFERENCE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 
@@ -281,9 +309,13 @@ DISPLAY_FLASH_SECONDS = 8
 # `queue-app run` patches unless the environment says QUEUE_APP_ASYNC_MODE=threading.
 SOCKETIO_ASYNC_MODE = "auto"
 
-# Socket.IO connections one client address may hold open on one server process
-# (tracking pages of a waiting room behind one router, displays, consoles).
-# 0 removes the bound.
+# Anonymous Socket.IO connections (tracking pages) one client address may hold
+# open on one server process; beyond it the handshake is answered 429. A waiting
+# room of phones behind one router fits under it. Paired devices (displays,
+# counter screens, kiosks, tablets, print agents) and signed-in users show their
+# credentials in the handshake (token in the query or a Bearer header, or the
+# console's session cookie) and are not counted: phones holding every place never
+# keep the office's TV or an agent's console out. 0 removes the bound.
 SOCKETIO_MAX_CONNECTIONS_PER_ADDRESS = 200
 
 # --- Quality: satisfaction, complaints, statistics, estimates -----------------

@@ -498,8 +498,9 @@ CASES: list[Case] = [
         {"slug": "louga", "name": "Mairie de Louga", "timezone": "Africa/Dakar"},
         site_created,
     ),
-    *endpoint("GET", "sites/thies", (*STAFF, "kiosk"), check=is_site("thies")),
-    *endpoint("GET", "sites/dakar", (*DK_STAFF, "dk_kiosk"), check=is_site("dakar")),
+    # A kiosk lists its services (below), not the counters and who sits at them.
+    *endpoint("GET", "sites/thies", STAFF, check=is_site("thies")),
+    *endpoint("GET", "sites/dakar", DK_STAFF, check=is_site("dakar")),
     *endpoint(
         "PATCH",
         "sites/thies",
@@ -630,7 +631,7 @@ CASES: list[Case] = [
         {"service": "CNI"},
         ticket_issued,
     ),
-    # Staff of the site, or the kiosk that issued the ticket.
+    # Staff of the site, or the kiosk that issued the ticket (for KIOSK_READ_MINUTES).
     *endpoint("GET", "tickets/{waiting}", (*STAFF, "kiosk"), check=is_ticket("waiting")),
     *endpoint(
         "GET", "tickets/{dk_waiting}", (*DK_STAFF, "dk_kiosk"), check=is_ticket("dk_waiting")

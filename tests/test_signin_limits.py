@@ -15,7 +15,7 @@ import logging
 import re
 import uuid
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -160,9 +160,14 @@ def test_the_account_waits_only_for_a_while(app: Flask, office: Office, sign_in:
         assert sign_in.succeeded(sign_in(target))
 
 
+@pytest.mark.parametrize(
+    "app_config", [{**LIMITED, "SIGNIN_LIMIT_ADDRESS": "30 per hour"}], indirect=True
+)
 def test_many_accounts_guessed_from_one_address_stop_that_address(
     app: Flask, office: Office, sign_in: SignIn
 ) -> None:
+    # The shipped bound is hundreds an hour (too many password checks for a test);
+    # a spray is stopped the same way at a smaller one.
     statuses = [sign_in(f"nobody{n}@{office.slug}.sn", "password1").status_code for n in range(40)]
     assert statuses[-1] == 429, statuses
     assert_stopped(sign_in, sign_in(office.users["agent"].email, address=NAT))
@@ -170,6 +175,9 @@ def test_many_accounts_guessed_from_one_address_stop_that_address(
     assert sign_in.succeeded(sign_in(office.users["agent"].email, address=HOME))
 
 
+@pytest.mark.parametrize(
+    "app_config", [{**LIMITED, "SIGNIN_LIMIT_ADDRESS": "30 per hour"}], indirect=True
+)
 def test_a_forged_forwarded_header_is_ignored_without_a_trusted_proxy(
     app: Flask, office: Office, sign_in: SignIn
 ) -> None:
@@ -182,7 +190,11 @@ def test_a_forged_forwarded_header_is_ignored_without_a_trusted_proxy(
     assert statuses[-1] == 429, statuses
 
 
-@pytest.mark.parametrize("app_config", [{**LIMITED, "TRUSTED_PROXIES": 1}], indirect=True)
+@pytest.mark.parametrize(
+    "app_config",
+    [{**LIMITED, "TRUSTED_PROXIES": 1, "SIGNIN_LIMIT_ADDRESS": "30 per hour"}],
+    indirect=True,
+)
 def test_behind_a_trusted_proxy_the_forwarded_address_counts(
     app: Flask, office: Office, sign_in: SignIn
 ) -> None:
@@ -210,6 +222,88 @@ def test_the_limits_follow_the_settings(app: Flask, office: Office, sign_in: Sig
     assert [sign_in(target, "wrong").status_code for _ in range(3)] == [401, 401, 429]
     assert sign_in(office.users["agent2"].email, "wrong").status_code == 401
     assert_stopped(sign_in, sign_in(office.users["agent2"].email))
+
+
+def test_an_office_morning_of_typos_never_stops_its_address(
+    app: Flask, office: Office, sign_in: SignIn
+) -> None:
+    # Twenty agents behind the NAT address, each mistyping twice within the same
+    # minute: forty failures from one address is an ordinary morning, not an attack.
+    emails = add_agents(app, office, 20)
+    with time_machine.travel(EIGHT_AM, tick=False):
+        for email in emails:
+            for typo in ("azerty", "Azerty1"):
+                assert sign_in.refused(sign_in(email, typo)), email
+        for email in emails:
+            assert sign_in.succeeded(sign_in(email)), email
+
+
+# --- browsers that signed in before (web form) --------------------------------------------------
+
+SMALL_ADDRESS_BOUND = {**LIMITED, "SIGNIN_LIMIT_ADDRESS": "10 per hour"}
+
+
+def office_browser(app: Flask, email: str) -> FlaskClient:
+    """A browser of the office in which the agent signed in yesterday (then signed out)."""
+    browser = app.test_client()
+    web = SignIn(app, "web")
+    with time_machine.travel(EIGHT_AM - timedelta(days=1), tick=True):
+        assert web.succeeded(web(email, client=browser))
+    browser.delete_cookie("session")
+    return browser
+
+
+@pytest.mark.parametrize("app_config", [SMALL_ADDRESS_BOUND], indirect=True)
+def test_a_spray_behind_the_office_address_does_not_lock_out_its_known_browsers(
+    app: Flask, office: Office
+) -> None:
+    web = SignIn(app, "web")
+    agent, agent2 = office.users["agent"].email, office.users["agent2"].email
+    browser = office_browser(app, agent)
+    with time_machine.travel(EIGHT_AM, tick=True):
+        statuses = [web(f"nobody{n}@{office.slug}.sn", "password1").status_code for n in range(12)]
+        assert statuses[-1] == 429, statuses  # the spray is stopped
+        # The agent's own browser signs in as usual from the same address...
+        assert web.succeeded(web(agent, client=browser))
+        # ...while a browser that never signed in here waits, and is told why.
+        assert_stopped(web, web(agent2))
+
+
+@pytest.mark.parametrize("sign_in", ["web"], indirect=True)
+def test_a_stranger_guessing_an_agents_password_does_not_lock_the_agent_out(
+    app: Flask, office: Office, sign_in: SignIn
+) -> None:
+    agent = office.users["agent"].email
+    browser = office_browser(app, agent)
+    with time_machine.travel(EIGHT_AM, tick=True):
+        statuses = [sign_in(agent, f"guess {n}", address=HOME).status_code for n in range(8)]
+        assert statuses[-1] == 429, statuses  # the guessing is stopped
+        assert_stopped(sign_in, sign_in(agent))  # and a new browser waits
+        assert sign_in.succeeded(sign_in(agent, client=browser))
+
+
+@pytest.mark.parametrize("sign_in", ["web"], indirect=True)
+def test_a_known_browser_still_stops_guessing_and_vouches_for_its_own_accounts_only(
+    app: Flask, office: Office, sign_in: SignIn
+) -> None:
+    agent, agent2 = office.users["agent"].email, office.users["agent2"].email
+    browser = office_browser(app, agent)
+    # A cookie made up by a client vouches for nothing.
+    forged = app.test_client()
+    forged.set_cookie("guichet_known_browser", "eyJiIjoieCIsImEiOltdfQ.forged.sig", path="/login")
+    with time_machine.travel(EIGHT_AM, tick=True):
+        # Both accounts guessed from elsewhere: their shared counts are full.
+        for email in (agent, agent2):
+            for n in range(6):
+                sign_in(email, f"guess {n}", address=HOME)
+        # Another account, from that browser: counted as everywhere else.
+        assert_stopped(sign_in, sign_in(agent2, client=browser))
+        assert_stopped(sign_in, sign_in(agent, client=forged))
+        assert_stopped(sign_in, sign_in(agent2, client=forged))
+        # Its own account: a few wrong passwords, then it waits too.
+        statuses = [sign_in(agent, f"guess {n}", client=browser).status_code for n in range(8)]
+        assert statuses[-1] == 429, statuses
+        assert 3 <= statuses.index(429) <= 6, statuses
 
 
 # --- storage ------------------------------------------------------------------------------------

@@ -25,6 +25,7 @@ from ..queue.days import local_now, service_day
 from ..queue.phones import normalize_phone
 from ..queue.publish import iso
 from ..queue.sites import get_service, get_site, get_site_and_service
+from ..security.lookup_limits import guards_lookup, refused_api
 from ..security.permissions import (
     require_principal,
     require_site_manager,
@@ -227,9 +228,14 @@ def list_appointments(query: dict, slug: str) -> list[dict]:
     return [appointment_json(a, staff=True) for a in appointments_of_day(db.session, site, day)]
 
 
+GUESSING = "Too many unknown codes from this address, or everywhere (LOOKUP_LIMIT_*)"
+
+
 @blp.route("/appointments/<reference>", methods=["GET"])
 @blp.doc(security=[])
 @blp.response(200, AppointmentSchema)
+@blp.alt_response(429, description=GUESSING)
+@guards_lookup(refused_api)
 def get_one(reference: str) -> dict:
     """Public with the reference: the appointment (no personal data)."""
     return appointment_json(get_appointment(db.session, reference[:16]))
@@ -239,7 +245,9 @@ def get_one(reference: str) -> dict:
 @blp.doc(security=[])
 @blp.response(200, AppointmentSchema)
 @blp.alt_response(409, description="Already checked in, or over")
+@blp.alt_response(429, description=GUESSING)
 @limiter.limit(_booking_limit)
+@guards_lookup(refused_api)
 def cancel_appointment(reference: str) -> dict:
     """Cancel by reference (whoever holds it); the place is given back. Repeating is harmless."""
     appointment = get_appointment(db.session, reference[:16], lock=True)

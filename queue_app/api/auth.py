@@ -14,22 +14,29 @@ from ..models import utcnow
 from ..queue import errors
 from ..queue.accounts import authenticate, issue_api_token
 from ..queue.publish import iso
-from ..security.ratelimit import signin_limits
+from ..security.ratelimit import ADDRESS, Wait, signin_limits
 from . import ApiBlueprint
 from .schemas import TokenRequestSchema, TokenSchema
 
 blp = ApiBlueprint("api_auth", __name__, description="Tokens for users")
 
 
-def too_many_attempts(wait: int) -> TooManyRequests:
+def too_many_attempts(wait: Wait) -> TooManyRequests:
     """429 with Retry-After, for sign-ins over their limit (per account or per address)."""
-    minutes = max((wait + 59) // 60, 1)
-    message = ngettext(
-        "Too many sign-in attempts. Wait %(num)d minute, then try again.",
-        "Too many sign-in attempts. Wait %(num)d minutes, then try again.",
-        minutes,
-    )
-    return TooManyRequests(description=message, retry_after=wait)
+    minutes = max((wait.seconds + 59) // 60, 1)
+    if wait.limit == ADDRESS:
+        message = ngettext(
+            "Too many failed sign-ins from this network. Wait %(num)d minute, then try again.",
+            "Too many failed sign-ins from this network. Wait %(num)d minutes, then try again.",
+            minutes,
+        )
+    else:
+        message = ngettext(
+            "Too many sign-in attempts. Wait %(num)d minute, then try again.",
+            "Too many sign-in attempts. Wait %(num)d minutes, then try again.",
+            minutes,
+        )
+    return TooManyRequests(description=message, retry_after=wait.seconds)
 
 
 @blp.route("/auth/token")
@@ -46,7 +53,7 @@ class TokenView(MethodView):
         limits = signin_limits()
         address = request.remote_addr or ""
         wait = limits.attempt(body["email"], address)
-        if wait:
+        if wait is not None:
             raise too_many_attempts(wait)
         user = authenticate(db.session, body["email"], body["password"])
         if user is None:

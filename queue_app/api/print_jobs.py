@@ -9,13 +9,18 @@ from flask import current_app, request
 from marshmallow import Schema, fields, validate
 
 from ..extensions import db
-from ..models import Device, DeviceKind, PrintJob, PrintJobStatus, Ticket
+from ..models import Device, DeviceKind, PrintJob, PrintJobStatus, Ticket, utcnow
 from ..printing import spool
 from ..printing.devices import configure_printer, refresh_printer_status
 from ..queue import Actor, errors, get_ticket
 from ..queue.publish import iso
 from ..queue.sites import get_site
-from ..security.permissions import require_principal, require_site_manager, require_site_staff
+from ..security.permissions import (
+    require_principal,
+    require_print_job_reader,
+    require_site_manager,
+    require_site_staff,
+)
 from . import ApiBlueprint, principal
 from .schemas import DeviceCreateSchema, DeviceSchema, PrinterOptionsSchema, StrictSchema, Text
 from .serialize import device_json
@@ -167,11 +172,15 @@ def job_failed(body: dict, job_id: int) -> dict:
 @blp.response(200, PrintJobSchema)
 @blp.alt_response(404, description="Unknown job")
 def get_job(job_id: int) -> dict:
-    """A job and its printer's status (the kiosk that printed it, its agent, or staff)."""
+    """A job and its printer's status (staff, its print agent, or the kiosk it prints for
+    within KIOSK_READ_MINUTES)."""
+    from .tickets import kiosk_read_window
+
     who = require_principal(principal())
     job = spool.get_job(db.session, job_id)
-    if not (isinstance(who, Device) and who.id in (job.device_id, job.agent_id)):
-        require_site_staff(who, _job_site(job))
+    require_print_job_reader(
+        who, job, _job_site(job), device_window=kiosk_read_window(), now=utcnow()
+    )
     return job_json(job)
 
 

@@ -25,7 +25,7 @@ from ..models import (
 from ..quality import commitments as commitments_domain
 from ..quality import complaints as complaints_domain
 from ..quality.export import report_csv
-from ..quality.feedback import pending_prompt, record_feedback
+from ..quality.feedback import is_last_served_at_its_counter, pending_prompt, record_feedback
 from ..quality.stats import MAX_RANGE_DAYS, multi_site_report, site_report
 from ..queue import errors
 from ..queue.days import service_day
@@ -33,6 +33,7 @@ from ..queue.phones import normalize_phone
 from ..queue.publish import iso
 from ..queue.sites import get_counter, get_service, get_site
 from ..queue.tickets import get_ticket, get_ticket_by_code
+from ..security.lookup_limits import guards_lookup, refused_api
 from ..security.permissions import require_principal, require_site_manager, require_user
 from . import ApiBlueprint, principal
 from .quality_schemas import (
@@ -85,7 +86,10 @@ def _tablet(site: Site) -> Device:
 @blp.route("/tickets/<int:ticket_id>/feedback", methods=["POST"])
 @blp.arguments(FeedbackCreateSchema)
 @blp.response(201, FeedbackSchema)
-@blp.alt_response(403, description="Not a tablet of the ticket's office")
+@blp.alt_response(
+    403,
+    description="Not a tablet of the ticket's office, or the counter served another ticket since",
+)
 @blp.alt_response(409, description="The visit was already rated")
 @blp.alt_response(422, description="The ticket is not served yet, or was served too long ago")
 @blp.alt_response(400, description="Not a rating from 1 to 5, or a bad comment")
@@ -94,6 +98,9 @@ def ticket_feedback(body: dict, ticket_id: int) -> dict:
     """A rating (1-5) and optional comment from the counter's tablet, right after service."""
     ticket = get_ticket(db.session, ticket_id)
     device = _tablet(ticket.site)
+    if not is_last_served_at_its_counter(db.session, ticket):
+        # A tablet rates what its counter just served (feedback_request), not the day's visits.
+        raise errors.Forbidden(reason="not the last ticket served at its counter")
     feedback = record_feedback(
         db.session,
         ticket,
@@ -118,9 +125,10 @@ def _feedback_limit() -> str:
 @blp.response(201, FeedbackSchema)
 @blp.alt_response(409, description="The visit was already rated")
 @blp.alt_response(422, description="The ticket is not served yet, or was served too long ago")
-@blp.alt_response(429, description="Too many requests")
+@blp.alt_response(429, description="Too many requests, or too many unknown codes")
 @blp.alt_response(400, description="Not a rating from 1 to 5, or a bad comment")
 @blp.alt_response(404, description="Unknown tracking code")
+@guards_lookup(refused_api)
 def track_feedback(body: dict, code: str) -> dict:
     """Public: the citizen rates the visit on the tracking page (once per ticket)."""
     ticket = get_ticket_by_code(db.session, code[:16])
@@ -247,6 +255,8 @@ def list_complaints(args: dict, slug: str) -> list[dict]:
 
 
 def _managed_complaint(reference: str) -> tuple[Complaint, User]:
+    # A device learns nothing of complaints, not even whether a reference exists.
+    require_user(principal())
     complaint = complaints_domain.get_complaint(db.session, reference)
     site = db.session.get(Site, complaint.site_id)
     user = require_site_manager(principal(), site)  # type: ignore[arg-type]

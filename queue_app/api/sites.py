@@ -98,9 +98,12 @@ class SitesView(MethodView):
 class SiteView(MethodView):
     @blp.response(200, SiteSchema)
     def get(self, slug: str) -> dict:
-        """A site with its services and counters (staff, or the site's kiosk)."""
+        """A site with its services and counters (staff of the site).
+
+        Not for a kiosk: it lists its services (GET .../services), not who sits where.
+        """
         site = get_site(db.session, slug)
-        require_site_reader(principal(), site)
+        require_site_staff(principal(), site)
         return site_json(site)
 
     @blp.arguments(SitePatchSchema)

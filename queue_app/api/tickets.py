@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 from flask import current_app, request
 from flask.views import MethodView
 
 from ..extensions import db
-from ..models import Device, Ticket, TicketSource, User
+from ..models import Device, Ticket, TicketSource, User, utcnow
 from ..printing.spool import print_job_brief, spool_ticket
 from ..queue import (
     Actor,
@@ -30,6 +31,7 @@ from ..queue.idempotency import Key
 from ..queue.phones import normalize_phone
 from ..queue.publish import ticket_update_payload
 from ..queue.sites import get_service, site_and_service
+from ..security.lookup_limits import guards_lookup, refused_api
 from ..security.permissions import (
     require_principal,
     require_ticket_issuer,
@@ -145,10 +147,16 @@ def idempotency_key(value: str | None) -> Key | None:
 @blp.route("/tickets/<int:ticket_id>")
 @blp.response(200, TicketSchema)
 def get_one(ticket_id: int) -> dict:
-    """A ticket with its current position (staff of its site, or the kiosk that issued it)."""
+    """A ticket with its current position (staff of its site, or the kiosk that issued it,
+    for KIOSK_READ_MINUTES after issuing it)."""
     ticket = get_ticket(db.session, ticket_id)
-    require_ticket_reader(principal(), ticket)
+    require_ticket_reader(principal(), ticket, device_window=kiosk_read_window(), now=utcnow())
     return _answer(ticket)
+
+
+def kiosk_read_window() -> timedelta:
+    """How long a kiosk reads back a ticket it issued, and its print job."""
+    return timedelta(minutes=float(current_app.config["KIOSK_READ_MINUTES"]))
 
 
 def _transition(ticket_id: int, operation: Callable[..., Ticket], **kwargs: Any) -> dict:
@@ -197,6 +205,8 @@ def transfer_view(body: dict, ticket_id: int) -> dict:
 @blp.route("/track/<code>")
 @blp.doc(security=[])
 @blp.response(200, TrackSchema)
+@blp.alt_response(429, description="Too many unknown codes from this address, or everywhere")
+@guards_lookup(refused_api)
 def track(code: str) -> dict:
     """Public: follow a ticket by its tracking code (no personal data)."""
     ticket = get_ticket_by_code(db.session, code)

@@ -124,6 +124,20 @@ def record_feedback(
     return feedback
 
 
+def is_last_served_at_its_counter(session: Session, ticket: Ticket) -> bool:
+    """Whether the ticket is the last one finished at its counter (what its tablet asks
+    about, as :func:`pending_prompt`); True for a ticket not finished at a counter."""
+    if ticket.status != TicketStatus.DONE or ticket.counter_id is None:
+        return True
+    last = session.scalar(
+        select(Ticket.id)
+        .where(Ticket.counter_id == ticket.counter_id, Ticket.status == TicketStatus.DONE)
+        .order_by(Ticket.finished_at.desc(), Ticket.id.desc())
+        .limit(1)
+    )
+    return last == ticket.id
+
+
 def pending_prompt(
     session: Session, counter: Counter, window: timedelta, now: datetime | None = None
 ) -> dict[str, Any] | None:

@@ -27,6 +27,7 @@ from ..queue.accounts import resolve_token
 from ..queue.sites import get_site
 from ..queue.tickets import get_ticket_by_code
 from ..screens import counter_state, display_board, server_version
+from ..security.lookup_limits import lookup_limits
 from ..security.permissions import belongs_to
 from . import events
 
@@ -38,7 +39,8 @@ def _authenticate(auth: Any) -> User | Device | None:
     token = None
     if isinstance(auth, dict):
         token = auth.get("token")
-    token = token or request.args.get("token")
+    scheme, _, bearer = request.headers.get("Authorization", "").partition(" ")
+    token = token or request.args.get("token") or (bearer if scheme.lower() == "bearer" else None)
     if token:
         found = resolve_token(db.session, str(token))
         if found is None:
@@ -127,9 +129,24 @@ def on_track(data: Any) -> dict:
     from ..api.tickets import track_json
 
     code = str(data.get("code", "")) if isinstance(data, dict) else ""
+    # A look-up by code, as GET /t/<code>: guessing is slowed (lookup_limits.py).
+    counted = not (session.get(PRINCIPAL_KEY) or {})
+    limits, address = lookup_limits(), request.remote_addr or ""
+    if counted:
+        wait = limits.check(address)
+        if wait:
+            return {
+                "error": {
+                    "code": "too_many_requests",
+                    "message": "too many unknown codes from this address",
+                    "details": {"retry_after": wait},
+                }
+            }
     try:
         ticket = get_ticket_by_code(db.session, code[:16])
     except errors.NotFound:
+        if counted:
+            limits.failed(address)
         return {"error": {"code": "not_found", "message": "unknown ticket"}}
     join_room(events.ticket_room(ticket.code))
     return track_json(ticket)

@@ -2,12 +2,27 @@
 
 Principals are users (admin, manager, agent) and devices (kiosk, display,
 tablet, printer). Admins may do everything; managers act on their sites;
-agents work at the counters of their sites; a device acts for its own site only.
+agents work at the counters of their sites; a device acts for its own site only,
+and reads only what its front end needs: a kiosk its site's services and, for a
+few minutes, the tickets it issued and their print jobs; a display its site's
+board; a tablet the prompt of a counter; a print agent the jobs it prints.
 """
 
 from __future__ import annotations
 
-from ..models import ACTIVE_STATUSES, Counter, Device, DeviceKind, Role, Site, Ticket, User
+from datetime import datetime, timedelta
+
+from ..models import (
+    ACTIVE_STATUSES,
+    Counter,
+    Device,
+    DeviceKind,
+    PrintJob,
+    Role,
+    Site,
+    Ticket,
+    User,
+)
 from ..queue.errors import Forbidden, Unauthorized
 
 Principal = User | Device
@@ -67,7 +82,8 @@ def is_device_of(principal: Principal | None, site: Site, *kinds: DeviceKind) ->
 
 
 def require_site_reader(principal: Principal | None, site: Site) -> Principal:
-    """Staff of the site, or its kiosk (which lists the services it offers)."""
+    """Staff of the site, or its kiosk (which lists the services it offers, and checks in
+    appointments)."""
     principal = require_principal(principal)
     if is_device_of(principal, site, DeviceKind.KIOSK):
         return principal
@@ -117,12 +133,36 @@ def require_ticket_operator(principal: Principal | None, ticket: Ticket) -> User
     return user
 
 
-def require_ticket_reader(principal: Principal | None, ticket: Ticket) -> Principal:
-    """Staff of the ticket's site, or the kiosk that issued it."""
+def require_ticket_reader(
+    principal: Principal | None, ticket: Ticket, *, device_window: timedelta, now: datetime
+) -> Principal:
+    """Staff of the ticket's site, or the kiosk that issued it within ``device_window``.
+
+    A kiosk only needs the ticket it just issued (its answer, the print it follows);
+    a kiosk token does not read the day's tickets and their tracking codes.
+    """
     principal = require_principal(principal)
-    if isinstance(principal, Device) and principal.id == ticket.device_id:
-        return principal
+    if isinstance(principal, Device):
+        if principal.id == ticket.device_id and now - ticket.issued_at <= device_window:
+            return principal
+        raise Forbidden(reason="not a ticket this device just issued")
     return require_site_staff(principal, ticket.site)
+
+
+def require_print_job_reader(
+    principal: Principal | None, job: PrintJob, site: Site, *, device_window: timedelta,
+    now: datetime,
+) -> Principal:  # fmt: skip
+    """Staff of the job's site, its print agent, or the kiosk it prints for within
+    ``device_window`` (the kiosk page follows its print for a few seconds)."""
+    principal = require_principal(principal)
+    if isinstance(principal, Device):
+        if principal.id == job.agent_id:
+            return principal
+        if principal.id == job.device_id and now - job.created_at <= device_window:
+            return principal
+        raise Forbidden(reason="not a print job of this device")
+    return require_site_staff(principal, site)
 
 
 def visible_sites_filter(user: User) -> list[int] | None:

@@ -7,9 +7,14 @@ Flask-Limiter is built on:
 * per account: every attempt counts, and a successful sign-in clears the
   count. Guessing one account's password stops after a few tries, from any
   address, and only that account waits;
-* per address: failed attempts count. An office of twelve agents behind one
-  NAT address signs in at 08:00 as usual (successes cost nothing), while
-  one client trying many accounts is stopped.
+* per address: failed attempts count, and the bound is far above what a
+  whole office does. An office behind one NAT address signs in at 08:00 as
+  usual, typos included (successes cost nothing), while one client trying
+  many accounts is stopped;
+* a browser that signed in to an account before (web/known_browsers.py) is
+  counted on its own for that account: its attempts count neither against
+  the account's shared count nor against the address, so a stranger's
+  guesses or a neighbour's spray never keep the office's own browsers out.
 
 Counts live in Redis in production (``RATELIMIT_STORAGE_URI``, shared by the
 server processes). When Redis does not answer, sign-in goes on and counts in
@@ -32,7 +37,7 @@ import math
 import threading
 import time
 from collections.abc import Callable
-from typing import Any, TypeVar, cast
+from typing import Any, NamedTuple, TypeVar, cast
 
 import flask
 import flask_limiter
@@ -46,19 +51,33 @@ log = logging.getLogger(__name__)
 
 EXTENSION_KEY = "signin_limits"
 T = TypeVar("T")
+ACCOUNT = "account"
+ADDRESS = "address"
 
 
-class SignInLimits:
-    """Counts password checks per account and per client address; says how long to wait."""
+class Wait(NamedTuple):
+    """A refused sign-in: the seconds to wait, and which limit was reached."""
+
+    seconds: int
+    limit: str  # ACCOUNT or ADDRESS
+
+
+class Counts:
+    """Moving-window counts in the rate-limit store, or in memory while it is down.
+
+    The base of :class:`SignInLimits` and of the lookup limits (lookup_limits.py):
+    keys are keyed hashes (no e-mail or address in clear in Redis), each outage
+    of the store is logged once.
+    """
+
+    name = "limits"  # in the keys
+    label = "rate"  # in the log
 
     def __init__(self, app: Flask) -> None:
         config = app.config
         self.enabled = bool(config.get("RATELIMIT_ENABLED", True))
-        self.per_account = parse_many(str(config["SIGNIN_LIMIT_ACCOUNT"]))
-        self.per_address = parse_many(str(config["SIGNIN_LIMIT_ADDRESS"]))
         self.prefix = str(config.get("RATELIMIT_KEY_PREFIX") or "guichet")
         self.config = config
-        # Keys are keyed hashes: no e-mail or address in clear in Redis.
         self._secret = str(config["SECRET_KEY"]).encode()
         uri = str(config["RATELIMIT_STORAGE_URI"])
         self._memory = MemoryStorage()
@@ -77,56 +96,9 @@ class SignInLimits:
         """Whether the shared store failed and counts are kept in memory meanwhile."""
         return self._down_since is not None
 
-    # --- what the views call ---------------------------------------------------------
-
-    def attempt(self, account: str, address: str) -> int:
-        """Count a password check about to be made; 0, or the seconds to wait first.
-
-        The address is only tested (its failures are counted by :meth:`failed`);
-        the account's attempt is counted at once, atomically, so parallel guesses
-        cannot all slip under the limit.
-        """
-        if not self.enabled:
-            return 0
-
-        def run(strategy: MovingWindowRateLimiter) -> int:
-            address_key = self._key("address", address)
-            wait = self._wait(strategy, self.per_address, address_key, test_only=True)
-            if wait:
-                return wait
-            return self._wait(strategy, self.per_account, self._key("account", account))
-
-        return self._run(run)
-
-    def failed(self, address: str) -> None:
-        """Count a failed password check against the client's address."""
-        if not self.enabled:
-            return
-
-        def run(strategy: MovingWindowRateLimiter) -> None:
-            key = self._key("address", address)
-            for item in self.per_address:
-                strategy.hit(item, *key)
-
-        self._run(run)
-
-    def succeeded(self, account: str) -> None:
-        """A right password: the account's count starts again."""
-        if not self.enabled:
-            return
-
-        def run(strategy: MovingWindowRateLimiter) -> None:
-            key = self._key("account", account)
-            for item in self.per_account:
-                strategy.clear(item, *key)
-
-        self._run(run)
-
-    # --- internals -----------------------------------------------------------------------
-
     def _key(self, kind: str, value: str) -> tuple[str, ...]:
         digest = hmac.new(self._secret, value.strip().lower().encode(), hashlib.sha256)
-        return (self.prefix, "signin", kind, digest.hexdigest()[:32])
+        return (self.prefix, self.name, kind, digest.hexdigest()[:32])
 
     @staticmethod
     def _wait(
@@ -170,8 +142,9 @@ class SignInLimits:
             self._down_since = time.monotonic()
         cause = getattr(error, "storage_error", error)
         log.warning(
-            "sign-in limits: the rate-limit store does not answer (%s); counting in this "
+            "%s limits: the rate-limit store does not answer (%s); counting in this "
             "process's memory until it returns",
+            self.label,
             cause,
         )
 
@@ -182,9 +155,76 @@ class SignInLimits:
             since, self._down_since = self._down_since, None
         if since is not None:
             log.info(
-                "sign-in limits: the rate-limit store answers again after %.0f s",
+                "%s limits: the rate-limit store answers again after %.0f s",
+                self.label,
                 time.monotonic() - since,
             )
+
+
+class SignInLimits(Counts):
+    """Counts password checks per account and per client address; says how long to wait."""
+
+    name = "signin"
+    label = "sign-in"
+
+    def __init__(self, app: Flask) -> None:
+        super().__init__(app)
+        self.per_account = parse_many(str(app.config["SIGNIN_LIMIT_ACCOUNT"]))
+        self.per_address = parse_many(str(app.config["SIGNIN_LIMIT_ADDRESS"]))
+
+    # --- what the views call ---------------------------------------------------------
+
+    def attempt(self, account: str, address: str, browser: str | None = None) -> Wait | None:
+        """Count a password check about to be made; None, or how long to wait first and why.
+
+        The address is only tested (its failures are counted by :meth:`failed`);
+        the account's attempt is counted at once, atomically, so parallel guesses
+        cannot all slip under the limit. ``browser``: the id of a browser that
+        signed in to this account before; its attempts are counted on their own,
+        and the address is not tested.
+        """
+        if not self.enabled:
+            return None
+
+        def run(strategy: MovingWindowRateLimiter) -> Wait | None:
+            if browser is None:
+                address_key = self._key("address", address)
+                wait = self._wait(strategy, self.per_address, address_key, test_only=True)
+                if wait:
+                    return Wait(wait, ADDRESS)
+            wait = self._wait(strategy, self.per_account, self._account_key(account, browser))
+            return Wait(wait, ACCOUNT) if wait else None
+
+        return self._run(run)
+
+    def failed(self, address: str, browser: str | None = None) -> None:
+        """Count a failed password check against the client's address (not a known browser's)."""
+        if not self.enabled or browser is not None:
+            return
+
+        def run(strategy: MovingWindowRateLimiter) -> None:
+            key = self._key("address", address)
+            for item in self.per_address:
+                strategy.hit(item, *key)
+
+        self._run(run)
+
+    def succeeded(self, account: str, browser: str | None = None) -> None:
+        """A right password: the account's count (or this browser's for it) starts again."""
+        if not self.enabled:
+            return
+
+        def run(strategy: MovingWindowRateLimiter) -> None:
+            key = self._account_key(account, browser)
+            for item in self.per_account:
+                strategy.clear(item, *key)
+
+        self._run(run)
+
+    def _account_key(self, account: str, browser: str | None) -> tuple[str, ...]:
+        if browser is None:
+            return self._key("account", account)
+        return self._key("browser", f"{account.strip().lower()}\n{browser}")
 
 
 def signin_limits() -> SignInLimits:

@@ -30,6 +30,7 @@ from ..infra.i18n import LANG_COOKIE
 from ..models import utcnow
 from ..queue.accounts import authenticate, end_web_session, start_web_session
 from ..security.ratelimit import signin_limits
+from . import known_browsers
 
 bp = Blueprint("auth", __name__)
 # Where Flask-Login keeps the signed-in user's identity, in the session and in the
@@ -61,15 +62,16 @@ def login() -> str | Response | tuple[str, int, dict[str, str]]:
         email = form.email.data or ""
         limits = signin_limits()
         address = request.remote_addr or ""
-        wait = limits.attempt(email, address)
-        if wait:
+        browser = known_browsers.vouched_browser(email)
+        wait = limits.attempt(email, address, browser)
+        if wait is not None:
             # The sign-in page again, saying why and for how long (not a bare error).
             refusal = too_many_attempts(wait)
             page = render_template("auth/login.html", form=form, refusal=refusal.description)
-            return page, 429, {"Retry-After": str(wait)}
+            return page, 429, {"Retry-After": str(wait.seconds)}
         user = authenticate(db.session, email, form.password.data or "")
         if user is not None:
-            limits.succeeded(email)
+            limits.succeeded(email, browser)
             remember = bool(form.remember.data)
             config = current_app.config
             ttl = (
@@ -84,8 +86,11 @@ def login() -> str | Response | tuple[str, int, dict[str, str]]:
             # Flask-Login keeps the user's id in the session and in the "stay signed
             # in" cookie: keep this sign-in's secret instead, so that both end with it.
             session[SIGN_IN_KEY] = secret
-            return redirect(safe_next(request.args.get("next"), url_for("agent.home")))
-        limits.failed(address)
+            response = redirect(safe_next(request.args.get("next"), url_for("agent.home")))
+            # From now on this browser's attempts for the account are its own (known_browsers).
+            known_browsers.remember(response, email)
+            return response
+        limits.failed(address, browser)
         flash(_("Wrong e-mail or password."), "error")
         return render_template("auth/login.html", form=form), 401
     return render_template("auth/login.html", form=form), (400 if form.errors else 200)

@@ -21,6 +21,7 @@ from flask import (
 )
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
 from flask_wtf import FlaskForm
 from wtforms import HiddenField, StringField, TelField
 from wtforms.validators import DataRequired, Length, Optional
@@ -31,6 +32,7 @@ from ..queue import booking, errors
 from ..queue.days import local_now, zone
 from ..queue.phones import normalize_phone
 from ..queue.sites import get_site
+from ..security.lookup_limits import guards_lookup, minutes, refused_page
 from ..sms import notices
 from .helpers import current_locale
 
@@ -193,6 +195,7 @@ def _appointment(site: Site, reference: str) -> Appointment:
 
 
 @bp.get("/<slug>/<reference>")
+@guards_lookup(refused_page)
 def done(slug: str, reference: str) -> Any:
     """The confirmation: the reference, big; the details; calendar file; cancel."""
     site = _site(slug)
@@ -214,6 +217,7 @@ def done(slug: str, reference: str) -> Any:
 
 @bp.post("/<slug>/<reference>/cancel")
 @limiter.limit(_limit)
+@guards_lookup(refused_page)
 def cancel(slug: str, reference: str) -> Any:
     site = _site(slug)
     appointment = _appointment(site, reference)
@@ -227,13 +231,28 @@ def cancel(slug: str, reference: str) -> Any:
     return redirect(url_for("booking.done", slug=site.slug, reference=appointment.reference))
 
 
+def _find_refused(wait: int, slug: str) -> Any:
+    """The find form again, saying why nothing is looked up now and for how long."""
+    site = _site(slug)
+    error = ngettext(
+        "Too many unknown codes were tried from your connection. Wait %(num)d minute, "
+        "then try again.",
+        "Too many unknown codes were tried from your connection. Wait %(num)d minutes, "
+        "then try again.",
+        minutes(wait),
+    )
+    page = render_template("public/book_find.html", site=site, form=ReferenceForm(), error=error)
+    return page, 429, {"Retry-After": str(wait)}
+
+
 @bp.route("/<slug>/find", methods=["GET", "POST"])
 @limiter.limit(_limit, methods=["POST"])
+@guards_lookup(_find_refused, methods=("POST",))
 def find(slug: str) -> Any:
-    """Cancel or look up an appointment by its code."""
+    """Cancel or look up an appointment by its code (an unknown code: 404, the form again)."""
     site = _site(slug)
     form = ReferenceForm()
-    error = None
+    status, error = 200, None
     if form.validate_on_submit():
         reference = booking.normalize_reference(form.reference.data or "")
         found = db.session.scalar(
@@ -243,10 +262,8 @@ def find(slug: str) -> Any:
         )
         if found is not None:
             return redirect(url_for("booking.done", slug=site.slug, reference=found.reference))
-        error = _("No appointment has this code at this office.")
-    return render_template("public/book_find.html", site=site, form=form, error=error), (
-        400 if error else 200
-    )
+        status, error = 404, _("No appointment has this code at this office.")
+    return render_template("public/book_find.html", site=site, form=form, error=error), status
 
 
 def ics(site: Site, reference: str) -> Response:

@@ -18,6 +18,7 @@ from ..queue.accounts import resolve_token
 from ..queue.errors import NotFound
 from ..queue.sites import get_site
 from ..queue.tickets import get_ticket_by_code
+from ..security.lookup_limits import guards_lookup, refused_image
 
 bp = Blueprint("kiosk", __name__, url_prefix="/kiosk")
 
@@ -92,6 +93,7 @@ def kiosk(slug: str) -> Any:
 
 
 @bp.get("/qr/<code>.svg")
+@guards_lookup(refused_image)
 def qr(code: str) -> Any:
     """The QR code of a ticket's tracking page, for the kiosk screen when paper is out."""
     from ..queue.publish import track_url

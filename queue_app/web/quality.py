@@ -19,6 +19,7 @@ from ..quality.feedback import can_rate, is_rated
 from ..queue.accounts import resolve_token
 from ..queue.errors import DomainError, NotFound
 from ..queue.sites import get_counter, get_site
+from ..security.lookup_limits import guards_lookup, refused_page
 
 bp = Blueprint("quality", __name__)
 
@@ -166,6 +167,7 @@ def _locale() -> str:
 
 
 @bp.get("/r/<reference>")
+@guards_lookup(refused_page)
 def complaint_status(reference: str) -> Any:
     """Where the citizen follows a complaint and reads the answer (by its reference)."""
     try:

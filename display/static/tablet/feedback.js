@@ -130,7 +130,12 @@
   if (!token) { show("unpaired"); return; }
 
   if (typeof io !== "undefined") {
-    var socket = io({ transports: ["websocket", "polling"], auth: { token: token, counter: config.counter } });
+    // The token in the query too: counted apart from the phones of the waiting room.
+    var socket = io({
+      transports: ["websocket", "polling"],
+      auth: { token: token, counter: config.counter },
+      query: { token: token }
+    });
     socket.on("connect", function () { link.setAttribute("data-state", "on"); poll(); });
     socket.on("disconnect", function () { link.setAttribute("data-state", "off"); });
     socket.on("connect_error", function () { link.setAttribute("data-state", "off"); });

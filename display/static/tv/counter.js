@@ -54,6 +54,8 @@
     if (typeof io === "undefined") return;
     socket = io({
       auth: { token: cfg.token, counter: cfg.counter_id },
+      // Counted apart from the phones of the waiting room (socket_guard.py).
+      query: { token: cfg.token },
       transports: ["websocket", "polling"],
       reconnectionDelay: 500,
       reconnectionDelayMax: 5000,

@@ -457,6 +457,9 @@
     if (typeof io === "undefined") { setOnline(false); return; }
     socket = io({
       auth: { token: cfg.token },
+      // Also in the handshake's query: the server then counts this screen apart from
+      // the phones of the waiting room (their number per address is bounded).
+      query: { token: cfg.token },
       transports: ["websocket", "polling"],
       reconnectionDelay: 500,
       reconnectionDelayMax: 5000,
