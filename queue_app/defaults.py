@@ -165,6 +165,9 @@ APPOINTMENT_CALL_AHEAD_MINUTES = 5
 # A slot can be booked until this many minutes before it starts.
 BOOKING_MIN_LEAD_MINUTES = 30
 
+# Whether the booking page asks for the citizen's name (otherwise optional).
+BOOKING_NAME_REQUIRED = False
+
 # Rate limit of the public booking page and API (Flask-Limiter syntax).
 RATELIMIT_BOOKING = "20 per minute;200 per hour"
 

@@ -334,20 +334,20 @@ def test_rotating_and_revoking_a_device_from_the_pages(app, office):
         )
     old = office.tokens["kiosk"]
     api = Api(app, office)
-    assert api.get("sites/thies", old).status_code == 200
+    assert api.get("sites/thies/services", old).status_code == 200
     page = client.get("/admin/sites/thies/devices").get_data(as_text=True)
     rotated = client.post(
         f"/admin/sites/thies/devices/{device_id}/rotate", data={"csrf_token": csrf_of(page)}
     )
     new = TOKEN_RE.search(rotated.get_data(as_text=True)).group(1)
     assert new != old
-    assert api.get("sites/thies", old).status_code == 401
-    assert api.get("sites/thies", new).status_code == 200
+    assert api.get("sites/thies/services", old).status_code == 401
+    assert api.get("sites/thies/services", new).status_code == 200
     revoked = client.post(
         f"/admin/sites/thies/devices/{device_id}/revoke", data={"csrf_token": csrf_of(page)}
     )
     assert revoked.status_code == 302
-    assert api.get("sites/thies", new).status_code == 401
+    assert api.get("sites/thies/services", new).status_code == 401
     assert "Révoqué" in client.get("/admin/sites/thies/devices").get_data(as_text=True)
 
 

@@ -479,7 +479,7 @@ def test_an_office_gets_its_own_sms_gateway_without_showing_its_secrets(app, off
     assert "Passerelle SMS enregistrée" in shown
     assert 'value="http://192.168.1.20:8080"' in shown
     assert "sim-thies-2026" not in shown
-    assert "Enregistré : laissez vide pour le garder." in shown
+    assert "Enregistré\u00a0: laissez vide pour le garder." in shown
     with app.app_context():
         settings = db.session.get(SmsGatewaySettings, office.site.id)
         assert settings.options == {"base_url": "http://192.168.1.20:8080", "login": "thies"}
@@ -565,7 +565,7 @@ def test_an_admin_uploads_the_office_s_own_recordings(app, office, manager):
     assert "La page avait expiré" in _follow(admin, forged)
     saved = _follow(admin, upload(admin, sound))
     assert "Enregistrement sauvegardé" in saved
-    assert "Le mot « ticket »" in saved
+    assert "Le mot «\u00a0ticket\u00a0»" in saved
     api = Api(app, office)
     clips = api.get("sites/thies/voice-clips", "display").get_json()["clips"]
     assert [(c["language"], c["key"], c["size"]) for c in clips] == [("fr", "ticket", 2004)]
@@ -579,7 +579,7 @@ def test_an_admin_uploads_the_office_s_own_recordings(app, office, manager):
 
     # A manager sees the recordings but neither adds nor removes one.
     listing = html.unescape(manager.get("/admin/sites/thies/voices").get_data(as_text=True))
-    assert "Le mot « ticket »" in listing
+    assert "Le mot «\u00a0ticket\u00a0»" in listing
     assert 'type="file"' not in listing
     manager_token = csrf_of(manager.get("/admin/sites/thies").get_data(as_text=True))
     assert (

@@ -197,7 +197,7 @@ def test_the_tracking_page_asks_once_the_ticket_is_served(client, api, office):
     api.call_next("g1")
     api.post(f"tickets/{ticket['id']}/finish", "agent")
     done = client.get(f"/t/{ticket['code']}").get_data(as_text=True)
-    assert "Êtes-vous satisfait ?" in done
+    assert "Êtes-vous satisfait\u00a0?" in done
     assert 'data-state="ask"' in done
     api.post(f"track/{ticket['code']}/feedback", json={"rating": 5})
     after = client.get(f"/t/{ticket['code']}").get_data(as_text=True)
@@ -222,7 +222,7 @@ def test_the_tablet_page_needs_a_tablet_token_of_the_office(client, office):
     assert good.status_code == 200
     assert good.headers["Cache-Control"] == "no-store"
     html = good.get_data(as_text=True)
-    assert "Êtes-vous satisfait ?" in html
+    assert "Êtes-vous satisfait\u00a0?" in html
     assert html.count('class="face-button"') == 5
     assert client.get(f"/feedback/{counter_id}?token={office.tokens['kiosk']}").status_code == 403
     assert client.get(f"/feedback/{counter_id}?token=gd_nope").status_code == 403

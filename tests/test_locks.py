@@ -309,7 +309,8 @@ def test_day_close_leaves_alone_a_counter_an_agent_is_reopening(pg_app):
 @pytest.mark.parametrize("second_serves", [["CNI"], ["CASIER", "CNI"]])
 def test_a_call_in_progress_locks_only_the_ticket_it_calls(pg_app, second_serves):
     office = build_office(pg_app)
-    t0 = datetime.now(UTC) - timedelta(minutes=30)
+    t0 = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)  # one business day, whatever the clock says
+    called_at = t0 + timedelta(minutes=30)
     with pg_app.app_context():
         session = db.session
         site = session.get(Site, office.site.id)
@@ -336,13 +337,19 @@ def test_a_call_in_progress_locks_only_the_ticket_it_calls(pg_app, second_serves
         first, second = session.session_factory(), session.session_factory()
         try:
             called = call_next(
-                first, first.get(Counter, ids[0]), actor=Actor(user=first.get(User, ids[2]))
+                first,
+                first.get(Counter, ids[0]),
+                actor=Actor(user=first.get(User, ids[2])),
+                now=called_at,
             )
             assert called.label == "A-001"  # the longest wait
             # Before the first agent's call commits, the second agent's call gets the
             # head of CNI: nobody is calling it.
             other = call_next(
-                second, second.get(Counter, ids[1]), actor=Actor(user=second.get(User, ids[3]))
+                second,
+                second.get(Counter, ids[1]),
+                actor=Actor(user=second.get(User, ids[3])),
+                now=called_at,
             )
             assert other.label == "B-001"
             second.commit()

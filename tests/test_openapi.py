@@ -306,7 +306,7 @@ def test_translated_validation_messages_keep_their_values(app):
         ) == {
             "json": {
                 "name": ["La longueur doit être comprise entre 1 et 64."],
-                "kind": ["Doit être l'une des valeurs : kiosk, display."],
+                "kind": ["Doit être l'une des valeurs\u00a0: kiosk, display."],
             }
         }
         assert translate_messages({"json": {"x": ["Something new from a plugin."]}}) == {

@@ -65,8 +65,10 @@ def test_ticket_bytes_are_the_golden_ones():
     assert b"Espace S\xe9n\xe9gal Services \x97 Thi\xe8s\n" in data
     assert b"Carte nationale d'identit\xe9\n" in data
     assert LABEL_4X4 in data
-    assert b"Personnes avant vous : 3\n" in data
-    assert b"Attente estim\xe9e : 12 min\n" in data
+    # The words of the kiosk screen, the tracking page and the SMS (infra/position_text.py);
+    # A0: the non-breaking space French puts before a colon.
+    assert b"3 personnes avant vous\n" in data
+    assert b"Attente estim\xe9e\xa0: environ 12 min\n" in data
     assert QR_MODEL_2 in data
     assert QR_STORE in data
     assert data.index(QR_STORE) < data.index(QR_PRINT)

@@ -164,7 +164,7 @@ def test_a_lost_ticket_is_reprinted_as_a_duplicate(app, api, office, printer):
     duplicate = printer.prints[2]
     assert b"DUPLICATA" in duplicate
     assert b"B-002" in duplicate
-    assert b"Personnes avant vous : 1" in duplicate  # B-001 is still ahead
+    assert b"1 personne avant vous" in duplicate  # B-001 is still ahead
     assert first["label"] == "B-001"
 
 

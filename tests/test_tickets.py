@@ -306,7 +306,7 @@ def test_counter_serving_two_services_follows_weights_and_priority(ctx, office):
         ctx, site, "Guichet 9", [(services["CASIER"], 3), (services["CNI"], 1)]
     )
     open_counter(ctx, counter, users["agent"])
-    now = datetime.now(UTC)
+    now = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)  # all on one business day
     cni = issue(ctx, site, services["CNI"], now=now - timedelta(minutes=10))
     casier = issue(ctx, site, services["CASIER"], now=now - timedelta(minutes=5))
     actor = Actor(user=users["agent"])

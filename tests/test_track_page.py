@@ -49,6 +49,7 @@ def test_the_phone_vibrates_and_rings_when_called(make_page, live_server, office
     expect(page.locator("#track")).to_have_attribute("data-status", "waiting")
     button = page.get_by_role("button", name="Me prévenir par un son et une vibration")
     expect(button).to_be_visible()
+    expect(page.locator('[data-field="position_text"]')).to_have_text("1 personne avant vous")
     button.click()
     button = page.locator("#alert-toggle")
     expect(button).to_have_attribute("aria-pressed", "true")
@@ -58,7 +59,10 @@ def test_the_phone_vibrates_and_rings_when_called(make_page, live_server, office
 
     api.open_counter("g2", "agent2")
     assert api.call_next("g2", "agent2").get_json()["label"] == ahead["label"]
-    expect(page.locator('[data-field="position"]')).to_have_text("0")
+    # Moved up live: the words of the paper ticket, the kiosk and the SMS; no "0 min".
+    expect(page.locator('[data-field="position_text"]')).to_have_text("Vous êtes le prochain !")
+    expect(page.locator('[data-field="wait_text"]')).to_have_text("")
+    shot(page, "track-next-phone")
     assert page.evaluate("window.__vibrations.length") == tapped  # not for a move up
     assert api.call_next("g2", "agent2").get_json()["label"] == mine["label"]
     expect(page.locator("#track")).to_have_attribute("data-status", "called")

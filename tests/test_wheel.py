@@ -51,6 +51,12 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
         assert "deprecat" not in (build.stdout + build.stderr).lower()
     wheels = list(dist.glob("guichet-0*.whl"))
     assert len(wheels) == 1, wheels
+    import zipfile
+
+    shipped = set(zipfile.ZipFile(wheels[0]).namelist())
+    # Every catalogue compiled (make i18n-compile), the Wolof one of the SMS included.
+    for language in ("fr", "wo"):
+        assert f"queue_app/translations/{language}/LC_MESSAGES/messages.mo" in shipped
     venv = folder / "venv"
     _run([sys.executable, "-m", "venv", str(venv)])
     # guichet-printer, the server's printing dependency, from the wheel built beside it.

@@ -206,6 +206,7 @@ class ServiceSchema(Schema):
     slot_capacity = fields.Integer()
     booking_days_ahead = fields.Integer()
     icon = fields.String(allow_none=True, metadata={"description": "kiosk pictogram name"})
+    sms_name = fields.String(allow_none=True, metadata={"description": "short name in SMS"})
     priority_rule = fields.String(metadata={"enum": ["first", "none"]})
 
 
@@ -243,6 +244,9 @@ class SiteSchema(Schema):
         },
     )
     closures = fields.List(fields.Date())
+    sms_keyword = fields.String(
+        metadata={"description": "the word naming the office in an SMS to a shared number"},
+    )
     services = fields.List(fields.Nested(ServiceSchema))
     counters = fields.List(fields.Nested(CounterSchema))
 
@@ -275,6 +279,15 @@ class SitePatchSchema(StrictSchema):
     )
     timezone = Text(validate=validate.Length(max=64), metadata=TIMEZONE_DOC)
     languages = fields.List(Text(validate=LANGUAGE), validate=validate.Length(min=1, max=10))
+    sms_keyword = Text(
+        allow_none=True,
+        validate=validate.Length(max=20),
+        metadata={
+            "description": "The word naming the office in an SMS to a number several offices "
+            'share ("RDV THIES CNI"); null or "": from the slug.',
+            "example": "THIES",
+        },
+    )
 
 
 def _names_field() -> fields.Dict:
@@ -329,6 +342,14 @@ class ServicePatchSchema(StrictSchema):
     avg_service_minutes = fields.Float(validate=validate.Range(0.25, 240))
     is_active = fields.Boolean()
     position = fields.Integer(validate=validate.Range(0, 10_000))
+    sms_name = Text(
+        allow_none=True,
+        validate=validate.Length(max=30),
+        metadata={
+            "description": 'Short name in SMS (one segment); null or "": the name.',
+            "example": "Carte d'identité",
+        },
+    )
     # Booking (appointments).
     booking_enabled = fields.Boolean()
     slot_minutes = fields.Integer(validate=validate.Range(5, 480))

@@ -6,6 +6,7 @@ from typing import Any
 
 from ..models import Counter, Device, DeviceKind, Service, Site, Ticket, User
 from ..queue.publish import iso, track_url
+from ..sms.offices import keyword_of
 
 
 def service_json(service: Service) -> dict[str, Any]:
@@ -23,6 +24,7 @@ def service_json(service: Service) -> dict[str, Any]:
         "slot_capacity": service.slot_capacity,
         "booking_days_ahead": service.booking_days_ahead,
         "icon": service.icon,
+        "sms_name": service.sms_name,
         "priority_rule": service.priority_rule.value,
     }
 
@@ -54,6 +56,7 @@ def site_json(site: Site, *, detail: bool = True) -> dict[str, Any]:
         "languages": site.languages,
         "hours": site.hours,
         "closures": [closure.day for closure in site.closures],
+        "sms_keyword": keyword_of(site),
     }
     if detail:
         data["services"] = [service_json(s) for s in site.services]

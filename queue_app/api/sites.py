@@ -108,8 +108,9 @@ class SiteView(MethodView):
 
     @blp.arguments(SitePatchSchema)
     @blp.response(200, SiteSchema)
+    @blp.alt_response(409, description="Another office already has this SMS keyword")
     def patch(self, body: dict, slug: str) -> dict:
-        """Change a site's name, time zone or languages."""
+        """Change a site's name, time zone, languages or SMS keyword."""
         site = get_site(db.session, slug)
         require_site_manager(principal(), site)
         update_site(db.session, site, body)

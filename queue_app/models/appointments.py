@@ -6,7 +6,7 @@ import enum
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .base import Base, enum_column, intpk, utcnow
@@ -89,13 +89,26 @@ class SlotBooking(Base):
 
 
 class SmsConversation(Base):
-    """Where an SMS booking dialogue with one phone number stands (expires)."""
+    """Where an SMS booking dialogue with one phone number stands (expires).
+
+    A row without a site is the dialogue on a number that several offices share
+    (a national short code): which office the citizen chose, or the list offered.
+    """
 
     __tablename__ = "sms_conversations"
-    __table_args__ = (UniqueConstraint("site_id", "phone"),)
+    __table_args__ = (
+        UniqueConstraint("site_id", "phone"),
+        Index(
+            "uq_sms_conversations_shared_phone",
+            "phone",
+            unique=True,
+            postgresql_where=text("site_id IS NULL"),
+            sqlite_where=text("site_id IS NULL"),
+        ),
+    )
 
     id: Mapped[intpk]
-    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id", ondelete="CASCADE"))
+    site_id: Mapped[int | None] = mapped_column(ForeignKey("sites.id", ondelete="CASCADE"))
     phone: Mapped[str] = mapped_column(String(20))
     channel: Mapped[str] = mapped_column(String(16), default="sms")
     language: Mapped[str] = mapped_column(String(8), default="fr")

@@ -21,6 +21,8 @@ class Site(Base):
     """An office: its time zone, languages and opening hours."""
 
     __tablename__ = "sites"
+    # A unique index (not a constraint): SQLite adds it without rebuilding the table.
+    __table_args__ = (Index("uq_sites_sms_keyword", "sms_keyword", unique=True),)
 
     id: Mapped[intpk]
     slug: Mapped[str] = mapped_column(String(64), unique=True)
@@ -34,6 +36,9 @@ class Site(Base):
     hours: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True), default=None)
     # A line the manager shows on the waiting-room displays (None: no message).
     display_message: Mapped[str | None] = mapped_column(String(280))
+    # The word that names this office in an SMS to a number several offices share
+    # ("RDV THIES CNI"); None: derived from the slug (sms/offices.py).
+    sms_keyword: Mapped[str | None] = mapped_column(String(20))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     services: Mapped[list[Service]] = relationship(
@@ -113,6 +118,8 @@ class Service(Base):
     booking_days_ahead: Mapped[int] = mapped_column(default=14, server_default=text("14"))
     # Name of the kiosk pictogram (display/static/kiosk/icons/<icon>.svg).
     icon: Mapped[str | None] = mapped_column(String(32))
+    # The short name SMS use (one segment leaves little room); None: derived from the name.
+    sms_name: Mapped[str | None] = mapped_column(String(30))
     priority_rule: Mapped[PriorityRule] = mapped_column(
         enum_column(PriorityRule, "priority_rule"),
         default=PriorityRule.FIRST,

@@ -9,16 +9,19 @@ from flask_babel import force_locale
 from flask_babel import gettext as _
 from guichet_printer.layout import LayoutOptions, TicketData, render_ticket
 
+from ..infra.position_text import phrases
 from ..models import Device, Ticket
 from ..queue.days import zone
 
 
 def ticket_labels() -> dict[str, str]:
     """The printed phrases in the current locale ({n} is filled in by the layout)."""
+    said = phrases()
     return {
-        "ahead": _("People ahead of you: {n}"),
-        "next": _("You are next"),
-        "wait": _("Estimated wait: {n} min"),
+        "ahead": said["ahead_many"],
+        "ahead_one": said["ahead_one"],
+        "next": said["next"],
+        "wait": said["wait"],
         "scan": _("Follow your turn on your phone"),
         "priority": _("PRIORITY"),
         "reprint": _("DUPLICATE"),

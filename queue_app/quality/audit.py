@@ -153,7 +153,7 @@ _SERVICE_SKIP = {"id", "site_id", "created_at", "avg_service_seconds"}
 SPECS: dict[type, Spec] = {
     Site: Spec(
         "site",
-        ("name", "timezone", "languages", "hours", "display_message"),
+        ("name", "timezone", "languages", "hours", "display_message", "sms_keyword"),
         derived={"closures": _closures},
         collections=("closures",),
     ),

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
+from flask_babel import format_decimal
 from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -45,7 +46,8 @@ class Measured:
 
 def describe(commitment: Commitment, service: Service | None = None) -> str:
     """The commitment as the office publishes it, in the current language."""
-    pct, threshold = commitment.target_pct, commitment.threshold
+    # Numbers as the language writes them (4,5 in French).
+    pct, threshold = format_decimal(commitment.target_pct), format_decimal(commitment.threshold)
     if commitment.kind == CommitmentKind.WAIT:
         if service is not None:
             return _(

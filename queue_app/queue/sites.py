@@ -178,14 +178,34 @@ def create_site(
 
 
 def update_site(session: Session, site: Site, changes: Mapping[str, Any]) -> Site:
-    """Change a site's name, time zone or languages."""
+    """Change a site's name, time zone, languages or SMS keyword."""
     if "name" in changes:
         site.name = _clean_name(changes["name"])
     if "timezone" in changes:
         _set_timezone(site, changes["timezone"])
     if "languages" in changes:
         _set_languages(site, changes["languages"])
+    if "sms_keyword" in changes:
+        _set_sms_keyword(session, site, changes["sms_keyword"])
     return site
+
+
+def _set_sms_keyword(session: Session, site: Site, value: Any) -> None:
+    """The word that names the office in an SMS to a shared number; empty: from the slug."""
+    from ..sms.offices import KEYWORD_LENGTH, plain_word
+
+    keyword = plain_word(str(value or ""))
+    if value and not keyword:
+        raise errors.InvalidInput(field="sms_keyword", expected="letters and digits")
+    if len(keyword) > KEYWORD_LENGTH:
+        raise errors.InvalidInput(field="sms_keyword", max=KEYWORD_LENGTH)
+    if keyword:
+        others = session.scalars(select(Site).where(Site.id != (site.id or -1))).all()
+        from ..sms.offices import keyword_of
+
+        if any(keyword_of(other) == keyword for other in others):
+            raise errors.Conflict(field="sms_keyword", sms_keyword=keyword)
+    site.sms_keyword = keyword or None
 
 
 def set_hours(session: Session, site: Site, hours: Mapping[str, Any]) -> Site:
@@ -314,6 +334,11 @@ def _apply_service_changes(session: Session, service: Service, changes: Mapping[
         service.avg_service_seconds = int(round(minutes * 60))
     if "is_active" in changes:
         service.is_active = bool(changes["is_active"])
+    if "sms_name" in changes:
+        sms_name = " ".join(str(changes["sms_name"] or "").split())
+        if len(sms_name) > 30:
+            raise errors.InvalidInput(field="sms_name", max=30)
+        service.sms_name = sms_name or None
     if "position" in changes:
         service.position = _bounded_int(changes["position"], 0, 10_000, "position")
     if "icon" in changes:

@@ -129,8 +129,8 @@ def _principal_of_request() -> Any:
     from flask import request
     from flask_login import current_user
 
-    from ..infra.database import read_only
     from ..extensions import db
+    from ..infra.database import read_only
     from ..queue.accounts import resolve_token_cached
 
     scheme, _, header_token = request.headers.get("Authorization", "").partition(" ")

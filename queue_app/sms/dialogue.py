@@ -36,6 +36,7 @@ from ..models import (
     utcnow,
 )
 from ..queue import booking, errors
+from ..queue.booking_window import DayProblem, DayVerdict, judge_day
 from ..queue.days import local_now, service_day, zone
 from ..queue.estimates import position_of
 from . import notices, texts
@@ -47,12 +48,17 @@ KEYWORDS = {
     "help": ("AIDE", "HELP", "MENU", "NDIMBAL"),
 }
 ENGLISH = {"BOOK", "APPOINTMENT", "CANCEL", "STATUS", "HELP"}
+WOLOF = {"NDAJE", "NEENAL", "NAKA", "NDIMBAL"}
+# Said in every language: they keep the conversation's language.
+NEUTRAL = {"RDV", "RV", "MENU"}
 MAX_SERVICES = 8
 MAX_DAYS = 6
 MAX_SLOTS = 8
 WEEKDAYS = {
     "fr": ("lun", "mar", "mer", "jeu", "ven", "sam", "dim"),
     "en": ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"),
+    # Altine, Talaata, Àllarba, Alxames, Àjjuma, Gaawu, Dibéer.
+    "wo": ("alt", "tal", "all", "alx", "ajj", "gaa", "dib"),
 }
 
 
@@ -90,6 +96,15 @@ def keyword(word: str) -> tuple[str | None, str | None]:
         if close:
             return every[close[0]], close[0]
     return None, None
+
+
+def language_of_keyword(matched: str) -> str:
+    """The language a keyword is written in (RDV, MENU: French, as used everywhere)."""
+    if matched in ENGLISH:
+        return "en"
+    if matched in WOLOF:
+        return "wo"
+    return "fr"
 
 
 def handle(
@@ -131,10 +146,9 @@ def handle(
                   conversation)  # fmt: skip
     words = plain(body).split()
     action, matched = keyword(words[0]) if words else (None, None)
-    if matched in ENGLISH:
-        conversation.language = "en"
-    elif matched is not None and conversation.language == "en" and matched not in ENGLISH:
-        conversation.language = site.default_language
+    if matched is not None and matched not in NEUTRAL:
+        # Replies follow the language of the keyword the citizen used, and keep it.
+        conversation.language = language_of_keyword(matched)
     with force_locale(ctx.language):
         replies = _dispatch(ctx, action, words)
     conversation.updated_at = now
@@ -186,12 +200,16 @@ def _help() -> str:
 # --- menus ---------------------------------------------------------------------------
 
 
-def menu(header: Callable[[], str], items: list[str]) -> str:
-    """'<header> 1 X, 2 Y…' shortened to one segment (long names are cut, then fewer items)."""
+def menu(header: Callable[[], str], items: list[str], *, names: bool = True) -> str:
+    """'<header> 1 X, 2 Y…' in one segment: long names lose words, then fewer items.
+
+    ``names=False``: the items (days, times) are kept whole; only fewer are offered.
+    """
+    lengths = (40, 28, 20, 14, 10, 7) if names else (1000,)
     for count in range(len(items), 0, -1):
-        for length in (40, 28, 20, 14, 10, 7):
+        for length in lengths:
             listed = ", ".join(
-                f"{n} {texts.shorten(item, length)}" for n, item in enumerate(items[:count], 1)
+                f"{n} {texts.clip(item, length)}" for n, item in enumerate(items[:count], 1)
             )
             fitted = texts.fit(f"{header()} {listed}")
             if fitted is not None:
@@ -212,7 +230,7 @@ def _services_menu(ctx: Context) -> str:
     ctx.conversation.data = {"services": [s.id for s in services]}
     return menu(
         lambda: _("Reply with the number of the service:"),
-        [s.name_in(ctx.language) for s in services],
+        [texts.service_name(s, ctx.language) for s in services],
     )
 
 
@@ -221,21 +239,24 @@ def _day_label(day: date, language: str) -> str:
     return f"{names[day.weekday()]} {day.strftime('%d/%m')}"
 
 
-def _days_menu(ctx: Context, service: Service) -> str:
+def _days_menu(ctx: Context, service: Service, note: str | None = None) -> str:
+    """The next free days of a service; ``note`` (what was wrong with the day asked) first."""
     days = booking.bookable_days(ctx.session, ctx.site, service, now=ctx.now, rules=ctx.rules,
                                  limit=MAX_DAYS)  # fmt: skip
     if not days:
         ctx.conversation.step = "idle"
         return texts.render(
             lambda v: _("No free slot for %(service)s in the coming days. Try later.", **v),
-            {"service": service.name_in(ctx.language)},
+            {"service": texts.service_name(service, ctx.language)},
         )
     ctx.conversation.step = "day"
     ctx.conversation.data = {"service": service.id, "days": [d.isoformat() for d, _n in days]}
-    name = service.name_in(ctx.language)
+    name = texts.service_name(service, ctx.language)
+    lead = f"{note} " if note else ""
     return menu(
-        lambda: texts.shorten(name, 24) + ". " + _("Reply with the number of the day:"),
+        lambda: lead + texts.clip(name, 24) + ". " + _("Reply with the number of the day:"),
         [_day_label(d, ctx.language) for d, _n in days],
+        names=False,
     )
 
 
@@ -262,6 +283,7 @@ def _slots_menu(ctx: Context, service: Service, day: date) -> str:
     return menu(
         lambda: _("%(day)s. Reply with the number of the time:", day=_day_label(day, ctx.language)),
         [texts.local_time(local_now(ctx.site, s.start), ctx.language) for s in slots],
+        names=False,
     )
 
 
@@ -343,6 +365,10 @@ def _book_line(ctx: Context, words: list[str]) -> list[str]:
         return [_services_menu(ctx)]
     if day is None:
         return [_days_menu(ctx, service)]
+    verdict = judge_day(ctx.session, ctx.site, service, day, now=ctx.now, rules=ctx.rules)
+    if verdict.problem is not None:
+        # Say what is wrong with that day, then offer the days that can be booked.
+        return [_days_menu(ctx, service, note=_day_problem(verdict, day, ctx.language))]
     if hour is None:
         return [_slots_menu(ctx, service, day)]
     start = datetime.combine(day, datetime.min.time(), tzinfo=zone(ctx.site.timezone)).replace(
@@ -357,7 +383,28 @@ def _book_line(ctx: Context, words: list[str]) -> list[str]:
     ]
     if start in free:
         return _book(ctx, service, start, day)
-    return [_prefixed(_("That time is not free."), _slots_menu(ctx, service, day))]
+    time_label = texts.local_time(start, ctx.language)
+    grid = [s for s, _e in booking.slot_grid(ctx.site, service, day, ctx.rules.default_hours)]
+    if start not in grid:
+        problem = _("No appointment at %(time)s that day.", time=time_label)
+    elif start < ctx.now + ctx.rules.min_lead:
+        problem = _("%(time)s is too soon.", time=time_label)
+    else:
+        problem = _("That time is not free.")
+    return [_prefixed(problem, _slots_menu(ctx, service, day))]
+
+
+def _day_problem(verdict: DayVerdict, day: date, language: str) -> str:
+    """What stands between the citizen and the day asked, in a few words."""
+    label = texts.local_day(day, language)
+    if verdict.problem is DayProblem.TOO_FAR:
+        return _("Too far ahead: booking is open until %(day)s.",
+                 day=texts.local_day(verdict.last_day, language))  # fmt: skip
+    if verdict.problem is DayProblem.CLOSED:
+        return _("The office is closed on %(day)s.", day=label)
+    if verdict.problem is DayProblem.FULL:
+        return _("%(day)s is full.", day=label)
+    return _("%(day)s has passed.", day=label)
 
 
 def _date_from(match: re.Match[str], today: date) -> date | None:
@@ -369,8 +416,9 @@ def _date_from(match: re.Match[str], today: date) -> date | None:
         found = date(year, month, day)
     except ValueError:
         return None
-    if not match.group(3) and found < today:
-        found = date(year + 1, month, day)  # 05/01 sent in December: next January
+    if not match.group(3) and (today - found).days > 31:
+        # 05/01 sent in December: next January (a date of the last weeks: a past day).
+        found = date(year + 1, month, day)
     return found
 
 
@@ -385,6 +433,7 @@ def _match_service(services: list[Service], words: list[str], language: str) -> 
         if word.replace("-", "") in by_code:
             return by_code[word.replace("-", "")]
     names = {plain(s.name_in(language)): s for s in services}
+    names.update({plain(s.sms_name): s for s in services if s.sms_name})
     for name, service in names.items():
         if joined in name or name.startswith(joined):
             return service
@@ -443,8 +492,8 @@ def _status(ctx: Context) -> str:
     if ticket is not None:
         ahead = position_of(ctx.session, ticket) or 0
         return texts.render(
-            lambda v: _("Ticket %(label)s: %(ahead)s people before you.", **v),
-            {"label": ticket.label, "ahead": ahead},
+            lambda v: _("Ticket %(label)s: %(position)s", **v),
+            {"label": ticket.label, "position": texts.position_sentence(ahead)},
         )
     upcoming = booking.upcoming_for_phone(ctx.session, ctx.site, ctx.phone, now=ctx.now)
     if not upcoming:

@@ -22,7 +22,7 @@ def appointment_values(appointment: Appointment, language: str) -> dict[str, Any
     local = local_now(site, appointment.slot_start)
     return {
         "ref": appointment.reference,
-        "service": appointment.service.name_in(language),
+        "service": texts.service_name(appointment.service, language),
         "site": site.name,
         "day": texts.local_day(local, language),
         "time": texts.local_time(local, language),
@@ -132,7 +132,7 @@ def turn_near(
         language,
         label=ticket.label,
         ahead=ahead,
-        service=ticket.service.name_in(language),
+        service=texts.service_name(ticket.service, language),
         site=site.name,
     )
     return outbox.enqueue(

@@ -5,17 +5,21 @@ character is outside GSM-7 (ê, ô, ç, ’, «, —…). Texts are rendered in 
 citizen's language; when a text would need UCS-2 and is longer than 70, the
 characters outside GSM-7 are replaced by their closest GSM-7 letter (ê → e),
 and when it is still too long the variable parts (service and office names)
-are shortened, never the fixed wording nor the reference.
+are shortened by whole words (small words first), never cut inside a word nor
+marked with dots, and never the fixed wording nor the reference.
 """
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from flask_babel import force_locale
 from flask_babel import gettext as _
+
+from ..infra.position_text import position_phrase
 
 GSM_LIMIT = 160
 UCS2_LIMIT = 70
@@ -78,30 +82,84 @@ def fit(text: str) -> str | None:
     return plain if fits_one_segment(plain) else None
 
 
+# Words a name can lose and still be read ("Carte nationale d'identité" →
+# "Carte nationale identité"); a name is shortened by whole words, never cut
+# inside a word or marked with dots.
+OPTIONAL_WORDS = {
+    "de", "du", "des", "la", "le", "les", "et", "ou", "en", "à", "au", "aux", "pour", "sur",
+    "of", "the", "and", "for", "a", "an", "ak", "ci", "bi", "yi",
+}  # fmt: skip
+_ELIDED = ("d'", "l'", "d’", "l’")
+_TRAILING = " ,;:-—–/"
+
+
+def word_forms(value: str) -> list[str]:
+    """Ever shorter whole-word forms of a name: as written, without what is in brackets,
+    without small words, then with fewer words (at least the first one)."""
+    full = " ".join(str(value).split())
+    forms = [full]
+    no_brackets = " ".join(re.sub(r"\s*\([^)]*\)", "", full).split()).strip(_TRAILING)
+    forms.append(no_brackets or full)
+    words = []
+    for word in forms[-1].split():
+        bare = word.lower().strip(_TRAILING)
+        if bare in OPTIONAL_WORDS or bare in ("-", "—", "–"):
+            continue
+        for prefix in _ELIDED:
+            if word.lower().startswith(prefix) and len(word) > len(prefix):
+                word = word[len(prefix) :]
+        words.append(word)
+    if words:
+        forms.append(" ".join(words))
+        for count in range(len(words) - 1, 0, -1):
+            forms.append(" ".join(words[:count]).rstrip(_TRAILING))
+    unique: list[str] = []
+    for form in forms:
+        if form and form not in unique and (not unique or len(form) < len(unique[-1])):
+            unique.append(form)
+    return unique or [full]
+
+
+def service_name(service: Any, language: str) -> str:
+    """A service as SMS name it: its short SMS name (set by the office, in its own
+    language), else its name in the citizen's language."""
+    if service.sms_name and language == service.site.default_language:
+        return str(service.sms_name)
+    return str(service.name_in(language))
+
+
+def clip(value: str, length: int) -> str:
+    """The longest whole-word form of a name within ``length`` characters (else its shortest)."""
+    forms = word_forms(value)
+    return next((form for form in forms if len(form) <= length), forms[-1])
+
+
 def shorten(value: str, length: int) -> str:
-    """A value cut to ``length`` characters, marked with a dot."""
-    value = " ".join(str(value).split())
-    if len(value) <= length:
-        return value
-    return value[: max(length - 1, 1)].rstrip(" ,-'") + "."
+    """Kept for callers of the old name: :func:`clip` (whole words, no dots)."""
+    return clip(value, length)
 
 
 def render(build: Callable[[Mapping[str, Any]], str], values: Mapping[str, Any], *,
            shrinkable: tuple[str, ...] = ("service", "site")) -> str:  # fmt: skip
-    """Build a text from values, shortening the ``shrinkable`` ones until it fits one segment."""
-    current = dict(values)
-    for _attempt in range(200):
+    """Build a text from values, shortening the ``shrinkable`` ones by whole words (the
+    longest first) until it fits one segment."""
+    forms = {k: word_forms(str(values[k])) for k in shrinkable if values.get(k)}
+    step = dict.fromkeys(forms, 0)
+    while True:
+        current = {**values, **{k: forms[k][step[k]] for k in forms}}
         text = fit(build(current))
         if text is not None:
             return text
-        candidates = [k for k in shrinkable if len(str(current.get(k, ""))) > 4]
+        candidates = [k for k in forms if step[k] + 1 < len(forms[k])]
         if not candidates:
             break
-        longest = max(candidates, key=lambda k: len(str(current[k])))
-        current[longest] = shorten(str(current[longest]), len(str(current[longest])) - 3)
-    # Last resort (a translation too long by itself): a hard cut keeps one segment.
-    text = to_gsm(" ".join(build(current).split()))
-    return text[: GSM_LIMIT - 3] + "..."
+        longest = max(candidates, key=lambda k: len(forms[k][step[k]]))
+        step[longest] += 1
+    # Last resort (a translation too long by itself): whole words up to one segment.
+    words = to_gsm(" ".join(build(current).split())).split(" ")
+    while len(words) > 1 and not fits_one_segment(" ".join(words)):
+        words.pop()
+    return " ".join(words)[:GSM_LIMIT]
 
 
 # --- the texts -----------------------------------------------------------------
@@ -149,10 +207,16 @@ def _office_closed(v: Mapping[str, Any]) -> str:
     )
 
 
+def position_sentence(ahead: int | None) -> str:
+    """The people ahead as the ticket and the tracking page say it, ending a sentence."""
+    said = position_phrase(ahead)
+    return said if said.endswith(("!", ".")) else said + "."
+
+
 def _turn_near(v: Mapping[str, Any]) -> str:
     return _(
-        "%(label)s: your turn is near, %(ahead)s before you. %(service)s, %(site)s. Stay close.",
-        **v,
+        "%(label)s: your turn is near. %(position)s %(service)s, %(site)s. Stay close.",
+        **{**v, "position": position_sentence(v["ahead"])},
     )
 
 
@@ -178,7 +242,7 @@ def local_day(moment: Any, language: str) -> str:
 
 
 def local_time(moment: Any, language: str) -> str:
-    """9h30 in French, 09:30 in English."""
-    if language == "fr":
+    """9h30 in French and Wolof, 09:30 in English."""
+    if language in ("fr", "wo"):
         return f"{moment.hour}h{moment.minute:02d}"
     return str(moment.strftime("%H:%M"))

@@ -51,13 +51,19 @@ def _gateway(name: str, site: Site | None) -> SmsGateway | None:
         return None
 
 
-def _handle(site: Site | None, items: list[Inbound | StatusUpdate]) -> None:
+def _handle(
+    provider: str, verified: Site | None, hint: str | None, items: list[Inbound | StatusUpdate]
+) -> None:
+    """Status updates applied; each message answered for its office, or the offices that
+    share its number (the citizen then names or picks one)."""
     config = current_app.config
     for item in items:
         if isinstance(item, StatusUpdate):
             outbox.apply_status(db.session, item)
-        elif site is not None and item.message_id:
-            inbound.receive(db.session, site, item, config=config)
+            continue
+        sites = inbound.sites_for(db.session, provider, item.to, config, hint, verified)
+        if sites and item.message_id:
+            inbound.receive_for(db.session, sites, item, config=config)
         else:
             log.warning("inbound %s message for no known site dropped", item.provider)
     db.session.commit()
@@ -76,8 +82,9 @@ def _candidates(name: str, hint: str | None) -> list[Site | None]:
 def twilio() -> Any:
     """Twilio: inbound SMS or WhatsApp message, or a status callback; answers TwiML."""
     hook = _webhook_request()
+    hint = request.args.get("site")
     to = hook.form.get("To", "").removeprefix("whatsapp:")
-    site = inbound.site_for(db.session, "twilio", to, current_app.config, request.args.get("site"))
+    site = inbound.site_for(db.session, "twilio", to, current_app.config, hint)
     verified = False
     for candidate in [site, *(c for c in _candidates("twilio", None) if c is not site)]:
         gateway = _gateway("twilio", candidate)
@@ -86,7 +93,7 @@ def twilio() -> Any:
             break
     if not verified or gateway is None:
         abort(403)
-    _handle(site, gateway.parse_webhook(hook))
+    _handle("twilio", candidate, hint, gateway.parse_webhook(hook))
     return Response(TWIML_EMPTY, mimetype="text/xml")
 
 
@@ -97,10 +104,7 @@ def android() -> Any:
     for site in _candidates("android", request.args.get("site")):
         gateway = _gateway("android", site)
         if gateway is not None and gateway.verify_webhook(hook):
-            items = gateway.parse_webhook(hook)
-            to = next((i.to for i in items if isinstance(i, Inbound) and i.to), None)
-            target = site or inbound.site_for(db.session, "android", to, current_app.config, None)
-            _handle(target, items)
+            _handle("android", site, request.args.get("site"), gateway.parse_webhook(hook))
             return {"ok": True}
     abort(403)
 
@@ -117,9 +121,6 @@ def orange(secret: str) -> Any:
             gateway = _gateway("orange", site)
             if gateway is None:
                 abort(404)
-            items = gateway.parse_webhook(hook)
-            to = next((i.to for i in items if isinstance(i, Inbound) and i.to), None)
-            target = site or inbound.site_for(db.session, "orange", to, config, None)
-            _handle(target, items)
+            _handle("orange", site, None, gateway.parse_webhook(hook))
             return {"ok": True}
     abort(404)

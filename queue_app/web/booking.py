@@ -29,8 +29,9 @@ from wtforms.validators import DataRequired, Length, Optional
 from ..extensions import db, limiter
 from ..models import Appointment, AppointmentStatus, BookingChannel, Service, Site, utcnow
 from ..queue import booking, errors
+from ..queue.booking_window import DayProblem, judge_day
 from ..queue.days import local_now, zone
-from ..queue.phones import normalize_phone
+from ..queue.phones import example_phone, normalize_phone, region_of
 from ..queue.sites import get_site
 from ..security.lookup_limits import guards_lookup, minutes, refused_page
 from ..sms import notices
@@ -43,11 +44,26 @@ def _limit() -> str:
     return str(current_app.config["RATELIMIT_BOOKING"])
 
 
+PHONE_MISSING = _l("Enter your mobile phone number: the confirmation comes to it by SMS.")
+NAME_MISSING = _l("Enter your name: the office asks for it.")
+
+
 class BookForm(FlaskForm):
     service = HiddenField(validators=[DataRequired()])
     start = HiddenField(validators=[DataRequired()])
-    phone = TelField(_l("Mobile phone number"), validators=[DataRequired(), Length(max=32)])
+    phone = TelField(
+        _l("Mobile phone number"),
+        validators=[DataRequired(message=PHONE_MISSING), Length(max=32)],
+    )
     name = StringField(_l("Your name (optional)"), validators=[Optional(), Length(max=100)])
+
+
+def _book_form(**values: Any) -> BookForm:
+    """The details form; the name is asked for when the office requires it."""
+    form = BookForm(**values)
+    if current_app.config.get("BOOKING_NAME_REQUIRED"):
+        form.name.label.text = str(_l("Your name"))
+    return form
 
 
 class ReferenceForm(FlaskForm):
@@ -56,6 +72,13 @@ class ReferenceForm(FlaskForm):
 
 class CancelForm(FlaskForm):
     pass
+
+
+@bp.app_template_global()
+def phone_placeholder(site: Site) -> str:
+    """A mobile number as the office's citizens write it (01 95 12 34 56 in Benin)."""
+    region = region_of(site.timezone, current_app.config["DEFAULT_PHONE_REGION"])
+    return example_phone(region)[0].replace("\u00a0", " ")
 
 
 def _rules() -> booking.BookingRules:
@@ -105,7 +128,7 @@ def start(slug: str) -> Any:
     slot = next((s for s, _label in slots if s.start.isoformat() == chosen), None)
     if slot is None or slot.available <= 0:
         return render_template("public/book.html", **context)
-    form = BookForm(service=service.code, start=slot.start.isoformat())
+    form = _book_form(service=service.code, start=slot.start.isoformat())
     context.update(
         step="details",
         slot=slot,
@@ -125,8 +148,9 @@ def _parse_day(raw: str | None) -> date | None:
 @bp.post("/<slug>")
 @limiter.limit(_limit)
 def submit(slug: str) -> Any:
+    """Book; any wrong input shows the form again, typed values kept, the message at its field."""
     site = _site(slug)
-    form = BookForm()
+    form = _book_form()
     services = _bookable(site)
     service = next((s for s in services if s.code == form.service.data), None)
     try:
@@ -135,14 +159,28 @@ def submit(slug: str) -> Any:
         start_at = None
     if service is None or start_at is None:
         return redirect(url_for("booking.start", slug=site.slug))
-    day = local_now(site, start_at).date()
-    back = url_for("booking.start", slug=site.slug, service=service.code, day=day.isoformat())
-    error = None
-    if form.validate_on_submit():
+    error = time_error = None
+    phone = None
+    valid = form.validate_on_submit()
+    region = region_of(site.timezone, current_app.config["DEFAULT_PHONE_REGION"])
+    if form.phone.data and not form.phone.errors:
         try:
-            phone = normalize_phone(
-                form.phone.data or "", current_app.config["DEFAULT_PHONE_REGION"]
-            )
+            phone = normalize_phone(form.phone.data, region)
+        except errors.InvalidInput:
+            national, international = example_phone(region)
+            form.phone.errors = [
+                *form.phone.errors,
+                _(
+                    "This phone number cannot be read. Write it as %(national)s or "
+                    "%(international)s.",
+                    national=national,
+                    international=international,
+                ),
+            ]
+    if current_app.config.get("BOOKING_NAME_REQUIRED") and not (form.name.data or "").strip():
+        form.name.errors = [*form.name.errors, str(NAME_MISSING)]
+    if valid and phone is not None and not form.name.errors:
+        try:
             appointment = booking.book(
                 db.session, site, service, start_at, phone=phone, name=form.name.data,
                 channel=BookingChannel.WEB, language=current_locale(), rules=_rules(),
@@ -152,19 +190,27 @@ def submit(slug: str) -> Any:
             return redirect(
                 url_for("booking.done", slug=site.slug, reference=appointment.reference)
             )
-        except errors.InvalidInput as exc:
+        except booking.SlotFull:
             db.session.rollback()
-            error = (
-                _("This phone number is not valid. Write it as 77 123 45 67 or +221 77 123 45 67.")
-                if exc.details.get("field") == "phone"
-                else str(exc.message)
-            )
+            time_error = _("This time was just taken by someone else. Choose another one.")
+        except booking.NotASlot:
+            db.session.rollback()
+            time_error = _time_problem(site, service, start_at)
         except errors.DomainError as exc:
             db.session.rollback()
-            if isinstance(exc, booking.SlotFull):
-                return redirect(back + "&full=1")
-            error = str(exc.message)
-    local = local_now(site, start_at)
+            error = (
+                _("You already have an appointment for this service that day.")
+                if isinstance(exc, booking.AlreadyBooked)
+                else str(exc.message)
+            )
+    day = local_now(site, start_at).date()
+    other_times = []
+    if time_error:
+        other_times = [
+            (slot.start.isoformat(), local_now(site, slot.start).strftime("%H:%M"))
+            for slot in booking.available_slots(db.session, site, service, day, rules=_rules())
+            if slot.available > 0 and slot.start != start_at
+        ]
     return (
         render_template(
             "public/book.html",
@@ -175,13 +221,33 @@ def submit(slug: str) -> Any:
             day=day,
             day_label=_day_label(day),
             slot=booking.Slot(start_at, start_at, 1, 0),
-            slot_label=local.strftime("%H:%M"),
+            slot_label=local_now(site, start_at).strftime("%H:%M"),
             form=form,
             error=error,
+            time_error=time_error,
+            other_times=other_times,
             lang=current_locale(),
         ),
         400,
     )
+
+
+def _time_problem(site: Site, service: Service, start_at: datetime) -> str:
+    """What is wrong with a time that is no slot (a stale page, a day outside the window)."""
+    from flask_babel import format_date
+
+    day = local_now(site, start_at).date()
+    verdict = judge_day(db.session, site, service, day, now=utcnow(), rules=_rules())
+    last = format_date(verdict.last_day, "EEEE d MMMM")
+    if verdict.problem is DayProblem.TOO_FAR:
+        return _("This day is too far ahead: appointments can be booked until %(day)s.", day=last)
+    if verdict.problem is DayProblem.CLOSED:
+        return _("The office is closed that day. Choose another day.")
+    if verdict.problem is DayProblem.FULL:
+        return _("This day is full. Choose another day.")
+    if day < verdict.first_day or verdict.problem is DayProblem.PAST:
+        return _("This time has passed. Choose a later time.")
+    return _("This time cannot be booked. Choose another one.")
 
 
 def _appointment(site: Site, reference: str) -> Appointment:

@@ -6,12 +6,14 @@ from datetime import datetime
 from typing import Any
 
 from flask import Flask
-from flask_babel import get_locale
+from flask_babel import format_decimal, format_percent, get_locale
 from flask_babel import lazy_gettext as _l
 
+from ..infra.position_text import phrases, position_phrase, wait_phrase
 from ..models import CounterState, Site, TicketStatus
 from ..queue.days import zone
 from ..queue.publish import iso
+from .citizen_errors import citizen_way_back
 
 STATUS_LABELS = {
     TicketStatus.WAITING: _l("Waiting"),
@@ -66,6 +68,30 @@ def minutes_between(start: datetime | None, end: datetime | None) -> int:
     return max(int((end - start).total_seconds() // 60), 0)
 
 
+def number(value: float | int | None, digits: int = 1) -> str:
+    """A number as the page's language writes it: 1,9 in French, 1.9 in English; at most
+    ``digits`` decimals, none when it is whole (12, not 12,0)."""
+    if value is None:
+        return "—"
+    pattern = "#,##0" + ("." + "#" * digits if digits > 0 else "")
+    return str(format_decimal(value, format=pattern))
+
+
+def fixed(value: float | int | None, digits: int = 1) -> str:
+    """A number with exactly ``digits`` decimals in the page's language (4,0 / 5)."""
+    if value is None:
+        return "—"
+    pattern = "#,##0" + ("." + "0" * digits if digits > 0 else "")
+    return str(format_decimal(value, format=pattern))
+
+
+def percent(value: float | int | None) -> str:
+    """A share given in percent (80.4) as the language writes it: 80 % in French."""
+    if value is None:
+        return "—"
+    return str(format_percent(value / 100))
+
+
 def register(app: Flask) -> None:
     globals_: dict[str, Any] = {
         "current_locale": current_locale,
@@ -73,7 +99,14 @@ def register(app: Flask) -> None:
         "counter_state_label": counter_state_label,
         "pause_reason_label": pause_reason_label,
         "minutes_between": minutes_between,
+        "citizen_way_back": citizen_way_back,
+        "position_phrases": phrases,
+        "position_phrase": position_phrase,
+        "wait_phrase": wait_phrase,
     }
     app.jinja_env.globals.update(globals_)
     app.jinja_env.filters["localtime"] = localtime
+    app.jinja_env.filters["number"] = number
+    app.jinja_env.filters["fixed"] = fixed
+    app.jinja_env.filters["percent"] = percent
     app.jinja_env.filters["iso"] = iso

@@ -96,6 +96,8 @@
   Chart.defaults.font.family = getComputedStyle(document.body).fontFamily;
   Chart.defaults.color = "#44515e";
   Chart.defaults.animation = false;
+  // Numbers in the page's language: 1,9 in French (Intl.NumberFormat under the hood).
+  Chart.defaults.locale = document.documentElement.lang || "fr";
 
   function empty(canvas, message) {
     var box = canvas.parentNode;

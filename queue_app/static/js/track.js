@@ -64,6 +64,21 @@
   }
 
   // --- state -----------------------------------------------------------------------
+  // The same words as the paper ticket, the kiosk and the SMS (position_text.py).
+  function fill(template, n) { return template.replace("{n}", String(n)); }
+
+  function positionText(position) {
+    if (position === null || position === undefined) return "";
+    if (position <= 0) return texts.next;
+    return position === 1 ? texts.ahead_one : fill(texts.ahead_many, position);
+  }
+
+  function waitText(state) {
+    if (!state.position || state.estimated_wait_minutes === null
+        || state.estimated_wait_minutes === undefined) return "";
+    return fill(texts.wait, state.estimated_wait_minutes);
+  }
+
   function render(state) {
     if (!state || state.error) return;
     // A state older than the one shown (it arrived late) is dropped.
@@ -77,6 +92,8 @@
     card.querySelectorAll("[data-field]").forEach(function (el) {
       var field = el.dataset.field;
       if (field === "status_text") { el.textContent = labels[state.status] || state.status; return; }
+      if (field === "position_text") { el.textContent = positionText(state.position); return; }
+      if (field === "wait_text") { el.textContent = waitText(state); return; }
       var value = state[field];
       el.textContent = value === null || value === undefined ? "—" : value;
     });

@@ -70,7 +70,18 @@ FIELD_LABELS = {
     "assigned_to": _l("assigned to"),
     "answered": _l("answered"),
     "answer_by_sms": _l("answer by SMS"),
+    "booking_enabled": _l("appointments open"),
+    "slot_minutes": _l("length of a slot (minutes)"),
+    "slot_capacity": _l("citizens per slot"),
+    "booking_days_ahead": _l("bookable up to (days ahead)"),
+    "icon": _l("pictogram on the kiosk"),
+    "sms_name": _l("short name in SMS"),
+    "sms_keyword": _l("office keyword in SMS"),
 }
+# Who made a change, when it was not a person signed in: "system" (a job, the command
+# line) or "device:<name>" (a kiosk, a display…).
+SYSTEM_ACTOR = "system"
+DEVICE_ACTOR = "device:"
 
 
 def _value_labels() -> dict[str, dict[str, Any]]:
@@ -90,11 +101,63 @@ def _value_labels() -> dict[str, dict[str, Any]]:
     }
 
 
+def _weekly_hours(hours: dict[str, Any]) -> str:
+    """{"monday": [["08:00", "12:30"]]} → "lundi 08:00–12:30" in the page's language."""
+    from babel.dates import get_day_names
+    from flask_babel import get_locale
+
+    from ...models.sites import WEEKDAYS
+
+    names = get_day_names("wide", locale=get_locale())
+    days = []
+    for index, day in enumerate(WEEKDAYS):
+        periods = hours.get(day) or []
+        if periods:
+            spans = ", ".join(f"{start}–{end}" for start, end in periods)
+            days.append(f"{names[index]} {spans}")
+    return "; ".join(days) or str(_("closed every day"))
+
+
+def show_actor(actor: str) -> str:
+    """Who made a change as people read it: a person's address, "System", or the device."""
+    if actor == SYSTEM_ACTOR:
+        return str(_("System"))
+    if actor.startswith(DEVICE_ACTOR):
+        return str(_("Device %(name)s", name=actor.removeprefix(DEVICE_ACTOR)))
+    if actor.startswith("cli:"):
+        return str(_("Command line (%(command)s)", command=actor.removeprefix("cli:")))
+    return actor
+
+
+def show_object(object_type: str, label: str) -> str:
+    """The object's own label, with the codes of commitments and devices in words."""
+    values = _value_labels()["kind"]
+    if object_type == "commitment" and label in values:
+        return str(values[label])
+    if object_type == "device" and " · " in label:
+        kind, name = label.split(" · ", 1)
+        return f"{values.get(kind, kind)} · {name}"
+    if object_type == "voice_clip" and "/" in label:
+        language, key = label.split("/", 1)
+        from flask_babel import get_locale
+
+        try:
+            from babel import Locale
+
+            spoken = Locale.parse(language).get_display_name(get_locale()) or language
+        except (ValueError, TypeError):
+            spoken = language
+        return f"{spoken} · {key}"
+    return label
+
+
 def show_value(value: Any, field: str | None = None) -> str:
     """A recorded value as people read it (codes of known fields in the page's language)."""
     if field == "hours" and not value:
         # No hours at all is "always open"; hours without any period, "closed every day".
         return str(_("open at any time") if value is None else _("closed every day"))
+    if field == "hours" and isinstance(value, dict):
+        return _weekly_hours(value)
     if field is not None and isinstance(value, str):
         label = _value_labels().get(field, {}).get(value)
         if label is not None:
@@ -144,4 +207,6 @@ def audit() -> Any:
         object_labels=OBJECT_LABELS,
         action_labels=ACTION_LABELS,
         show_value=show_value,
+        show_actor=show_actor,
+        show_object=show_object,
     )

@@ -132,6 +132,14 @@ class SiteForm(FlaskForm):
     timezone = SelectField(_l("Time zone"), choices=options((z, z) for z in TIMEZONES))
     default_language = SelectField(_l("Main language"), choices=options(SITE_LANGUAGES))
     languages = MultiCheckboxField(_l("Other languages"), choices=options(SITE_LANGUAGES))
+    sms_keyword = StringField(
+        _l("Office keyword in SMS"),
+        validators=[Optional(), Length(max=20)],
+        description=_l(
+            "When several offices share one SMS number, citizens name this office with it: "
+            "RDV THIES CNI. Empty: taken from the short name in addresses."
+        ),
+    )
 
 
 class DisplayMessageForm(FlaskForm):
@@ -221,7 +229,7 @@ SERVICE_FIELDSETS: list[tuple[Any, list[str]]] = [
     (_l("Priority"), ["priority_rule"]),
     (
         _l("Appointments"),
-        ["booking_enabled", "slot_minutes", "slot_capacity", "booking_days_ahead"],
+        ["booking_enabled", "slot_minutes", "slot_capacity", "booking_days_ahead", "sms_name"],
     ),
 ]
 ICON_LABELS = {
@@ -271,6 +279,14 @@ def service_form_class(site: Site, *, creating: bool) -> type[FlaskForm]:
             _l("Order on the kiosk"), validators=[InputRequired(), NumberRange(0, 10_000)]
         ),
         "is_active": BooleanField(_l("Available (tickets can be taken)")),
+        "sms_name": StringField(
+            _l("Short name in SMS"),
+            validators=[Optional(), Length(max=30)],
+            description=_l(
+                "An SMS holds 160 letters: a short name keeps the whole message. "
+                "Empty: the name, shortened by whole words when needed."
+            ),
+        ),
         "priority_rule": RadioField(
             _l("Priority rule"),
             choices=options((rule.value, label) for rule, label in PRIORITY_RULE_LABELS.items()),

@@ -114,6 +114,7 @@ def service_edit(slug: str, code: str) -> Any:
             "slot_capacity": service.slot_capacity,
             "booking_days_ahead": service.booking_days_ahead,
             "icon": service.icon or "",
+            "sms_name": service.sms_name or "",
             **{f"name_{lang}": service.names.get(lang, "") for lang in site.languages},
         }
     form = service_form_class(site, creating=False)(data=data)

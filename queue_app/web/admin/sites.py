@@ -92,6 +92,7 @@ def _site_data(site: Any) -> dict[str, Any]:
         "timezone": site.timezone,
         "default_language": site.default_language,
         "languages": site.languages[1:],
+        "sms_keyword": site.sms_keyword or "",
     }
 
 
@@ -108,6 +109,7 @@ def site_edit(slug: str) -> Any:
                     "name": form.name.data,
                     "timezone": form.timezone.data,
                     "languages": languages_of(form),
+                    "sms_keyword": form.sms_keyword.data,
                 },
             )
             db.session.commit()
@@ -123,8 +125,14 @@ def site_edit(slug: str) -> Any:
 
 def _edit_page(site: Any, form: Any, message_form: Any) -> Any:
     status = 400 if form.errors or message_form.errors else 200
+    from ...sms.offices import default_keyword
+
     return render_template(
-        "admin/site_edit.html", site=site, form=form, message_form=message_form
+        "admin/site_edit.html",
+        site=site,
+        form=form,
+        message_form=message_form,
+        default_sms_keyword=default_keyword(site),
     ), status
 
 
