@@ -121,6 +121,28 @@ def test_no_tracker_numbers_in_code_or_tests() -> None:
     assert found == []
 
 
+# Paths the docs name that a build makes (git-ignored): `make voice` writes the clips.
+GENERATED = ("display/static/voice/",)
+CODE_PATH = re.compile(r"`((?:queue_app|printer|display|tests|bench|config)/[\w./-]*)")
+
+
+def test_every_file_the_docs_name_exists() -> None:
+    """A page that names a module, test or example names one that is there."""
+    pages = [ROOT / "README.md", *DOCS.rglob("*.md")]
+    named = {
+        (page.relative_to(ROOT), path)
+        for page in pages
+        for path in CODE_PATH.findall(page.read_text(encoding="utf-8"))
+    }
+    assert named, "the docs name no file: the pattern is wrong"
+    missing = sorted(
+        (str(page), path)
+        for page, path in named
+        if not path.startswith(GENERATED) and not (ROOT / path).exists()
+    )
+    assert missing == []
+
+
 def test_the_readme_is_read_in_one_pass_and_points_into_docs() -> None:
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     assert len(readme.splitlines()) <= 300
