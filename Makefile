@@ -134,6 +134,9 @@ FUZZ_EXAMPLES ?= 100
 fuzz: install-test ## fuzz the live API with schemathesis, every phase (FUZZ_EXAMPLES=100 per operation)
 	$(BIN)/python -m tests.fuzzing --max-examples $(FUZZ_EXAMPLES)
 
+docs: $(VENV)/.installed-test ## build the documentation (MkDocs, offline, --strict) into site/
+	$(BIN)/mkdocs build --strict --site-dir site
+
 bench: install ## run the benchmarks on SQLite and PostgreSQL (prints figures)
 	$(BIN)/python bench/issue_tickets.py --dburl sqlite
 	$(BIN)/python bench/issue_tickets.py --dburl $(PG_URL)
@@ -156,4 +159,4 @@ bench: install ## run the benchmarks on SQLite and PostgreSQL (prints figures)
 	$(BIN)/python bench/display_fanout.py --clients 100,1000 --calls 20
 
 .PHONY: voice voice-tools help assets i18n-compile i18n-extract i18n-update install install-test browser demo run \
-	worker test lint fmt bench fonts fuzz
+	worker test lint fmt bench fonts fuzz docs

@@ -59,7 +59,7 @@ def parse_args(doc: str, default_num: int) -> argparse.Namespace:
         "--server",
         choices=("gevent", "gthread"),
         default="gevent",
-        help="gunicorn worker class (gevent: the production layout of the README)",
+        help="gunicorn worker class (gevent: the layout of docs/operations/production.md)",
     )
     parser.add_argument(
         "--stored",

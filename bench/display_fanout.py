@@ -1,6 +1,6 @@
 """Call -> screen fan-out: N connected displays and tracking pages, K calls.
 
-Starts the server as the README's production command does (gunicorn, one
+Starts the server as docs/operations/production.md's command does (gunicorn, one
 process per worker; gevent by default, or threads to compare; gunicorn 27 has no
 eventlet worker any more), sets up
 an office over the API, then a separate load process (gevent, raw Engine.IO v4

@@ -7,7 +7,7 @@ apps over the same SQLite database:
 
 * baseline: no limiter at all (RATELIMIT_ENABLED = False);
 * stock: Flask-Limiter as it is used out of the box, with its before_request,
-  after_request and teardown hooks on every request (Guichet before issue 7);
+  after_request and teardown hooks on every request (as Guichet once used it);
 * guichet: queue_app.security.ratelimit.Limiter, limits checked only by the views
   they decorate, and the sign-in limits inside the sign-in views.
 

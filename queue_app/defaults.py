@@ -35,7 +35,7 @@ REDIS_RETRY_SECONDS = 2
 
 # Each server process keeps the bearer tokens and the set-up rows (sites,
 # closures, services, counters' services, displays) it resolved, to spare a
-# database round trip on every ticket and call (queue_app/hotcache.py). A change
+# database round trip on every ticket and call (queue_app/infra/hotcache.py). A change
 # committed to them (a device revoked, a user deactivated, a service stopped…)
 # empties the cache of the process at once and, through Redis (REDIS_URL), of
 # every other process at once. Entries live HOT_CACHE_SECONDS while the Redis
@@ -285,7 +285,7 @@ PRINT_RETRY_MAX_SECONDS = 30.0
 PRINT_GIVE_UP_MINUTES = 15
 
 # A job handed to a printer or print agent is due again after this many seconds
-# without an answer (a crashed agent or process); see the README on "printed once".
+# without an answer (a crashed agent or process); see "Printed once" in docs/operations/printers.md.
 PRINT_LEASE_SECONDS = 30
 
 # Connection timeout to a printer, and how long to wait for its paper status after
@@ -305,7 +305,7 @@ DISPLAY_ANNOUNCE_LATE_SECONDS = 20
 # How long a new call flashes on the display, in seconds.
 DISPLAY_FLASH_SECONDS = 8
 
-# --- Realtime server for thousands of screens (queue_app/socket_guard.py) -------
+# --- Realtime server for thousands of screens (queue_app/realtime/socket_guard.py) -------
 
 # Flask-SocketIO's async mode: "auto" uses gevent in a process gevent patched
 # (gunicorn -k gevent, `queue-app run`), threads elsewhere (tests, the worker).

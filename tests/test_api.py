@@ -1,4 +1,4 @@
-"""The /api/v1 contract of API.md, exercised through the Flask test client."""
+"""The /api/v1 contract of docs/api.md, exercised through the Flask test client."""
 
 from __future__ import annotations
 

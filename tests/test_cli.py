@@ -172,7 +172,7 @@ def _free_port() -> int:
 
 @pytest.mark.slow
 def test_run_serves_the_demo_office(tmp_path):
-    """`queue-app demo` then `queue-app run`: the README's first command, end to end."""
+    """`queue-app demo` then `queue-app run`: what `make demo` runs, end to end."""
     env = {
         **os.environ,
         "QUEUE_APP_INSTANCE_PATH": str(tmp_path),

@@ -1,4 +1,4 @@
-"""CSV exports open in a spreadsheet as text, never as formulas (issue 18).
+"""CSV exports open in a spreadsheet as text, never as formulas.
 
 A service, counter, agent or office name typed as ``=HYPERLINK(...)`` must not
 become a formula in the national team's spreadsheet: every text cell that

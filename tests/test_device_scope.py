@@ -1,4 +1,4 @@
-"""Each device reads only what its front end needs (issue 18).
+"""Each device reads only what its front end needs.
 
 A kiosk issues tickets and follows the print of each for a few seconds
 (kiosk.js); it does not browse the office's tickets, their tracking codes, nor

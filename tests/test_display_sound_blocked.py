@@ -1,7 +1,8 @@
 """The display says so when the browser blocks sound, and a touch turns it on.
 
 Its own module: the browser here keeps Chromium's default autoplay policy (the
-shared fixture allows autoplay, as the README's kiosk command line does).
+shared fixture allows autoplay, as the display PC's command line in
+docs/operations/display-pc.md does).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Faults survived, nothing lost (issue 7, item 8).
+"""Faults survived, nothing lost (docs/operations/faults.md).
 
 * A server killed with SIGKILL while kiosks issue tickets with
   Idempotency-Keys: each retried request gets its ticket exactly once.

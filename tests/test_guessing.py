@@ -1,4 +1,4 @@
-"""Guessing codes is slowed down; citizens with their codes are not (issue 18).
+"""Guessing codes is slowed down; citizens with their codes are not.
 
 Every public look-up by a tracking code or a reference answered every guess: a
 script found a live appointment in about 25 minutes and could cancel it. Now

@@ -1,4 +1,4 @@
-"""The per-process cache of tokens and set-up rows (queue_app/hotcache.py).
+"""The per-process cache of tokens and set-up rows (queue_app/infra/hotcache.py).
 
 Two apps on one database stand for two server processes. What is cached must
 never let a revoked kiosk, a deactivated service or a closed day through for

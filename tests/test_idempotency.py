@@ -1,4 +1,4 @@
-"""Idempotency keys (issue 7, item 4): a retried create gives the same resource.
+"""Idempotency keys: a retried create gives the same resource.
 
 A key is scoped to the device or user that sends it, holds for the site's
 service day only, and the same key with another body is refused (422) rather

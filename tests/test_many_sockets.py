@@ -1,4 +1,4 @@
-"""Hundreds of idle sockets do not freeze the server started as the README says.
+"""Hundreds of idle sockets do not freeze the server started as docs/operations/production.md says.
 
 The documented production command (gunicorn, gevent worker) serves the demo
 office; the test holds several hundred WebSockets open, anonymous (tracking
@@ -41,7 +41,7 @@ class Served:
 
 
 def gunicorn_command(port: int) -> list[str]:
-    """The README's production command, on a test port."""
+    """The production command of docs/operations/production.md, on a test port."""
     return [
         str(BIN / "gunicorn"),
         "-k",

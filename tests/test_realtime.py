@@ -1,4 +1,4 @@
-"""The realtime contract (API.md "Realtime", ARCHITECTURE.md "Realtime").
+"""The realtime contract (docs/api.md "Realtime events", docs/architecture.md "Realtime").
 
 events.py alone emits ``ticket_called``, ``queue_changed`` and ``ticket_updated``,
 only after the transaction commits (invariant 3), with public fields only.
@@ -41,7 +41,7 @@ from queue_app.realtime import events
 
 from .conftest import PASSWORD, Api, Office, base_config, build_office, dispose
 
-# What a display may receive for a call (API.md; counter_id is public too).
+# What a display may receive for a call (docs/api.md; counter_id is public too).
 CALL_KEYS = {"label", "counter", "service", "service_name", "called_at", "recall"}
 CALL_EXTRA_KEYS = {"counter_id"}
 UPDATE_KEYS = {"label", "status", "position", "counter"}

@@ -1,4 +1,4 @@
-"""Sessions and tokens that end (issue 7, item 7).
+"""Sessions and tokens that end.
 
 "Stay signed in" gives a fresh, revocable value at each sign-in; signing out
 ends it; a password change or a deactivation ends every session, "stay signed

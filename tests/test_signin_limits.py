@@ -1,4 +1,4 @@
-"""Sign-in limits that fit an office (issue 7, item 6).
+"""Sign-in limits that fit an office.
 
 Failed password checks are counted per account and per client address, on the
 web form and on POST /api/v1/auth/token alike: a whole office behind one NAT

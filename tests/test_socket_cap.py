@@ -1,4 +1,4 @@
-"""The per-address bound on realtime connections caps anonymous phones only (issue 18).
+"""The per-address bound on realtime connections caps anonymous phones only.
 
 Behind an office's router, every phone following its ticket and every screen
 of the office share one address. Once the phones hold every anonymous place,

@@ -136,7 +136,7 @@ def demo(host: str, port: int) -> None:
         echo("")
         echo(f"  The kiosk prints to {kiosk.printer}")
         echo("    (ESC/POS bytes are appended to that file; to print on paper, set the kiosk's")
-        echo('     "printer" to tcp://PRINTER-IP:9100 — see the README, "Kiosk and printing")')
+        echo('     "printer" to tcp://PRINTER-IP:9100 — see docs/operations/printers.md)')
     if kiosk_token:
         echo("")
         echo("  Issue a ticket as the kiosk:")
@@ -263,7 +263,8 @@ def run_command(host: str, port: int, no_scheduler: bool) -> None:
     sys.stdout.flush()
     # Flask ignores app.run() under its CLI; this command is the server on purpose.
     os.environ.pop("FLASK_RUN_FROM_CLI", None)
-    # The development server's "not for production" banner: known, and said in the README.
+    # The development server's "not for production" banner: known, and said in
+    # docs/operations/production.md.
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     options = {}
     if socketio.server.eio.async_mode == "gevent":

@@ -32,8 +32,7 @@ def close_day(
 
     Counters left open from before that end are closed too (not ones opened
     after it: an agent may serve late), row-locked so that an agent taking one
-    back at that instant keeps it. The waiting counts of past days left at zero
-    are deleted. Idempotent; returns the tickets closed.
+    back at that instant keeps it. Idempotent; returns the tickets closed.
     Queues ``queue_changed`` when something changed.
     """
     now = now or utcnow()
