@@ -67,13 +67,13 @@ def form_nesting(html: str) -> _FormNesting:
     return parser
 
 
-def give_the_kiosk_a_printer(app, office: Office) -> None:
-    """The office's kiosk prints (a reprint goes to it); nothing is printed in these tests."""
+def give_the_kiosk_a_printer(app, office: Office, url: str = "tcp://192.0.2.1:9100") -> None:
+    """The office's kiosk prints (a reprint goes to it); by default to no printer at all."""
     with app.app_context():
         kiosk = db.session.scalar(
             select(Device).where(Device.site_id == office.site.id, Device.kind == DeviceKind.KIOSK)
         )
-        kiosk.printer = "tcp://192.0.2.1:9100"
+        kiosk.printer = url
         db.session.commit()
 
 

@@ -224,8 +224,19 @@ def panel(counter_id: int) -> Any:
     return render_template("agent/_panel.html", **_console_context(counter, user))
 
 
-def _act(counter: Counter, action: Callable[[User], str | None], success: str | None = None) -> Any:
-    """Run one action for the console: commit, then answer the panel or redirect."""
+def _act(
+    counter: Counter,
+    action: Callable[[User], str | None],
+    success: str | None = None,
+    *,
+    passing: bool = False,
+) -> Any:
+    """Run one action for the console: commit, then answer the panel or redirect.
+
+    The action's notice stays on screen across the live refreshes for a few seconds (a
+    check-in's ticket number is read out to the citizen), unless it is ``passing``
+    ("nobody is waiting": the next refresh means somebody is).
+    """
     user = _user()
     error, notice, status = None, None, 200
     try:
@@ -240,7 +251,10 @@ def _act(counter: Counter, action: Callable[[User], str | None], success: str | 
     counter = get_counter(db.session, counter.id)
     if _is_fetch():
         context = _console_context(counter, user, error)
-        return render_template("agent/_panel.html", notice=notice, **context), status
+        page = render_template(
+            "agent/_panel.html", notice=notice, notice_passing=passing, **context
+        )
+        return page, status
     if error:
         flash(error, "error")
     elif notice or success:
@@ -260,7 +274,7 @@ def next_view(counter_id: int) -> Any:
         ticket = call_next(db.session, counter, actor=Actor(user=user))
         return str(NothingWaiting.default_message) if ticket is None else None
 
-    return _act(counter, action)
+    return _act(counter, action, passing=True)
 
 
 @bp.post("/counters/<int:counter_id>/pause")
