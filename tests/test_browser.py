@@ -362,9 +362,37 @@ def test_an_admin_lands_on_the_administration(page, live_server, office: Office)
             page.set_viewport_size(screen)
             assert_fits(page, nav.get_by_role("link", name=section), scroll=True)
     shot(page, "admin-after-sign-in-1920x1080", full_page=False)
+    # Every page of an office's settings and their forms: none scrolls sideways.
+    slug = office.slug
+    pages = [
+        f"/admin/sites/{slug}{tail}"
+        for tail in (
+            "",
+            "/appointments",
+            "/commitments",
+            "/counters",
+            f"/counters/{office.counters['g1'].id}",
+            "/counters/new",
+            "/devices",
+            "/hours",
+            "/services",
+            "/services/CNI",
+            "/services/new",
+            "/sms",
+            "/voices",
+        )
+    ] + ["/admin/sites/new", "/admin/users/new", f"/admin/users/{office.users['agent'].id}"]
+    for path in pages:
+        page.goto(f"{url}{path}")
+        expect(page.get_by_role("heading", level=1)).to_be_visible()
+        for screen in SCREENS:
+            page.set_viewport_size(screen)
+            assert_fits(page)
     # Signing out: a typed address only asks; the button signs out.
     page.goto(f"{url}/logout")
     expect(page.get_by_role("heading", name="Se déconnecter")).to_be_visible()
+    page.set_viewport_size(LAPTOP)
+    shot(page, "sign-out-confirmation", full_page=False)
     page.goto(f"{url}/admin/")
     expect(page).to_have_url(f"{url}/admin/")
     page.get_by_role("button", name="Se déconnecter").click()
