@@ -463,6 +463,49 @@ def shot(page: Any, name: str, full_page: bool = True) -> None:
     page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=full_page)
 
 
+SCREENS = ({"width": 1366, "height": 768}, {"width": 1920, "height": 1080})
+TOUCH_PX = 24  # the smallest target a finger or a shaky mouse hits (WCAG 2.5.8)
+
+_FITS_JS = """(element) => {
+  const r = element.getBoundingClientRect();
+  const x = r.left + r.width / 2, y = r.top + r.height / 2;
+  const hit = document.elementFromPoint(x, y);
+  return {
+    connected: element.isConnected,
+    left: r.left, top: r.top, right: r.right, bottom: r.bottom, width: r.width, height: r.height,
+    innerWidth: innerWidth, innerHeight: innerHeight,
+    reachable: hit !== null && (hit === element || element.contains(hit)),
+    covered_by: hit && !element.contains(hit) ? hit.outerHTML.slice(0, 80) : null,
+  };
+}"""
+
+
+def assert_fits(page: Any, *needed: Any, scroll: bool = False) -> None:
+    """The page does not scroll sideways, and each needed control (a Playwright locator) is
+    wholly on screen (after scrolling down to it, with ``scroll``), big enough to touch, and
+    the one a click at its middle lands on."""
+    wide, inner = page.evaluate("[document.scrollingElement.scrollWidth, innerWidth]")
+    assert wide <= inner, f"{page.url} scrolls sideways: {wide} px wide in a {inner} px window"
+    for locator in needed:
+        if scroll:
+            locator.scroll_into_view_if_needed()
+        locator.wait_for(state="visible")
+        box = locator.evaluate(_FITS_JS)
+        for _ in range(20):  # the console's live refresh replaced it meanwhile: the new one
+            if box["connected"]:
+                break
+            locator.wait_for(state="visible")
+            box = locator.evaluate(_FITS_JS)
+        where = f"{locator} on {page.url}: {box}"
+        assert box["left"] >= 0, where
+        assert box["right"] <= box["innerWidth"], where
+        assert box["top"] >= 0, where
+        assert box["bottom"] <= box["innerHeight"], where
+        assert box["width"] >= TOUCH_PX, where
+        assert box["height"] >= TOUCH_PX, where
+        assert box["reachable"], where
+
+
 @dataclass
 class LiveServer:
     app: Flask

@@ -13,7 +13,20 @@ from typing import Any
 
 import pytest
 
-from .conftest import AGENT_JS, LAPTOP, PASSWORD, Api, Office, reconnect_bound_ms, shot
+from .conftest import (
+    AGENT_JS,
+    LAPTOP,
+    PASSWORD,
+    SCREENS,
+    Api,
+    Office,
+    assert_fits,
+    build_office,
+    reconnect_bound_ms,
+    shot,
+)
+from .fake_printer import FakePrinter
+from .test_console_pages import book_for_soon, give_the_kiosk_a_printer
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 expect = playwright_api.expect
@@ -207,3 +220,208 @@ def test_a_lost_connection_is_shown_and_recovered(page, live_server, office: Off
     expect(page.locator('[data-count-for="CASIER"]')).to_have_text("1")
     expect(page.locator("#waiting-here")).to_have_text("1")
     assert page.evaluate("window.notReloaded") is True
+
+
+def console_controls(page: Any) -> list[Any]:
+    """What an agent reaches for at the console, wherever the ticket is."""
+    return [
+        page.locator('[data-shortcut="space"]'),
+        page.get_by_role("button", name="Fermer le guichet"),
+        page.get_by_label("Code du rendez-vous"),
+        page.get_by_role("button", name="Enregistrer"),
+        page.get_by_role("button", name="Réimprimer", exact=True),
+        page.get_by_role("button", name="Se déconnecter"),
+    ]
+
+
+def test_an_agent_works_the_counter_with_the_mouse(request, page, live_server, office: Office):
+    """Every action by clicking and typing, the way an agent without shortcuts works: call,
+    recall, transfer, check in an appointment by its code, reprint a jammed ticket by its
+    code, pause, resume, sign out. At 1366×768 and 1920×1080 nothing scrolls sideways."""
+    api = Api(live_server.app, office)
+    url = live_server.url
+    book_for_soon(live_server.app, office, "K7P4XM")
+    printer = FakePrinter().start()
+    request.addfinalizer(printer.stop)
+    give_the_kiosk_a_printer(live_server.app, office, printer.url)
+
+    sign_in(page, url, office.users["agent"].email)
+    expect(page.get_by_role("heading", name="Choisissez votre guichet")).to_be_visible()
+    opens = page.get_by_role("button", name="Ouvrir ce guichet")
+    for screen in SCREENS:
+        page.set_viewport_size(screen)
+        assert_fits(page, opens.first, opens.last)
+    page.set_viewport_size(LAPTOP)
+    card = page.locator(".counter-card", has=page.get_by_role("heading", name="Guichet 1"))
+    card.get_by_role("button", name="Ouvrir ce guichet").click()
+    expect(page.get_by_role("heading", name="Guichet 1")).to_be_visible()
+    expect(page.locator("#live")).to_have_attribute("data-state", "on")
+
+    label = page.locator("#ticket-label")
+    status = page.locator("[data-alerts]")  # what the last action said
+    first = api.issue("CNI")
+    expect(page.locator('[data-count-for="CNI"]')).to_have_text("1")
+
+    # Call by the big button.
+    page.get_by_role("button", name="Appeler le suivant").click()
+    expect(label).to_have_text(first["label"])
+    for screen in SCREENS:
+        page.set_viewport_size(screen)
+        recall = page.get_by_role("button", name="Rappeler")
+        assert_fits(page, label, recall, *console_controls(page))
+        shot(page, f"console-mouse-called-{screen['width']}x{screen['height']}", full_page=False)
+    page.set_viewport_size(LAPTOP)
+
+    # Recall.
+    page.get_by_role("button", name="Rappeler").click()
+    expect(page.locator("#recall-count")).to_have_text("1")
+
+    # Transfer to the criminal record queue.
+    page.get_by_role("button", name="Transférer").click()
+    dialog = page.get_by_role("dialog", name=f"Transférer {first['label']} vers")
+    dialog.get_by_role("button", name="Casier judiciaire").click()
+    expect(dialog).to_have_count(0)
+    expect(label).to_have_count(0)
+    expect(page.locator('[data-count-for="CASIER"]')).to_have_text("1")
+
+    # A citizen with an appointment: the agent types the code as it was read out.
+    page.get_by_label("Code du rendez-vous").fill("k7p4 xm")
+    page.get_by_role("button", name="Enregistrer").click()
+    expect(status).to_have_text("Enregistré : ticket B-002.")
+    expect(page.locator('[data-count-for="CNI"]')).to_have_text("1")
+
+    # The kiosk jammed on a ticket: reprinted by its tracking code, typed loosely.
+    jammed = api.issue("CASIER")
+    code = jammed["code"]
+    assert printer.wait_for(2)  # the first ticket, then this one (jammed in the kiosk)
+    page.get_by_label("Numéro du ticket ou code de suivi, p. ex. B-007").fill(
+        f"{code[:4].lower()} {code[4:]}"
+    )
+    page.get_by_role("button", name="Réimprimer", exact=True).click()
+    expect(status).to_have_text(
+        f"Réimpression envoyée à l'imprimante de la borne : {jammed['label']}."
+    )
+    assert printer.wait_for(3)
+    assert jammed["label"].encode() in printer.prints[2]
+    assert b"DUPLICATA" in printer.prints[2]
+    # And by its number.
+    page.get_by_label("Numéro du ticket ou code de suivi, p. ex. B-007").fill("b2")
+    page.get_by_role("button", name="Réimprimer", exact=True).click()
+    expect(status).to_have_text("Réimpression envoyée à l'imprimante de la borne : B-002.")
+    assert printer.wait_for(4)
+    assert b"B-002" in printer.prints[3]
+    for screen in SCREENS:
+        page.set_viewport_size(screen)
+        assert_fits(page, *console_controls(page))
+        shot(page, f"console-{screen['width']}x{screen['height']}", full_page=False)
+    page.set_viewport_size(LAPTOP)
+
+    # Pause for lunch, then resume.
+    page.get_by_role("button", name="Pause").click()
+    page.get_by_role("dialog", name="Mettre le guichet en pause").get_by_role(
+        "button", name="Déjeuner"
+    ).click()
+    expect(page.locator("#counter-state")).to_have_text("En pause")
+    assert_fits(page, page.get_by_role("button", name="Reprendre"))
+    page.get_by_role("button", name="Reprendre").click()
+    expect(page.locator("#counter-state")).to_have_text("Ouvert")
+
+    # Next: the transferred citizen, who kept their arrival time (the appointment's slot
+    # has not come yet, so its ticket waits its turn).
+    page.get_by_role("button", name="Appeler le suivant").click()
+    expect(label).to_have_text(first["label"])
+
+    # Sign out by the button in the top bar.
+    page.get_by_role("button", name="Se déconnecter").click()
+    expect(page.get_by_role("heading", name="Se connecter")).to_be_visible()
+    expect(page.get_by_role("status")).to_have_text("Vous êtes déconnecté.")
+    page.goto(f"{url}/agent/")
+    expect(page.get_by_role("heading", name="Se connecter")).to_be_visible()
+
+
+def test_an_admin_lands_on_the_administration(page, live_server, office: Office):
+    """Signing in by typing at the application's address; no admin page scrolls sideways."""
+    url = live_server.url
+    page.goto(f"{url}/")
+    page.get_by_label("Adresse e-mail").fill(office.users["admin"].email)
+    page.get_by_label("Mot de passe").fill(PASSWORD)
+    page.get_by_role("button", name="Se connecter").click()
+    expect(page).to_have_url(f"{url}/admin/")
+    nav = page.get_by_role("navigation", name="Administration")
+    sections = [
+        "Tableau de bord",
+        "Réclamations",
+        "Structures",
+        "Utilisateurs",
+        "Journal des modifications",
+    ]
+    for section in sections:
+        nav.get_by_role("link", name=section).click()
+        expect(nav.get_by_role("link", name=section)).to_have_attribute("aria-current", "page")
+        for screen in SCREENS:
+            page.set_viewport_size(screen)
+            assert_fits(page, nav.get_by_role("link", name=section), scroll=True)
+    shot(page, "admin-after-sign-in-1920x1080", full_page=False)
+    # Every page of an office's settings and their forms: none scrolls sideways.
+    slug = office.slug
+    pages = [
+        f"/admin/sites/{slug}{tail}"
+        for tail in (
+            "",
+            "/appointments",
+            "/commitments",
+            "/counters",
+            f"/counters/{office.counters['g1'].id}",
+            "/counters/new",
+            "/devices",
+            "/hours",
+            "/services",
+            "/services/CNI",
+            "/services/new",
+            "/sms",
+            "/voices",
+        )
+    ] + ["/admin/sites/new", "/admin/users/new", f"/admin/users/{office.users['agent'].id}"]
+    for path in pages:
+        page.goto(f"{url}{path}")
+        expect(page.get_by_role("heading", level=1)).to_be_visible()
+        for screen in SCREENS:
+            page.set_viewport_size(screen)
+            assert_fits(page)
+    # Signing out: a typed address only asks; the button signs out.
+    page.goto(f"{url}/logout")
+    expect(page.get_by_role("heading", name="Se déconnecter")).to_be_visible()
+    page.set_viewport_size(LAPTOP)
+    shot(page, "sign-out-confirmation", full_page=False)
+    page.goto(f"{url}/admin/")
+    expect(page).to_have_url(f"{url}/admin/")
+    page.get_by_role("button", name="Se déconnecter").click()
+    expect(page.get_by_role("heading", name="Se connecter")).to_be_visible()
+
+
+def test_an_agent_of_two_offices_switches_office(page, live_server, office: Office):
+    """The office picker works under the Content-Security-Policy (no inline script)."""
+    from queue_app.extensions import db
+    from queue_app.models import Site, User
+
+    app = live_server.app
+    dakar = build_office(app, slug="dakar")
+    with app.app_context():
+        user = db.session.get(User, office.users["agent"].id)
+        user.sites.append(db.session.get(Site, dakar.site.id))
+        db.session.commit()
+    sign_in(page, live_server.url, office.users["agent"].email)
+    expect(page.get_by_role("heading", name="Choisissez votre guichet")).to_be_visible()
+    page.get_by_label("Bureau").select_option(label="Espace Sénégal Services thies")
+    page.get_by_label("Bureau").select_option(label="Espace Sénégal Services dakar")
+    page.get_by_role("button", name="Afficher ce bureau").click()
+    expect(page.locator(".topbar .site-name")).to_have_text("Espace Sénégal Services dakar")
+    expect(page.get_by_label("Bureau")).to_have_value("dakar")
+    for screen in SCREENS:
+        page.set_viewport_size(screen)
+        assert_fits(page, page.get_by_role("button", name="Afficher ce bureau"))
+    shot(page, "counter-chooser-two-offices", full_page=False)
+    card = page.locator(".counter-card", has=page.get_by_role("heading", name="Guichet 3"))
+    card.get_by_role("button", name="Ouvrir ce guichet").click()
+    expect(page.get_by_role("heading", name="Guichet 3")).to_be_visible()
+    expect(page.locator(".topbar .site-name")).to_contain_text("dakar")

@@ -318,9 +318,14 @@ def get_ticket(session: Session, ticket_id: int, *, lock: bool = False) -> Ticke
     return ticket
 
 
+def normalize_code(code: str) -> str:
+    """A tracking code as stored, from one as typed or read aloud: "k7p4 xm2a", "K7P4-XM2A"."""
+    return "".join(ch for ch in code if not ch.isspace() and ch != "-").upper()
+
+
 def get_ticket_by_code(session: Session, code: str) -> Ticket:
-    """Load a ticket by its public tracking code."""
-    ticket = session.scalar(select(Ticket).where(Ticket.code == code.upper()))
+    """Load a ticket by its public tracking code (case, spaces and dashes ignored)."""
+    ticket = session.scalar(select(Ticket).where(Ticket.code == normalize_code(code)))
     if ticket is None:
         raise errors.NotFound(code=code)
     return ticket

@@ -34,6 +34,7 @@ from ..queue import (
     close_counter,
     finish,
     get_ticket,
+    get_ticket_by_code,
     mark_no_show,
     open_counter,
     pause_counter,
@@ -223,8 +224,19 @@ def panel(counter_id: int) -> Any:
     return render_template("agent/_panel.html", **_console_context(counter, user))
 
 
-def _act(counter: Counter, action: Callable[[User], str | None], success: str | None = None) -> Any:
-    """Run one action for the console: commit, then answer the panel or redirect."""
+def _act(
+    counter: Counter,
+    action: Callable[[User], str | None],
+    success: str | None = None,
+    *,
+    passing: bool = False,
+) -> Any:
+    """Run one action for the console: commit, then answer the panel or redirect.
+
+    The action's notice stays on screen across the live refreshes for a few seconds (a
+    check-in's ticket number is read out to the citizen), unless it is ``passing``
+    ("nobody is waiting": the next refresh means somebody is).
+    """
     user = _user()
     error, notice, status = None, None, 200
     try:
@@ -239,7 +251,10 @@ def _act(counter: Counter, action: Callable[[User], str | None], success: str | 
     counter = get_counter(db.session, counter.id)
     if _is_fetch():
         context = _console_context(counter, user, error)
-        return render_template("agent/_panel.html", notice=notice, **context), status
+        page = render_template(
+            "agent/_panel.html", notice=notice, notice_passing=passing, **context
+        )
+        return page, status
     if error:
         flash(error, "error")
     elif notice or success:
@@ -259,7 +274,7 @@ def next_view(counter_id: int) -> Any:
         ticket = call_next(db.session, counter, actor=Actor(user=user))
         return str(NothingWaiting.default_message) if ticket is None else None
 
-    return _act(counter, action)
+    return _act(counter, action, passing=True)
 
 
 @bp.post("/counters/<int:counter_id>/pause")
@@ -317,29 +332,45 @@ LABEL_RE = re.compile(r"^([A-Z]{1,3})-?0*([0-9]{1,5})$")
 @bp.post("/counters/<int:counter_id>/reprint")
 @login_required
 def reprint_view(counter_id: int) -> Any:
-    """Print a ticket again at the kiosk printer (a citizen lost theirs): by id or by label."""
+    """Print a ticket again at the kiosk printer (a paper jam, a lost ticket): by id, by its
+    number (B-007) or by its tracking code as typed (any case, spaces)."""
     from ..printing.spool import reprint_ticket
     from ..queue.numbering import format_label
 
     counter, _user_ = _own_counter(counter_id, operate=True)
     ticket_id = request.form.get("ticket_id", "")
-    typed = "".join(request.form.get("label", "").split()).upper()[:16]
+    typed = "".join(request.form.get("label", "").split()).upper()[:24]
+
+    def by_label_or_code() -> Ticket:
+        """Today's ticket of this office with this number (B-007, b7) or tracking code."""
+        today = service_day(counter.site, utcnow())
+        match = LABEL_RE.match(typed)
+        label = format_label(match.group(1), int(match.group(2))) if match else typed
+        ticket = db.session.scalar(
+            select(Ticket).where(
+                Ticket.site_id == counter.site_id,
+                Ticket.service_day == today,
+                Ticket.label == label,
+            )
+        )
+        if ticket is None and typed:
+            try:
+                ticket = get_ticket_by_code(db.session, typed)
+            except NotFound:
+                ticket = None
+            if ticket is not None and (
+                ticket.site_id != counter.site_id or ticket.service_day != today
+            ):
+                ticket = None  # another office's or another day's: not this counter's to print
+        if ticket is None:
+            raise NotFound(_("No ticket %(label)s today.", label=label or "?"))
+        return ticket
 
     def action(user: User) -> str:
         if ticket_id.isdigit():
             ticket = get_ticket(db.session, int(ticket_id))
         else:
-            match = LABEL_RE.match(typed)
-            label = format_label(match.group(1), int(match.group(2))) if match else typed
-            ticket = db.session.scalar(
-                select(Ticket).where(
-                    Ticket.site_id == counter.site_id,
-                    Ticket.service_day == service_day(counter.site, utcnow()),
-                    Ticket.label == label,
-                )
-            )
-            if ticket is None:
-                raise NotFound(_("No ticket %(label)s today.", label=label or "?"))
+            ticket = by_label_or_code()
         if ticket.site_id != counter.site_id:
             raise Forbidden()
         reprint_ticket(db.session, ticket, actor=Actor(user=user))

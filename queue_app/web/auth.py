@@ -27,7 +27,7 @@ from wtforms.validators import DataRequired, Length
 from ..api.auth import too_many_attempts
 from ..extensions import db
 from ..infra.i18n import LANG_COOKIE
-from ..models import utcnow
+from ..models import Role, User, utcnow
 from ..queue.accounts import authenticate, end_web_session, start_web_session
 from ..security.ratelimit import signin_limits
 from . import known_browsers
@@ -53,10 +53,27 @@ def safe_next(target: str | None, fallback: str) -> str:
     return fallback
 
 
+def landing(user: User) -> str:
+    """Where a person lands after signing in: managers and admins on the administration,
+    agents at their console (their counter, or the list of counters to take one)."""
+    if user.role in (Role.ADMIN, Role.MANAGER):
+        return url_for("admin.dashboard")
+    return url_for("agent.home")
+
+
+def after_sign_in(user: User, target: str | None) -> str:
+    """The page asked for before signing in, unless it was only the generic start page."""
+    generic = {url_for("agent.home"), url_for("auth.index")}
+    wanted = safe_next(target, "")
+    if not wanted or wanted in generic:
+        return landing(user)
+    return wanted
+
+
 @bp.route("/login", methods=["GET", "POST"])
 def login() -> str | Response | tuple[str, int, dict[str, str]]:
     if current_user.is_authenticated:
-        return redirect(url_for("agent.home"))
+        return redirect(landing(current_user))  # type: ignore[arg-type]
     form = LoginForm()
     if form.validate_on_submit():
         email = form.email.data or ""
@@ -86,7 +103,7 @@ def login() -> str | Response | tuple[str, int, dict[str, str]]:
             # Flask-Login keeps the user's id in the session and in the "stay signed
             # in" cookie: keep this sign-in's secret instead, so that both end with it.
             session[SIGN_IN_KEY] = secret
-            response = redirect(safe_next(request.args.get("next"), url_for("agent.home")))
+            response = redirect(after_sign_in(user, request.args.get("next")))
             # From now on this browser's attempts for the account are its own (known_browsers).
             known_browsers.remember(response, email)
             return response
@@ -94,6 +111,14 @@ def login() -> str | Response | tuple[str, int, dict[str, str]]:
         flash(_("Wrong e-mail or password."), "error")
         return render_template("auth/login.html", form=form), 401
     return render_template("auth/login.html", form=form), (400 if form.errors else 200)
+
+
+@bp.get("/logout")
+def logout_confirm() -> str | Response:
+    """Signing out is a form (POST, CSRF token): a link or a typed address only asks."""
+    if not current_user.is_authenticated:
+        return redirect(url_for("auth.login"))
+    return render_template("auth/logout.html")
 
 
 @bp.post("/logout")
@@ -126,4 +151,6 @@ def set_language(code: str) -> Response:
 
 @bp.get("/")
 def index() -> Response:
-    return redirect(url_for("agent.home"))
+    if current_user.is_authenticated:
+        return redirect(landing(current_user))  # type: ignore[arg-type]
+    return redirect(url_for("auth.login"))

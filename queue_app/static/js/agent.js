@@ -38,13 +38,14 @@
   }
 
   // fromAction: the answer to the agent's own action (announce it, focus the call button).
-  // A background refresh keeps a fresh error on screen for a few seconds; a notice
-  // ("nobody is waiting") goes, since the refresh means the queue changed.
+  // A background refresh keeps a fresh error, or a notice the agent reads out ("checked in:
+  // ticket B-012"), on screen for a few seconds; a passing notice ("nobody is waiting")
+  // goes, since the refresh means the queue changed.
   function setPanel(html, fromAction) {
     var keep = null;
     if (!fromAction && Date.now() - alertsShownAt < ALERT_KEEP_MS) {
       var old = alertsBox();
-      var errors = old ? old.querySelectorAll(".alert.error") : [];
+      var errors = old ? old.querySelectorAll(".alert.error, .alert[data-keep]") : [];
       if (errors.length) {
         keep = Array.prototype.map.call(errors, function (e) { return e.outerHTML; }).join("");
       }
