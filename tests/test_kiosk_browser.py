@@ -90,6 +90,10 @@ def test_portrait_kiosk_from_tap_to_printed_ticket(make_page, live_server, offic
         qr = page.locator("#ticket-qr")
         expect(qr).to_have_attribute("src", re.compile(r"^/kiosk/qr/[A-Z0-9]+\.svg$"))
         page.wait_for_function("document.getElementById('ticket-qr').naturalWidth > 0")
+        # The code under the QR, as on the paper: for a phone that cannot scan it.
+        code = qr.get_attribute("src").split("/")[-1].removesuffix(".svg")
+        expect(page.locator("#ticket-code")).to_have_text(f"{code[:4]}-{code[4:]}")
+        expect(page.locator(".ticket-code")).to_contain_text("Code de suivi")
         shot(page, "kiosk-portrait-ticket", full_page=False)
         assert printer.wait_for(1)
         assert b"B-001" in printer.prints[0]

@@ -33,7 +33,7 @@ from . import errors, idempotency, turns
 from .actors import Actor
 from .days import accepts_tickets, end_of_day, service_day
 from .estimates import TICKETS, position_and_wait
-from .numbering import format_label, new_tracking_code, take_number
+from .numbering import format_label, new_tracking_code, take_number, typed_code
 from .publish import (
     POSITIONS,
     QUEUE,
@@ -320,7 +320,7 @@ def get_ticket(session: Session, ticket_id: int, *, lock: bool = False) -> Ticke
 
 def get_ticket_by_code(session: Session, code: str) -> Ticket:
     """Load a ticket by its public tracking code."""
-    ticket = session.scalar(select(Ticket).where(Ticket.code == code.upper()))
+    ticket = session.scalar(select(Ticket).where(Ticket.code == typed_code(code)))
     if ticket is None:
         raise errors.NotFound(code=code)
     return ticket
