@@ -342,6 +342,9 @@ def test_eight_services_all_within_reach(make_page, live_server, office, size):
     page.get_by_role("button", name="Certificat de nationalité").click()
     expect(page.locator("#ticket-label")).to_have_text("H-001")
     expect(page.locator("#ticket-priority")).to_be_visible()
+    expect(page.locator("#ticket-code")).to_have_text(re.compile(r"^[A-Z2-9]{4}-[A-Z2-9]{4}$"))
+    (code,) = page.evaluate(_TOUCHABLE, "#ticket-code")
+    assert code["inside"], code
     done = page.evaluate(_TOUCHABLE, "#ticket-done")
     assert done[0]["inside"], done
     assert done[0]["hit"], done
