@@ -466,3 +466,122 @@ def test_the_display_survives_a_server_restart(make_page, tmp_path):
         assert page.evaluate("window.notReloaded") is True
     finally:
         stop(server)
+
+
+# A manager's notice as long as the form allows (280 characters), read whole from the room.
+LONG_NOTICE = (
+    "En raison d'une coupure d'électricité annoncée par la Senelec, l'Espace Sénégal "
+    "Services fermera à 13 h ce vendredi. Les tickets pris après "
+    "11 h 30 seront servis lundi en priorité. Les rendez-vous de l'après-midi sont "
+    "reportés : vous recevrez un SMS. Merci de votre compréhension."
+)
+
+# Whole inside the window, and not cut inside its own box (no ellipsis, no hidden overflow).
+_WHOLE = """
+(selector) => Array.from(document.querySelectorAll(selector)).map((el) => {
+  const r = el.getBoundingClientRect();
+  return {
+    text: el.textContent.slice(0, 30),
+    inside: r.width > 0 && r.top >= 0 && r.left >= 0
+      && r.bottom <= innerHeight + 0.5 && r.right <= innerWidth + 0.5,
+    fits: el.scrollWidth <= el.clientWidth + 1 && el.scrollHeight <= el.clientHeight + 1,
+    ellipsis: getComputedStyle(el).textOverflow === 'ellipsis'
+      && getComputedStyle(el).overflow !== 'visible'
+      && getComputedStyle(el).whiteSpace === 'nowrap',
+    box: [Math.round(r.left), Math.round(r.top), Math.round(r.right), Math.round(r.bottom)],
+    hit: el.contains(document.elementFromPoint(r.left + r.width / 2, r.top + r.height / 2)),
+  };
+})
+"""
+
+
+@pytest.mark.parametrize("viewport", [TV_LANDSCAPE, TV_PORTRAIT], ids=["landscape", "portrait"])
+def test_a_long_notice_is_read_whole_and_leaves_the_previous_calls(
+    make_page, live_server, office: Office, viewport
+):
+    assert len(LONG_NOTICE) == 280
+    api = Api(live_server.app, office)
+    page = open_display(make_page, live_server.url, office.tokens["display"], viewport=viewport)
+    api.open_counter("g2", "agent2")
+    labels = []
+    for _ in range(6):
+        ticket = api.issue("CNI")
+        called = api.call_next("g2", "agent2")
+        assert called.status_code == 200
+        labels.append(called.get_json()["label"])
+        assert api.post(f"tickets/{ticket['id']}/finish", "agent2").status_code == 200
+    put = api.put(f"sites/{office.slug}/display-message", "manager", json={"message": LONG_NOTICE})
+    assert put.status_code == 200
+    expect(page.locator("#message")).to_have_text(LONG_NOTICE)
+    expect(page.locator("#now-label")).to_have_text(labels[-1])
+    previous = labels[-2::-1]
+    expect(page.locator("#recent .r-label").first).to_have_text(previous[0])
+    # The flash over, as the room sees the screen most of the time.
+    page.evaluate("document.getElementById('now').classList.remove('flash')")
+    name = "landscape" if viewport is TV_LANDSCAPE else "portrait"
+    shot(page, f"display-long-notice-{name}", full_page=False)
+
+    (message,) = page.evaluate(_WHOLE, "#message")
+    assert message["inside"], message
+    assert message["fits"], message
+    assert not message["ellipsis"], message
+    rows = page.evaluate(_WHOLE, "#recent .recent-row")
+    shown = [row for row in rows if row["box"][3] > row["box"][1]]
+    assert len(rows) >= 4
+    assert [row["text"].split("➜")[0] for row in rows[:4]] == previous[:4]
+    # Seen whole: inside the window and inside the list that clips them, nothing over them.
+    recent = page.evaluate(
+        "(() => { const r = document.getElementById('recent').getBoundingClientRect();"
+        " return [r.left, r.top, r.right, r.bottom]; })()"
+    )
+
+    def seen(row: dict[str, Any]) -> bool:
+        left, top, right, bottom = row["box"]
+        return (
+            row["inside"]
+            and recent[0] - 1 <= left
+            and recent[1] - 1 <= top
+            and right <= recent[2] + 1
+            and bottom <= recent[3] + 1
+        )
+
+    cut = [row for row in rows[:4] if not seen(row) or not row["hit"]]
+    assert not cut, f"previous calls pushed off the screen: {cut}"
+    # A row is shown whole or not at all: never half a ticket number.
+    half = [
+        row
+        for row in shown
+        if row["box"][1] < recent[3] - 1 < row["box"][3] - 1 and row["box"][0] < recent[2]
+    ]
+    assert not half, f"a previous call is cut in half: {half}"
+    (now,) = page.evaluate(_WHOLE, "#now")
+    assert now["inside"], now
+
+
+def test_a_closed_or_paused_counter_shows_its_state_alone(make_page, live_server, office: Office):
+    """No "ticket en cours" heading above "Fermé" or "En pause": nothing is being served."""
+    api = Api(live_server.app, office)
+    g1 = office.counters["g1"].id
+    page = make_page(TV_LANDSCAPE)
+    page.goto(f"{live_server.url}/display/thies/counters/{g1}?token={office.tokens['display']}")
+    expect(page.locator("body")).to_have_attribute("data-online", "yes")
+    caption, note = page.locator("#cd-caption"), page.locator("#cd-note")
+    expect(note).to_have_text("Fermé")
+    expect(note).to_be_visible()
+    expect(caption).to_be_hidden()
+    # What the room reads (inner_text follows CSS): the counter and its state, no heading.
+    assert page.locator("#cd").inner_text().split() == ["Guichet", "1", "Fermé"]
+    shot(page, "counter-screen-closed", full_page=False)
+
+    api.open_counter("g1", "agent")
+    ticket = api.issue("CNI")
+    assert api.call_next("g1", "agent").status_code == 200
+    expect(page.locator("#cd-label")).to_have_text(ticket["label"])
+    expect(caption).to_be_visible()
+
+    assert api.post(f"tickets/{ticket['id']}/finish", "agent").status_code == 200
+    assert api.post(f"counters/{g1}/pause", "agent", json={"reason": "lunch"}).status_code == 200
+    expect(note).to_have_text("En pause")
+    expect(caption).to_be_hidden()
+    assert page.locator("#cd").inner_text().split() == ["Guichet", "1", "En", "pause"]
+    shot(page, "counter-screen-paused", full_page=False)

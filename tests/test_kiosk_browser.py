@@ -90,6 +90,10 @@ def test_portrait_kiosk_from_tap_to_printed_ticket(make_page, live_server, offic
         qr = page.locator("#ticket-qr")
         expect(qr).to_have_attribute("src", re.compile(r"^/kiosk/qr/[A-Z0-9]+\.svg$"))
         page.wait_for_function("document.getElementById('ticket-qr').naturalWidth > 0")
+        # The code under the QR, as on the paper: for a phone that cannot scan it.
+        code = qr.get_attribute("src").split("/")[-1].removesuffix(".svg")
+        expect(page.locator("#ticket-code")).to_have_text(f"{code[:4]}-{code[4:]}")
+        expect(page.locator(".ticket-code")).to_contain_text("Code de suivi")
         shot(page, "kiosk-portrait-ticket", full_page=False)
         assert printer.wait_for(1)
         assert b"B-001" in printer.prints[0]
@@ -225,3 +229,137 @@ def test_a_kiosk_without_a_valid_token_shows_nothing(make_page, live_server, off
     assert response.status == 403
     expect(page.get_by_role("heading", name="Cette borne n'est pas configurée")).to_be_visible()
     expect(page.locator("button.service")).to_have_count(0)
+
+
+# --- Eight services at every size a kiosk comes in ---------------------------------
+
+EIGHT_SERVICES = (
+    # code, French, English, prefix, pictogram
+    ("PASSEPORT", "Passeport", "Passport", "C", "passport"),
+    ("NAISSANCE", "Extrait d'acte de naissance", "Birth certificate", "D", "family"),
+    ("RESIDENCE", "Certificat de résidence", "Certificate of residence", "E", "house"),
+    ("LEGAL", "Légalisation de documents", "Certification of documents", "F", "stamp"),
+    ("PERMIS", "Permis de conduire", "Driving licence", "G", "car"),
+    ("NATIONALITE", "Certificat de nationalité", "Certificate of nationality", "H", "document"),
+)
+
+KIOSK_SIZES = {
+    "portrait-totem": KIOSK_PORTRAIT,
+    "portrait-tablet": {"width": 800, "height": 1280},
+    "landscape-1920": KIOSK_LANDSCAPE,
+    "landscape-1366": {"width": 1366, "height": 768},
+    "landscape-1280": {"width": 1280, "height": 800},
+}
+
+# Where a finger lands: the element at the centre of each button must be that button,
+# the button whole inside the window, the window not scrolled nor scrollable sideways.
+_TOUCHABLE = """
+(selector) => Array.from(document.querySelectorAll(selector)).map((el) => {
+  const r = el.getBoundingClientRect();
+  const hit = document.elementFromPoint(r.left + r.width / 2, r.top + r.height / 2);
+  return {
+    text: el.textContent.trim().replace(/\\s+/g, ' ').slice(0, 40),
+    inside: r.top >= 0 && r.left >= 0 && r.bottom <= innerHeight && r.right <= innerWidth
+      && r.width > 0 && r.height > 0,
+    hit: !!hit && (hit === el || el.contains(hit)),
+    box: [Math.round(r.left), Math.round(r.top), Math.round(r.right), Math.round(r.bottom)],
+  };
+})
+"""
+
+_SCROLLS = """
+() => {
+  const doc = document.scrollingElement;
+  const scrollers = Array.from(document.querySelectorAll('#screen-home, #screen-home *'))
+    .filter((el) => el.scrollHeight > el.clientHeight + 1
+      && ['auto', 'scroll'].includes(getComputedStyle(el).overflowY))
+    .map((el) => el.className || el.id);
+  return {
+    sideways: doc.scrollWidth > innerWidth || scrollX !== 0,
+    down: doc.scrollHeight > innerHeight || scrollY !== 0,
+    scrollers,
+  };
+}
+"""
+
+
+def add_six_services(office: Office) -> None:
+    """The office's two services and six more: eight buttons on the kiosk."""
+    with office.app.app_context():
+        from queue_app.queue.sites import create_service, get_site
+
+        site = get_site(db.session, office.slug)
+        for code, french, english, prefix, icon in EIGHT_SERVICES:
+            create_service(
+                db.session,
+                site,
+                code,
+                names={"fr": french, "en": english},
+                prefix=prefix,
+                icon=icon,
+            )
+        db.session.commit()
+
+
+def assert_all_touchable(page: Any, where: str) -> None:
+    buttons = page.evaluate(
+        _TOUCHABLE, "#screen-home button.service, #screen-home .priority-choice, #open-checkin"
+    )
+    assert len(buttons) == 8 + 3 + 1, buttons
+    hidden = [b for b in buttons if not (b["inside"] and b["hit"])]
+    assert not hidden, f"{where}: buttons a finger cannot reach without scrolling: {hidden}"
+    scrolls = page.evaluate(_SCROLLS)
+    assert not scrolls["sideways"], f"{where}: the page scrolls sideways"
+    assert not scrolls["down"], f"{where}: the page scrolls down"
+    assert not scrolls["scrollers"], f"{where}: part of the page must be scrolled: {scrolls}"
+    # Each button's words and picture whole inside it, none cut by its edge.
+    clipped = page.evaluate(
+        """() => Array.from(document.querySelectorAll('#screen-home button'))
+          .filter((el) => el.scrollHeight > el.clientHeight + 1
+            || el.scrollWidth > el.clientWidth + 1)
+          .map((el) => el.textContent.trim().replace(/\\s+/g, ' '))"""
+    )
+    assert not clipped, f"{where}: buttons whose text or picture is cut: {clipped}"
+
+
+@pytest.mark.parametrize("size", list(KIOSK_SIZES), ids=list(KIOSK_SIZES))
+def test_eight_services_all_within_reach(make_page, live_server, office, size):
+    """Every service, the priority choice and the appointment button without scrolling."""
+    add_six_services(office)
+    set_kiosk_printer(office, None)
+    page = open_kiosk(make_page, live_server, office, KIOSK_SIZES[size])
+    expect(page.locator("button.service")).to_have_count(8)
+    assert_all_touchable(page, f"{size}, home")
+    shot(page, f"kiosk-8-services-{size}", full_page=False)
+
+    # A priority chosen: its note appears, and still everything is within reach.
+    page.get_by_role("button", name="Femme enceinte").click()
+    expect(page.locator("#priority-note")).to_be_visible()
+    assert_all_touchable(page, f"{size}, priority chosen")
+    shot(page, f"kiosk-8-services-{size}-priority", full_page=False)
+
+    # The last service, as a finger would touch it: a priority ticket.
+    page.get_by_role("button", name="Certificat de nationalité").click()
+    expect(page.locator("#ticket-label")).to_have_text("H-001")
+    expect(page.locator("#ticket-priority")).to_be_visible()
+    expect(page.locator("#ticket-code")).to_have_text(re.compile(r"^[A-Z2-9]{4}-[A-Z2-9]{4}$"))
+    (code,) = page.evaluate(_TOUCHABLE, "#ticket-code")
+    assert code["inside"], code
+    done = page.evaluate(_TOUCHABLE, "#ticket-done")
+    assert done[0]["inside"], done
+    assert done[0]["hit"], done
+    shot(page, f"kiosk-8-services-{size}-ticket", full_page=False)
+    page.get_by_role("button", name="Terminé").click()
+    expect(page.locator("#screen-home")).to_be_visible()
+    assert_all_touchable(page, f"{size}, after a ticket")
+
+    # The first service and the appointment button, the corners of the grid.
+    page.get_by_role("button", name="Casier judiciaire").click()
+    expect(page.locator("#ticket-label")).to_have_text("A-001")
+    page.get_by_role("button", name="Terminé").click()
+    page.get_by_role("button", name="J'ai un rendez-vous").click()
+    expect(page.locator("#screen-checkin")).to_be_visible()
+    shot(page, f"kiosk-8-services-{size}-checkin", full_page=False)
+    keys = page.evaluate(_TOUCHABLE, "#screen-checkin button")
+    unreachable = [k for k in keys if not (k["inside"] and k["hit"])]
+    assert not unreachable, f"{size}: keys a finger cannot reach: {unreachable}"

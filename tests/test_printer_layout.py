@@ -13,7 +13,13 @@ from guichet_printer.connections import (
     send,
     status,
 )
-from guichet_printer.layout import LayoutOptions, TicketData, printable, render_ticket
+from guichet_printer.layout import (
+    LayoutOptions,
+    TicketData,
+    group_code,
+    printable,
+    render_ticket,
+)
 
 from .fake_printer import FakePrinter
 
@@ -24,7 +30,8 @@ TICKET = TicketData(
     service_name="Carte nationale d'identité",
     label="B-007",
     issued_at="01/12/2026 09:41",
-    track_url="http://guichet.example.sn/t/K7QX2M",
+    track_url="http://guichet.example.sn/t/K7QX2MHB",
+    track_code="K7QX2MHB",
     position=3,
     wait_minutes=12,
     other_names=["National identity card"],
@@ -35,10 +42,14 @@ INIT = b"\x1b@"
 CP1252 = b"\x1bt\x10"  # ESC t 16: WPC1252
 CP858 = b"\x1bt\x13"  # ESC t 19: PC858
 QR_MODEL_2 = b"\x1d(k\x04\x001A2\x00"
-QR_STORE = b"\x1d(k\x25\x001P0http://guichet.example.sn/t/K7QX2M"
+QR_STORE = b"\x1d(k\x27\x001P0http://guichet.example.sn/t/K7QX2MHB"
 QR_PRINT = b"\x1d(k\x03\x001Q0"
 PARTIAL_CUT = b"\x1dV\x01"
 LABEL_4X4 = b"\x1d!\x33B-007\n"
+# Under the QR: the tracking code in 2×2, in fours, and the address to type it into.
+CODE_CAPTION = b"Code de suivi\xa0:\n"
+CODE_2X2 = b"\x1d!\x11K7QX-2MHB\n"
+TYPED_ADDRESS = b"guichet.example.sn/t/K7QX-2MHB\n"
 RASTER = b"\x1dv0\x00"
 
 
@@ -72,6 +83,8 @@ def test_ticket_bytes_are_the_golden_ones():
     assert QR_MODEL_2 in data
     assert QR_STORE in data
     assert data.index(QR_STORE) < data.index(QR_PRINT)
+    assert data.index(QR_PRINT) < data.index(CODE_CAPTION) < data.index(CODE_2X2)
+    assert data.index(CODE_2X2) < data.index(TYPED_ADDRESS)
     assert b"T\xe9l. 33 951 00 00\n" in data
     assert data.endswith(PARTIAL_CUT)
     assert b"?" not in data.replace(b"http://", b"")
@@ -111,6 +124,26 @@ def test_image_qr_for_printers_without_native_qr():
     data = render_ticket(TICKET, LayoutOptions(qr="image"))
     assert QR_STORE not in data
     assert RASTER in data
+    assert CODE_2X2 in without_images(data)
+
+
+def test_the_tracking_code_is_printed_under_the_qr_in_every_mode():
+    """A phone that cannot scan: the code and the address, readable, on 58 mm paper too."""
+    for options in (LayoutOptions(paper_width_mm=58), LayoutOptions(qr="none")):
+        data = without_images(render_ticket(TICKET, options))
+        assert CODE_CAPTION in data
+        assert CODE_2X2 in data
+        assert TYPED_ADDRESS in data
+    # Without a QR the words about scanning are not printed.
+    assert b"Suivez votre tour" not in render_ticket(TICKET, LayoutOptions(qr="none"))
+
+
+@pytest.mark.parametrize(
+    ("code", "printed"),
+    [("K7QX2MHB", "K7QX-2MHB"), ("k7qx 2mhb", "K7QX-2MHB"), ("ABCDEF", "ABCD-EF")],
+)
+def test_tracking_codes_are_grouped_in_fours(code, printed):
+    assert group_code(code) == printed
 
 
 def test_reprint_and_priority_are_marked():

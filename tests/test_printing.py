@@ -83,12 +83,36 @@ def test_a_kiosk_ticket_is_printed_once_on_its_network_printer(app, api, office,
     assert b"Espace S\xe9n\xe9gal Services thies" in paper
     assert b"\x1d!\x33B-001\n" in paper
     assert f"/t/{ticket['code']}".encode() in paper
+    # Under the QR, the code to type when it will not scan: big, in groups of four.
+    grouped = f"{ticket['code'][:4]}-{ticket['code'][4:]}".encode()
+    assert b"Code de suivi\xa0:\n" in paper
+    assert b"\x1d!\x11" + grouped + b"\n" in paper
+    assert b"/t/" + grouped + b"\n" in paper
     job_id = ticket["print_job"]["id"]
     job = wait_until(lambda: (j := job_of(api, job_id))["status"] == "done" and j)
     assert job["printer_status"]["online"] is True
     assert job["printer_status"]["paper"] == "ok"
     settle(app)
     assert len(printer.prints) == 1
+
+
+def test_the_code_printed_under_the_qr_opens_the_tracking_page(app, api, office, printer):
+    """Typed from the paper as people type it: with its dash, a space, in small letters."""
+    import re
+
+    set_printer(api, office, printer=printer.url)
+    ticket = api.issue("CNI")
+    assert printer.wait_for(1)
+    address = re.search(rb"(\S+/t/)([A-Z2-9]{4}-[A-Z2-9]{4})\n", printer.prints[0])
+    assert address, printer.prints[0]
+    printed = address.group(2).decode()
+    client = app.test_client()
+    for typed in (printed, printed.lower(), printed.replace("-", " "), printed.replace("-", "")):
+        page = client.get(f"/t/{typed}")
+        assert page.status_code == 200, typed
+        assert ticket["label"] in page.get_data(as_text=True)
+        assert client.get(f"/api/v1/track/{typed}").get_json()["label"] == ticket["label"]
+    assert client.get(f"/t/{printed[:-1]}").status_code == 404
 
 
 def test_printer_down_at_issue_time_then_up_prints_exactly_once(app, api, office):
@@ -248,6 +272,7 @@ def test_an_agents_jobs_are_claimed_printed_and_acknowledged_once(app, api, offi
     payload = base64.b64decode(claimed[0]["payload_b64"])
     assert payload.startswith(b"\x1b@\x1bt\x10")
     assert b"B-001" in payload
+    assert f"{ticket['code'][:4]}-{ticket['code'][4:]}".encode() in payload
     assert api.post("print-jobs/claim", "printer").get_json() == []  # leased
 
     job_id = claimed[0]["id"]

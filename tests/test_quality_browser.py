@@ -214,3 +214,47 @@ def test_the_citizen_rates_on_the_phone_and_files_a_complaint(make_page, live_se
     reference = form.locator(".reference").inner_text()
     assert re.fullmatch(r"R[A-Z2-9]{7}", reference)
     shot(form, "phone-complaint-done")
+
+
+def test_a_touch_on_the_tablet_and_a_complaint_typed_on_a_phone(make_page, live_server, office):
+    """As people do it: a finger on a face of the tablet, a complaint typed key by key."""
+    from queue_app.models import Complaint, ComplaintKind
+
+    app, url = live_server.app, live_server.url
+    api = Api(app, office)
+    api.open_counter("g1")
+    counter_id = office.counters["g1"].id
+    tablet = make_page(TABLET_PORTRAIT, has_touch=True)
+    tablet.goto(f"{url}/feedback/{counter_id}?token={office.tokens['tablet']}")
+    expect(tablet.locator("#link")).to_have_attribute("data-state", "on")
+    ticket = serve(api)
+    expect(tablet.locator("#tablet")).to_have_attribute("data-state", "ask")
+    faces = tablet.locator(".face-button")
+    faces.nth(1).tap()
+    expect(faces.nth(1)).to_have_attribute("aria-pressed", "true")
+    tablet.get_by_role("button", name="Envoyer").tap()
+    expect(tablet.get_by_text("Merci !", exact=True)).to_be_visible()
+    with app.app_context():
+        feedback = db.session.scalar(select(Feedback))
+        assert (feedback.ticket_id, feedback.rating) == (ticket["id"], 2)
+
+    phone = make_page(PHONE, has_touch=True, is_mobile=True)
+    phone.goto(f"{url}/sites/thies/complaints")
+    phone.get_by_text("Une réclamation", exact=True).tap()
+    phone.get_by_label("Service concerné").select_option(label="Carte nationale d'identité")
+    words = "J'ai attendu deux heures alors que mon numéro était passé, sans être appelé."
+    message = phone.get_by_label("Votre message")
+    message.tap()
+    message.press_sequentially(words)
+    number = phone.get_by_label("Votre numéro de téléphone (facultatif)")
+    number.tap()
+    number.press_sequentially("77 123 45 67")
+    shot(phone, "phone-complaint-typed")
+    phone.get_by_role("button", name="Envoyer").tap()
+    expect(phone.get_by_role("heading", name="Merci, votre message est enregistré")).to_be_visible()
+    reference = phone.locator(".reference").inner_text()
+    with app.app_context():
+        complaint = db.session.scalar(select(Complaint).where(Complaint.reference == reference))
+        assert complaint.kind == ComplaintKind.COMPLAINT
+        assert complaint.text == words
+        assert complaint.service_id == office.services["CNI"].id

@@ -52,6 +52,7 @@ LABELS_FR: dict[str, str] = {
     "next": "Vous êtes le prochain\u00a0!",
     "wait": "Attente estimée\u00a0: environ {n} min",
     "scan": "Suivez votre tour sur votre téléphone",
+    "code": "Code de suivi\u00a0:",
     "priority": "PRIORITAIRE",
     "reprint": "DUPLICATA",
 }
@@ -115,6 +116,8 @@ class TicketData:
     label: str
     issued_at: str
     track_url: str | None = None
+    # The tracking code, printed under the QR for a phone that cannot scan it.
+    track_code: str | None = None
     position: int | None = None
     wait_minutes: int | None = None
     priority: bool = False
@@ -217,6 +220,23 @@ class TicketWriter:
             self.p.cut(mode=self.options.cut)
 
 
+def group_code(code: str) -> str:
+    """A tracking code as printed: upper case in groups of four joined by a dash (K7QM-2XAB).
+
+    The tracking page reads it back with or without the dash, spaces or case.
+    """
+    plain = "".join(char for char in code.upper() if char.isalnum())
+    return "-".join(plain[start : start + 4] for start in range(0, len(plain), 4))
+
+
+def typed_address(url: str, code: str) -> str:
+    """The tracking address as a person types it: no scheme, the code grouped."""
+    address = re.sub(r"^https?://", "", url)
+    if address.endswith(code):
+        address = address[: -len(code)] + group_code(code)
+    return address
+
+
 def position_line(position: int, labels: Mapping[str, str]) -> str:
     """The people ahead as every other place says it: next, one person, n people."""
     if position <= 0:
@@ -254,7 +274,15 @@ def render_ticket(ticket: TicketData, options: LayoutOptions | None = None) -> b
     if ticket.track_url:
         printer.ln()
         out.qr(ticket.track_url)
-        out.line(labels["scan"])
+        if options.qr != "none":
+            out.line(labels["scan"])
+    if ticket.track_code:
+        # What to type when the QR cannot be scanned: the code, big, and where.
+        printer.ln()
+        out.line(labels["code"])
+        out.line(group_code(ticket.track_code), bold=True, size=2, wrap=False)
+        if ticket.track_url:
+            out.line(typed_address(ticket.track_url, ticket.track_code))
     if options.footer:
         out.rule()
         for text in options.footer:

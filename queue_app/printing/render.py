@@ -23,6 +23,7 @@ def ticket_labels() -> dict[str, str]:
         "next": said["next"],
         "wait": said["wait"],
         "scan": _("Follow your turn on your phone"),
+        "code": _("Tracking code:"),
         "priority": _("PRIORITY"),
         "reprint": _("DUPLICATE"),
     }
@@ -58,6 +59,7 @@ def ticket_data(
         label=ticket.label,
         issued_at=issued,
         track_url=track_url(ticket.code),
+        track_code=ticket.code,
         position=position,
         wait_minutes=wait,
         priority=ticket.priority_rank == 0,

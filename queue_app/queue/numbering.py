@@ -67,6 +67,11 @@ def format_label(prefix: str, number: int) -> str:
     return f"{prefix}{LABEL_SEPARATOR}{number:0{LABEL_DIGITS}d}"
 
 
+def typed_code(code: str) -> str:
+    """A tracking code as typed from the paper (K7qx-2mhb, "k7qx 2mhb") as it is stored."""
+    return "".join(char for char in code if char.isalnum()).upper()
+
+
 def new_tracking_code() -> str:
     """A random public tracking code (31^8 ≈ 8.5e11 possibilities)."""
     # One draw from the system's generator for the whole code (not one per letter).

@@ -33,7 +33,7 @@ from . import errors, idempotency, turns
 from .actors import Actor
 from .days import accepts_tickets, end_of_day, service_day
 from .estimates import TICKETS, position_and_wait
-from .numbering import format_label, new_tracking_code, take_number
+from .numbering import format_label, new_tracking_code, take_number, typed_code
 from .publish import (
     POSITIONS,
     QUEUE,
@@ -318,14 +318,9 @@ def get_ticket(session: Session, ticket_id: int, *, lock: bool = False) -> Ticke
     return ticket
 
 
-def normalize_code(code: str) -> str:
-    """A tracking code as stored, from one as typed or read aloud: "k7p4 xm2a", "K7P4-XM2A"."""
-    return "".join(ch for ch in code if not ch.isspace() and ch != "-").upper()
-
-
 def get_ticket_by_code(session: Session, code: str) -> Ticket:
-    """Load a ticket by its public tracking code (case, spaces and dashes ignored)."""
-    ticket = session.scalar(select(Ticket).where(Ticket.code == normalize_code(code)))
+    """Load a ticket by its public tracking code (as typed: case, spaces and dashes ignored)."""
+    ticket = session.scalar(select(Ticket).where(Ticket.code == typed_code(code)))
     if ticket is None:
         raise errors.NotFound(code=code)
     return ticket

@@ -102,6 +102,8 @@
     $("ticket-wait").textContent = ahead && ticket.estimated_wait_minutes != null
       ? fill(text.wait, ticket.estimated_wait_minutes) : "";
     $("ticket-qr").src = "/kiosk/qr/" + encodeURIComponent(ticket.code) + ".svg";
+    // The code printed under the QR, grouped in fours the same way (guichet_printer.layout).
+    $("ticket-code").textContent = (String(ticket.code || "").match(/.{1,4}/g) || []).join("-");
     show("ticket");
     busy = false;
     var job = ticket.print_job;

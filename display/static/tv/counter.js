@@ -20,6 +20,8 @@
     else if (counter.state === "paused") note = cfg.texts.counter_paused;
     else if (!label) note = cfg.texts.counter_free;
     $("cd-note").textContent = note;
+    // Closed or paused: the state alone and still, not the end of the last call's flash.
+    if (counter.state === "closed" || counter.state === "paused") box.classList.remove("flash");
     if (label && label !== shown.label) flash();
     shown.label = label;
   }

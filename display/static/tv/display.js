@@ -105,6 +105,7 @@
     var line = $("message");
     line.textContent = text || "";
     line.hidden = !text;
+    line.classList.toggle("long", (text || "").length > 90);
   }
 
   function flash() {
