@@ -55,9 +55,12 @@ i18n-extract: $(VENV)/.installed ## extract messages into messages.pot
 	$(BIN)/pybabel -q extract -F babel.cfg -k _l -k lazy_gettext --no-location --sort-output \
 		--project Guichet -o queue_app/translations/messages.pot .
 
-i18n-update: i18n-extract ## merge new messages into each language's catalogue
+# The texts are written in English; fr holds every text; wo holds the SMS texts only, written by
+# hand (an office corrects them there; tests/test_sms_texts.py checks each SMS text has its
+# Wolof), so it is not updated from the template.
+i18n-update: i18n-extract ## merge new messages into the French catalogue
 	$(BIN)/pybabel -q update -i queue_app/translations/messages.pot -d queue_app/translations \
-		--width 100
+		-l fr --width 100
 
 # The built-in French voice of the displays (recorded clips joined when the browser has
 # no voice): generated offline by espeak-ng and sox into display/static/voice/ (git-ignored),
