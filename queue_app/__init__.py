@@ -109,11 +109,13 @@ def create_app(test_config: dict[str, Any] | None = None, *, web: bool = True) -
     if web:
         from .api import init_api
         from .api.errors import register_error_handlers
+        from .ops.metrics import bp as metrics_bp
         from .security import headers as security
         from .web import init_web
         from .web.health import bp as health_bp
 
         app.register_blueprint(health_bp)
+        app.register_blueprint(metrics_bp)
         init_api(app)
         init_web(app)
         register_error_handlers(app)
