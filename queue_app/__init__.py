@@ -52,6 +52,10 @@ def create_app(test_config: dict[str, Any] | None = None, *, web: bool = True) -
     def _reset_read_only(exc: BaseException | None) -> None:
         set_read_only(False)
 
+    from .ops.logs import install_request_ids
+
+    install_request_ids(app)
+
     db.init_app(app)
     configure_engine(app)
     events.install(db.session)
@@ -188,10 +192,14 @@ def _guard_realtime(app: Flask) -> None:
 
 
 def _configure_logging(app: Flask) -> None:
+    """Levels, and ops/logs.py's handler: text or JSON lines, masked, with the request's context."""
+    from .ops import logs
+
     level = str(app.config.get("LOG_LEVEL", "INFO")).upper()
     root = logging.getLogger()
     if not root.handlers:
-        logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        root.setLevel(level)
+    logs.configure(app)
     logging.getLogger("queue_app").setLevel(level)
     for noisy in ("apscheduler", "alembic"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

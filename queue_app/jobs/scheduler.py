@@ -38,6 +38,16 @@ JOBS: list[tuple[str, Callable[[], Any], dict[str, int | str]]] = [
 
 def run_job(app: Flask, name: str, job: Callable[[], Any]) -> Any:
     """Run one job in an app context; a failure is logged, never kills the scheduler."""
+    from ..ops.logs import current_operation
+
+    token = current_operation.set(f"job:{name}")
+    try:
+        return _run_job(app, name, job)
+    finally:
+        current_operation.reset(token)
+
+
+def _run_job(app: Flask, name: str, job: Callable[[], Any]) -> Any:
     from ..infra.outages import is_unavailable, outage_of
 
     with app.app_context():
