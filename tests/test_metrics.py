@@ -164,3 +164,36 @@ def test_every_process_answers_the_same_figures(office_api, tmp_path):
     assert mine == theirs
     assert value(theirs, "guichet_tickets_issued_total", site=office.slug, service="CNI") == 1
     assert sum(v for (name, _), v in theirs.items() if name == "guichet_tickets_called_total") == 1
+
+
+@pytest.mark.postgres
+def test_an_event_committed_after_a_later_one_is_counted(pg_app):
+    """PostgreSQL hands ids out at INSERT: a ticket whose transaction commits last, with the
+    lower id, is still counted by a process whose tally already read past it."""
+    from sqlalchemy.orm import Session
+
+    from queue_app.models import Service, Site, TicketSource
+    from queue_app.queue import SYSTEM, issue_ticket
+
+    office = build_office(pg_app)
+    api = Api(pg_app, office)
+    client = pg_app.test_client()
+    client.get("/metrics")  # the tally begins
+    with pg_app.app_context():
+        held = Session(db.engine)
+        try:
+            site = held.get(Site, office.site.id)
+            casier = held.get(Service, office.services["CASIER"].id)
+            issue_ticket(held, site, casier, actor=SYSTEM, source=TicketSource.KIOSK)
+            held.flush()  # its event has its id, not yet visible
+            api.issue("CNI")  # a later id, committed first
+            seen = parse(client.get("/metrics").get_data(as_text=True))
+            held.commit()
+        finally:
+            held.close()
+    after = parse(client.get("/metrics").get_data(as_text=True))
+    labels = {"site": office.slug}
+    assert value(seen, "guichet_tickets_issued_total", **labels, service="CNI") == 1
+    assert value(seen, "guichet_tickets_issued_total", **labels, service="CASIER") == 0
+    assert value(after, "guichet_tickets_issued_total", **labels, service="CASIER") == 1
+    assert value(after, "guichet_tickets_issued_total", **labels, service="CNI") == 1
