@@ -158,3 +158,20 @@ def test_a_database_outage_is_two_lines_whatever_keeps_trying(tmp_path, log_line
     assert "unreachable" in database[0]["message"]
     assert "again" in database[1]["message"]
     assert not [e for e in lines if "exception" in e], "no traceback per retry"
+
+
+def test_text_lines_say_the_request_too(app, office):
+    stream = io.StringIO()
+    handler = make_handler(stream, "text")
+    logging.getLogger().addHandler(handler)
+    try:
+        with app.test_request_context(f"/api/v1/sites/{office.slug}/tickets", method="POST"):
+            flask.g.request_id = "r-1"
+            logging.getLogger("queue_app.careless").warning("phone %s", "+221771234567")
+        logging.getLogger("queue_app.careless").warning("outside any request")
+    finally:
+        logging.getLogger().removeHandler(handler)
+    first, second = stream.getvalue().splitlines()
+    context = f"[r-1 {office.slug} api_tickets.TicketsView]"
+    assert first.endswith(f"WARNING queue_app.careless {context}: phone +221*******67")
+    assert second.endswith("WARNING queue_app.careless: outside any request")

@@ -88,6 +88,8 @@ class ContextFilter(logging.Filter):
         record.request_id = request_id
         record.site = site if isinstance(site, str) else None
         record.operation = operation or current_operation.get()
+        shown = " ".join(str(v) for v in (record.request_id, record.site, record.operation) if v)
+        record.context_text = f" [{shown}]" if shown else ""
         return True
 
 
@@ -113,7 +115,7 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, ensure_ascii=False, default=str)
 
 
-TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s [%(request_id)s %(operation)s]: %(message)s"
+TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s%(context_text)s: %(message)s"
 
 
 def make_handler(stream: Any = None, log_format: str = "text") -> logging.Handler:
