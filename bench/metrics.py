@@ -33,6 +33,7 @@ sys.path.insert(0, str(ROOT))
 from queue_app import create_app  # noqa: E402
 from queue_app.cli.commands import upgrade_database  # noqa: E402
 from queue_app.extensions import db  # noqa: E402
+from queue_app.infra.config import normalize_database_url  # noqa: E402
 from queue_app.models import (  # noqa: E402
     Device,
     DeviceKind,
@@ -178,7 +179,7 @@ def main() -> None:
         url = f"sqlite:///{folder / 'bench.db'}"
     else:
         name = f"guichet_bench_{uuid.uuid4().hex[:8]}"
-        admin = create_engine(args.dburl, isolation_level="AUTOCOMMIT")
+        admin = create_engine(normalize_database_url(args.dburl), isolation_level="AUTOCOMMIT")
         with admin.connect() as connection:
             connection.execute(text(f'CREATE DATABASE "{name}"'))
         url = make_url(args.dburl).set(database=name).render_as_string(hide_password=False)

@@ -109,18 +109,23 @@ def _day_starts(sites: Iterable[Any], now: datetime) -> dict[int, tuple[Any, dat
 TALLY_KEY = "queue_app.metrics_tally"
 
 # Built once: a scrape only binds its parameters (two round trips besides the tally's).
-_SETUP = union_all(
-    select(literal("site"), Site.id, Site.id, Site.slug, Site.timezone),
-    select(literal("service"), Service.id, Service.site_id, Service.code, literal("")),
-)
-_GAUGES = union_all(
-    select(literal("waiting"), Ticket.service_id, literal(""), func.count())
+# Built once, one round trip: a scrape only binds its parameter. Rows are
+# (what, id, site id, text, text, count).
+_NONE, _EMPTY = literal(0), literal("")
+_SNAPSHOT = union_all(
+    select(literal("site"), Site.id, Site.id, Site.slug, Site.timezone, literal(0)),
+    select(literal("service"), Service.id, Service.site_id, Service.code, literal(""), literal(0)),
+    select(
+        literal("waiting"), Ticket.service_id, literal(0), literal(""), literal(""), func.count()
+    )
     .where(Ticket.status == TicketStatus.WAITING)
     .group_by(Ticket.service_id),
     select(
         literal("devices"),
         Device.site_id,
+        _NONE,
         cast(Device.kind, String),
+        _EMPTY,
         func.sum(
             case(
                 (
@@ -134,10 +139,10 @@ _GAUGES = union_all(
             )
         ),
     ).group_by(Device.site_id, Device.kind),
-    select(literal("prints"), PrintJob.site_id, literal(""), func.count())
+    select(literal("prints"), PrintJob.site_id, _NONE, _EMPTY, _EMPTY, func.count())
     .where(PrintJob.status.in_(PENDING_PRINTS))
     .group_by(PrintJob.site_id),
-    select(literal("sms"), literal(0), literal(""), func.count())
+    select(literal("sms"), _NONE, _NONE, _EMPTY, _EMPTY, func.count())
     .select_from(OutboundMessage)
     .where(OutboundMessage.status.in_(PENDING_SMS)),
 )
@@ -151,30 +156,29 @@ def _tally(app: Any) -> Tally:
 
 
 def collect(session: Session, config: Any, now: datetime | None = None) -> list[Family]:
-    """Read every series from the database: two small queries, and the day's tally (tally.py)."""
+    """Read every series from the database: one query, and the day's new events (tally.py)."""
     now = now or utcnow()
     connection = session.connection()
+    offline = float(config.get("DEVICE_OFFLINE_SECONDS", 300))
     sites: list[tuple[int, str, str]] = []
     service_site: dict[int, int] = {}
     codes: dict[int, str] = {}
-    for tag, row_id, site_id, name, timezone in connection.execute(_SETUP):
-        if tag == "site":
-            sites.append((row_id, name, timezone))
-        else:
-            service_site[row_id], codes[row_id] = site_id, name
-    slugs = {site_id: slug for site_id, slug, _ in sites}
-    starts = _day_starts(sites, now)
-    offline = float(config.get("DEVICE_OFFLINE_SECONDS", 300))
     gauges: dict[str, list[tuple[int, str, int]]] = {
         "waiting": [],
         "devices": [],
         "prints": [],
         "sms": [],
     }
-    for tag, key, kind, count in connection.execute(
-        _GAUGES, {"seen_since": now - timedelta(seconds=offline)}
-    ):
-        gauges[tag].append((key, kind, int(count or 0)))
+    rows = connection.execute(_SNAPSHOT, {"seen_since": now - timedelta(seconds=offline)})
+    for tag, key, site_id, first, second, count in rows:
+        if tag == "site":
+            sites.append((key, first, second))
+        elif tag == "service":
+            service_site[key], codes[key] = site_id, first
+        else:
+            gauges[tag].append((key, first, int(count or 0)))
+    slugs = {site_id: slug for site_id, slug, _ in sites}
+    starts = _day_starts(sites, now)
     tally = _tally(current_app).read(session, starts)
 
     issued = Family(
