@@ -14,3 +14,11 @@ SESSION_COOKIE_SECURE = True  # cookies over HTTPS only (the default when PUBLIC
 TRUSTED_PROXIES = 1  # nginx in front sets X-Forwarded-For / X-Forwarded-Proto
 SCHEDULER_IN_PROCESS = False  # run `queue-app worker` once beside the web processes
 SOCKETIO_MAX_CONNECTIONS_PER_ADDRESS = 200  # anonymous sockets (phones); screens are not counted
+
+# Operations (docs/operations/): Prometheus from another machine needs this token
+# (the office's own machine reads /metrics without it); nightly backups; JSON logs.
+METRICS_TOKEN = None  # "change-me: a long random string", or None: the machine itself only
+BACKUP_DIR = "/var/backups/guichet"
+BACKUP_KEEP = 14
+BACKUP_TIME = "02:30"  # UTC
+LOG_FORMAT = "json"

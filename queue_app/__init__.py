@@ -52,6 +52,10 @@ def create_app(test_config: dict[str, Any] | None = None, *, web: bool = True) -
     def _reset_read_only(exc: BaseException | None) -> None:
         set_read_only(False)
 
+    from .ops.logs import install_request_ids
+
+    install_request_ids(app)
+
     db.init_app(app)
     configure_engine(app)
     events.install(db.session)
@@ -109,11 +113,13 @@ def create_app(test_config: dict[str, Any] | None = None, *, web: bool = True) -
     if web:
         from .api import init_api
         from .api.errors import register_error_handlers
+        from .ops.metrics import bp as metrics_bp
         from .security import headers as security
         from .web import init_web
         from .web.health import bp as health_bp
 
         app.register_blueprint(health_bp)
+        app.register_blueprint(metrics_bp)
         init_api(app)
         init_web(app)
         register_error_handlers(app)
@@ -186,10 +192,14 @@ def _guard_realtime(app: Flask) -> None:
 
 
 def _configure_logging(app: Flask) -> None:
+    """Levels, and ops/logs.py's handler: text or JSON lines, masked, with the request's context."""
+    from .ops import logs
+
     level = str(app.config.get("LOG_LEVEL", "INFO")).upper()
     root = logging.getLogger()
     if not root.handlers:
-        logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        root.setLevel(level)
+    logs.configure(app)
     logging.getLogger("queue_app").setLevel(level)
     for noisy in ("apscheduler", "alembic"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

@@ -348,3 +348,25 @@ ESTIMATE_LEARNING_DAYS = 28
 
 # The range the dashboard shows first: the last N days, today included.
 DASHBOARD_DEFAULT_DAYS = 7
+
+# --- Operations: metrics, backups, logs (docs/operations/) ----------------------
+
+# GET /metrics answers the machine itself (a loopback client with no proxy in
+# between) without credentials, and others only with "Authorization: Bearer
+# <METRICS_TOKEN>". None: only the machine itself reads the metrics.
+METRICS_TOKEN = None
+
+# The worker (`queue-app worker`, or `queue-app run`'s scheduler) writes a backup
+# of the whole database into BACKUP_DIR every night at BACKUP_TIME (server's UTC
+# clock, "HH:MM") and keeps the newest BACKUP_KEEP of them. BACKUP_DIR None: the
+# folder "backups" of the instance folder; BACKUP_KEEP 0 turns nightly backups off.
+BACKUP_DIR = None
+BACKUP_KEEP = 7
+BACKUP_TIME = "02:30"
+# pg_dump and pg_restore to use on PostgreSQL (None: found on PATH, preferring the
+# version of the server, /usr/lib/postgresql/<major>/bin).
+PG_BIN_DIR = None
+
+# Log lines: "text" (one readable line each) or "json" (one JSON object per line,
+# with the request id, the site and the operation, for a log collector).
+LOG_FORMAT = "text"

@@ -68,6 +68,49 @@ def init_db() -> None:
     click.echo(f"Database ready: {_safe_url(current_app.config['DATABASE_URL'])}")
 
 
+@cli.command("backup")
+@click.argument("path", type=click.Path(path_type=Path))
+@with_appcontext
+def backup_command(path: Path) -> None:
+    """Write a consistent copy of the whole database to PATH, while the server runs.
+
+    PATH is a file, or a folder where a dated file is made. SQLite: a SQLite
+    file (online backup API); PostgreSQL: a pg_dump archive (custom format).
+    """
+    from ..models import utcnow
+    from ..ops import backup as backups
+
+    url = current_app.config["DATABASE_URL"]
+    if path.is_dir():
+        path = path / backups.nightly_name(url, utcnow())
+    try:
+        written = backups.backup(url, path)
+    except backups.BackupError as error:
+        raise click.ClickException(str(error)) from error
+    click.echo(f"Backup of {_safe_url(url)} written to {written} ({written.stat().st_size} bytes)")
+
+
+@cli.command("restore")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@with_appcontext
+def restore_command(path: Path) -> None:
+    """Load the backup PATH into the (empty) database of the settings, then migrate it.
+
+    Stop the server and the worker first. A database holding any row is refused.
+    """
+    from ..ops import backup as backups
+
+    url = current_app.config["DATABASE_URL"]
+    db.session.remove()
+    try:
+        backups.restore(db.engine, path)
+    except backups.BackupError as error:
+        raise click.ClickException(str(error)) from error
+    # A backup of an earlier release is brought to this release's schema.
+    upgrade_database()
+    click.echo(f"Restored {path} into {_safe_url(url)}; the schema is up to date.")
+
+
 def _adapt_public_url(app: Flask, host: str, port: int) -> None:
     """Links name the host and port served on, unless PUBLIC_URL was configured."""
     if app.config.get("PUBLIC_URL_IS_DEFAULT"):

@@ -13,7 +13,7 @@ from flask import Flask
 
 from ..extensions import db
 from ..printing import worker as print_spool
-from . import appointments, day_close, idempotency, retention, stats
+from . import appointments, backup, day_close, idempotency, retention, stats
 
 log = logging.getLogger(__name__)
 
@@ -31,11 +31,23 @@ JOBS: list[tuple[str, Callable[[], Any], dict[str, int | str]]] = [
     ("retention_quality", retention.run_quality, {"hours": 1}),
     ("stats_rollup", stats.roll_up_all, {"minutes": 10}),
     ("service_times", stats.learn_all, {"minutes": 30}),
+    # Once a day after BACKUP_TIME (the day's file is the mark): checked every 5 minutes.
+    ("backup", backup.run, {"minutes": 5}),
 ]
 
 
 def run_job(app: Flask, name: str, job: Callable[[], Any]) -> Any:
     """Run one job in an app context; a failure is logged, never kills the scheduler."""
+    from ..ops.logs import current_operation
+
+    token = current_operation.set(f"job:{name}")
+    try:
+        return _run_job(app, name, job)
+    finally:
+        current_operation.reset(token)
+
+
+def _run_job(app: Flask, name: str, job: Callable[[], Any]) -> Any:
     from ..infra.outages import is_unavailable, outage_of
 
     with app.app_context():

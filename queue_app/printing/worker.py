@@ -54,11 +54,7 @@ class PrintWorker:
         idle_since = None
         while not self._halt.is_set():
             self._wake.clear()
-            try:
-                printed, next_due = self.run_once()
-            except Exception:
-                log.exception("print spool round failed")
-                printed, next_due = 0, None
+            printed, next_due = self.round()
             now = utcnow()
             if printed or next_due is not None:
                 idle_since = None
@@ -73,6 +69,25 @@ class PrintWorker:
             if next_due is not None:
                 wait = min(max((next_due - utcnow()).total_seconds(), 0.02), 5.0)
             self._wake.wait(wait)
+
+    def round(self) -> tuple[int, Any]:
+        """One round of the thread: :meth:`run_once`, a failure logged (an outage once)."""
+        try:
+            return self.run_once()
+        except Exception as error:
+            self.round_failed(error)
+            return 0, None
+
+    def round_failed(self, error: Exception) -> None:
+        """A round that failed: a database outage is said once for the whole outage."""
+        from ..infra.outages import is_unavailable, outage_of
+
+        if is_unavailable(error):
+            # Logged when the outage starts, and when a connection works again
+            # (infra/outages.py), in this process, whatever the thread; retried in 5 s.
+            outage_of(self.app).failed(error)
+        else:
+            log.error("print spool round failed", exc_info=error)
 
     def run_once(self) -> tuple[int, Any]:
         """Print every due job once; returns (jobs handled, when the next one is due)."""
@@ -107,7 +122,10 @@ class PrintWorker:
                 db.session.rollback()
                 return handled, with_read
             finally:
-                db.session.remove()
+                try:
+                    db.session.remove()
+                except Exception:  # the connection died with the database: dropped
+                    db.session.close()
 
     def _print_all(self, work: list[tuple[int, str | None, bytes]]) -> dict[int, tuple]:
         by_printer: dict[str | None, list[tuple[int, bytes]]] = defaultdict(list)

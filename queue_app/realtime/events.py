@@ -250,11 +250,21 @@ class StatePublisher:
 
                 try:
                     built = self.build(keys)
-                except Exception:
-                    log.warning("state publication failed", exc_info=True)
+                except Exception as error:
+                    from ..infra.outages import is_unavailable, outage_of
+
+                    if is_unavailable(error):
+                        # Said once per outage by this process (infra/outages.py); the
+                        # screens resync when they reconnect or at the next change.
+                        outage_of(self.app).failed(error)
+                    else:
+                        log.warning("state publication failed", exc_info=True)
                     return 0
                 finally:
-                    db.session.remove()
+                    try:
+                        db.session.remove()
+                    except Exception:  # the connection died with the database
+                        db.session.close()
             # One event per room and name: the last built is the current state.
             latest = {(item.name, item.room): item for item in built}
             emit_now(emitter, list(latest.values()))

@@ -1,0 +1,1 @@
+"""Operations: Prometheus metrics, backups and restores, structured logs."""
