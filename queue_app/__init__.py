@@ -23,8 +23,9 @@ def create_app(test_config: dict[str, Any] | None = None, *, web: bool = True) -
     from .infra import hotcache, outages
     from .infra.config import load_config
     from .infra.database import configure_engine, set_read_only
-    from .infra.i18n import select_locale
+    from .infra.i18n import select_locale, translate_message
     from .quality import audit
+    from .queue import errors
     from .queue.publish import build_state
     from .realtime import events
 
@@ -61,6 +62,8 @@ def create_app(test_config: dict[str, Any] | None = None, *, web: bool = True) -
     print_worker.install(app, db.session)
     audit.install(db.session)
     babel.init_app(app, locale_selector=select_locale)
+    # The domain's messages are translated here, at the edge (queue/errors.py).
+    errors.set_translator(translate_message)
     if web:
         from .extensions import csrf, limiter, login_manager
         from .security.lookup_limits import install_lookup_limits
