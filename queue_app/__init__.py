@@ -26,8 +26,8 @@ def create_app(test_config: dict[str, Any] | None = None, *, web: bool = True) -
     from .infra.i18n import select_locale, translate_message
     from .quality import audit
     from .queue import errors
-    from .queue.publish import build_state
-    from .realtime import events
+    from .realtime import events, publish
+    from .realtime.publish import build_state
 
     instance_path = (test_config or {}).get("INSTANCE_PATH") or os.environ.get(
         "QUEUE_APP_INSTANCE_PATH"
@@ -56,6 +56,8 @@ def create_app(test_config: dict[str, Any] | None = None, *, web: bool = True) -
     db.init_app(app)
     configure_engine(app)
     events.install(db.session)
+    # The domain's facts (queue/changes.py) become realtime events at each commit.
+    publish.install(db.session)
     hotcache.install(db.session)
     from .printing import worker as print_worker
 

@@ -16,8 +16,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from ..infra.database import read_transaction
 from ..models import ApiToken, Device, DeviceKind, Role, Site, User, UserSession, utcnow
 from ..models.accounts import new_security_stamp
-from ..realtime import events
-from . import errors
+from . import changes, errors
 
 USER_TOKEN_PREFIX = "gu_"  # noqa: S105 (a prefix, not a secret)
 DEVICE_TOKEN_PREFIX = "gd_"  # noqa: S105
@@ -267,7 +266,7 @@ def end_all_sessions(session: Session, user: User) -> None:
     user.security_stamp = new_security_stamp()
     session.execute(delete(UserSession).where(UserSession.user_id == user.id))
     session.execute(delete(ApiToken).where(ApiToken.user_id == user.id))
-    events.drop_connections(session, events.user_room(user.id))
+    changes.connections_ended(session, user_id=user.id)
 
 
 def create_device(
@@ -386,18 +385,18 @@ def _credentials_changed(target: User, value: Any, oldvalue: Any, initiator: Any
     session = _persistent(target)
     if session is not None and _changed(value, oldvalue):
         target.security_stamp = new_security_stamp()
-        events.drop_connections(session, events.user_room(target.id))
+        changes.connections_ended(session, user_id=target.id)
 
 
 @event.listens_for(Device.token_hash, "set")
 def _device_token_changed(target: Device, value: Any, oldvalue: Any, initiator: Any) -> None:
     session = _persistent(target)
     if session is not None and _changed(value, oldvalue):
-        events.drop_connections(session, events.device_room(target.id))
+        changes.connections_ended(session, device_id=target.id)
 
 
 @event.listens_for(Device.revoked_at, "set")
 def _device_revoked(target: Device, value: Any, oldvalue: Any, initiator: Any) -> None:
     session = _persistent(target)
     if session is not None and value is not None and _changed(value, oldvalue):
-        events.drop_connections(session, events.device_room(target.id))
+        changes.connections_ended(session, device_id=target.id)
