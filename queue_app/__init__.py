@@ -22,10 +22,10 @@ def create_app(test_config: dict[str, Any] | None = None, *, web: bool = True) -
     from .extensions import babel, db
     from .infra import hotcache, outages
     from .infra.config import load_config
-    from .infra.database import configure_engine, set_read_only
+    from .infra.database import configure_engine, read_transaction, set_read_only
     from .infra.i18n import select_locale, translate_message
     from .quality import audit
-    from .queue import errors
+    from .queue import errors, ports
     from .realtime import events, publish
     from .realtime.publish import build_state
 
@@ -64,8 +64,14 @@ def create_app(test_config: dict[str, Any] | None = None, *, web: bool = True) -
     print_worker.install(app, db.session)
     audit.install(db.session)
     babel.init_app(app, locale_selector=select_locale)
-    # The domain's messages are translated here, at the edge (queue/errors.py).
+    # The domain's messages are translated here, at the edge (queue/errors.py), and
+    # what it reads through comes from here (queue/ports.py).
     errors.set_translator(translate_message)
+    from .display.icons import available_icons
+
+    ports.register(
+        cached=hotcache.cached, read_transaction=read_transaction, available_icons=available_icons
+    )
     if web:
         from .extensions import csrf, limiter, login_manager
         from .security.lookup_limits import install_lookup_limits

@@ -11,12 +11,11 @@ from typing import Any
 
 from sqlalchemy import delete, event, or_, select
 from sqlalchemy.orm import Session, joinedload, object_session
-from werkzeug.security import check_password_hash, generate_password_hash
 
-from ..infra.database import read_transaction
 from ..models import ApiToken, Device, DeviceKind, Role, Site, User, UserSession, utcnow
 from ..models.accounts import new_security_stamp
-from . import changes, errors
+from . import changes, errors, ports
+from .passwords import check_password_hash, generate_password_hash
 
 USER_TOKEN_PREFIX = "gu_"  # noqa: S105 (a prefix, not a secret)
 DEVICE_TOKEN_PREFIX = "gd_"  # noqa: S105
@@ -93,7 +92,7 @@ def authenticate(session: Session, email: str, password: str) -> User | None:
     transaction of its own, ended before returning: on SQLite a sign-in holds
     no write lock while it hashes; recording the sign-in is the caller's write.
     """
-    with read_transaction(session):
+    with ports.read_transaction(session):
         user = session.scalar(select(User).where(User.email == (email or "").strip().lower()))
         if user is None:
             check_password_hash(_DUMMY_HASH, password or "")
@@ -158,7 +157,7 @@ def resolve_token_cached(
     cache in every process (hotcache.py); a user token's expiry is checked on
     every use.
     """
-    from ..infra.hotcache import attach
+    from ..infra.snapshots import attach
 
     who = cached_token_holder(session, token, now=now)
     return attach(session, who) if who is not None else None
@@ -171,7 +170,7 @@ def cached_token_holder(
 
     For hot paths that only read its columns (the issue endpoint); never change it.
     """
-    from ..infra.hotcache import cached, snapshot
+    from ..infra.snapshots import snapshot
 
     now = now or utcnow()
     digest = hash_token(token)
@@ -193,7 +192,7 @@ def cached_token_holder(
             return (snapshot(device), None, None)
         return None
 
-    found = cached(("token", digest), load)
+    found = ports.cached(("token", digest), load)
     if found is None:
         return None
     who, stamp, expires_at = found

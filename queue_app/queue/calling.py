@@ -23,7 +23,7 @@ from ..models import (
     TicketStatus,
     utcnow,
 )
-from . import changes, errors
+from . import changes, errors, ports
 from .actors import Actor
 from .days import service_day
 from .estimates import NOW, TICKETS, queue_order, waiting_in_service
@@ -262,9 +262,8 @@ def counter_weights(session: Session, counter_id: int) -> dict[int, int]:
     Read through the per-process cache of set-up rows (hotcache.py): a change
     to a counter's services or a service's state drops it.
     """
-    from ..infra.hotcache import cached
 
     def load() -> dict[int, int]:
         return dict(session.execute(_LINKS, {"counter_id": counter_id}).tuples().all())
 
-    return cached(("counter_weights", counter_id), load)
+    return ports.cached(("counter_weights", counter_id), load)
