@@ -22,11 +22,12 @@ def create_app(test_config: dict[str, Any] | None = None, *, web: bool = True) -
     from .extensions import babel, db
     from .infra import hotcache, outages
     from .infra.config import load_config
-    from .infra.database import configure_engine, set_read_only
-    from .infra.i18n import select_locale
+    from .infra.database import configure_engine, read_transaction, set_read_only
+    from .infra.i18n import select_locale, translate_message
     from .quality import audit
-    from .queue.publish import build_state
-    from .realtime import events
+    from .queue import errors, ports
+    from .realtime import events, publish
+    from .realtime.publish import build_state
 
     instance_path = (test_config or {}).get("INSTANCE_PATH") or os.environ.get(
         "QUEUE_APP_INSTANCE_PATH"
@@ -59,12 +60,22 @@ def create_app(test_config: dict[str, Any] | None = None, *, web: bool = True) -
     db.init_app(app)
     configure_engine(app)
     events.install(db.session)
+    # The domain's facts (queue/changes.py) become realtime events at each commit.
+    publish.install(db.session)
     hotcache.install(db.session)
     from .printing import worker as print_worker
 
     print_worker.install(app, db.session)
     audit.install(db.session)
     babel.init_app(app, locale_selector=select_locale)
+    # The domain's messages are translated here, at the edge (queue/errors.py), and
+    # what it reads through comes from here (queue/ports.py).
+    errors.set_translator(translate_message)
+    from .display.icons import available_icons
+
+    ports.register(
+        cached=hotcache.cached, read_transaction=read_transaction, available_icons=available_icons
+    )
     if web:
         from .extensions import csrf, limiter, login_manager
         from .security.lookup_limits import install_lookup_limits

@@ -309,3 +309,20 @@ def test_passwords_and_tokens_are_stored_hashed(api: Api, app: Flask, office: Of
     assert not check_password_hash(stored, clear)
     assert_unauthorized(login(api, "awa@thies.sn", clear))
     assert login(api, "awa@thies.sn", changed).status_code == 200
+
+
+@pytest.mark.parametrize("method", ["scrypt", "pbkdf2:sha256:1000"])
+def test_passwords_hashed_by_werkzeug_and_by_the_domain_check_alike(method):
+    from werkzeug.security import generate_password_hash as werkzeug_hash
+
+    from queue_app.queue.passwords import check_password_hash as domain_check
+    from queue_app.queue.passwords import generate_password_hash as domain_hash
+
+    stored = werkzeug_hash("mot de passe é", method=method)
+    assert domain_check(stored, "mot de passe é")
+    assert not domain_check(stored, "mot de passe e")
+    ours = domain_hash("mot de passe é", method=method)
+    assert ours.startswith(method.split(":")[0] + ":")
+    assert check_password_hash(ours, "mot de passe é")
+    assert not check_password_hash(ours, "autre")
+    assert not domain_check("not a hash", "x")

@@ -222,6 +222,25 @@ def test_an_appointment_ticket_is_called_first_once_its_slot_has_come(porto, clo
         assert ticket.source == TicketSource.APPOINTMENT
 
 
+def test_an_idle_counter_calls_an_appointment_checked_in_early(porto, clock):
+    ref = book(porto, local(TUESDAY, 10)).get_json()["reference"]
+    later = book(porto, local(TUESDAY, 11), phone="+229 97 00 00 01").get_json()["reference"]
+    clock.move_to(local(TUESDAY, 9, 20))
+    porto.open_counter("g2")
+    # Early: 40 minutes before its slot, more than the 5 minutes' lead. Nobody else waits.
+    checked_in = porto.post(f"appointments/{ref}/check-in", "kiosk").get_json()
+    called = porto.call_next("g2").get_json()
+    assert called["label"] == checked_in["label"]
+    assert called["source"] == "appointment"
+    # Still early, it waits as one who came at its check-in: after those who came before.
+    walk_in = porto.issue("CNI")
+    clock.move_to(local(TUESDAY, 10, 20))
+    assert porto.post(f"appointments/{later}/check-in", "kiosk").status_code == 201
+    assert porto.call_next("g2").get_json()["label"] == walk_in["label"]
+    assert porto.call_next("g2").get_json()["source"] == "appointment"
+    assert porto.call_next("g2").status_code == 204
+
+
 def test_day_close_marks_appointments_not_checked_in_as_no_show(porto, clock, app):
     ref = book(porto, local(TUESDAY, 9)).get_json()["reference"]
     came = book(porto, local(TUESDAY, 10), phone="+229 97 00 00 01").get_json()["reference"]

@@ -68,3 +68,25 @@ def test_api_errors_follow_accept_language(client):
     assert english["error"]["message"] == "Missing, expired or unknown credentials."
     default = client.get("/api/v1/sites").get_json()
     assert default["error"]["message"] == french["error"]["message"]
+
+
+def test_domain_errors_carry_message_ids_that_the_application_translates(app):
+    from queue_app.queue import errors
+    from queue_app.queue.booking import TooEarly
+
+    closed = errors.CounterNotOpen()
+    field = errors.InvalidInput(field="phone")
+    early = TooEarly(TooEarly.default_message % {"minutes": 60})
+    # The domain keeps codes and message ids; the language is chosen where it is shown.
+    assert (closed.code, closed.message.msgid) == ("counter_not_open", "Open the counter first.")
+    assert field.message.params == {"field": "phone"}
+    with app.test_request_context("/?lang=fr"):
+        assert str(closed.message) == "Ouvrez d'abord le guichet."
+        assert str(field.message) == "Valeur invalide pour phone."
+        assert str(early.message).startswith("Trop tôt")
+        assert "60 minutes avant le rendez-vous" in str(early.message)
+    with app.test_request_context("/?lang=en"):
+        assert str(closed.message) == "Open the counter first."
+        assert str(early.message) == (
+            "Too early: check-in opens 60 minutes before the appointment."
+        )

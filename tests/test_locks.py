@@ -51,13 +51,12 @@ from queue_app.queue import (
     close_day,
     issue_ticket,
     open_counter,
-    publish,
 )
 from queue_app.queue import accounts as accounts_module
 from queue_app.queue.accounts import create_user
 from queue_app.queue.days import service_day
 from queue_app.queue.sites import create_counter
-from queue_app.realtime import events
+from queue_app.realtime import events, publish
 
 from .conftest import PASSWORD, Api, Office, build_office, count_statements
 

@@ -35,9 +35,9 @@ from queue_app.extensions import db, socketio
 from queue_app.jobs import day_close
 from queue_app.jobs.scheduler import run_job
 from queue_app.models import Counter, TicketSource, User, utcnow
-from queue_app.queue import SYSTEM, Actor, call_next, errors, issue_ticket, open_counter, publish
+from queue_app.queue import SYSTEM, Actor, call_next, errors, issue_ticket, open_counter
 from queue_app.queue.sites import get_service, get_site
-from queue_app.realtime import events
+from queue_app.realtime import events, publish
 
 from .conftest import PASSWORD, Api, Office, base_config, build_office, dispose
 

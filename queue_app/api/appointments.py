@@ -23,8 +23,8 @@ from ..queue.booking import (
 )
 from ..queue.days import local_now, service_day
 from ..queue.phones import normalize_phone
-from ..queue.publish import iso
 from ..queue.sites import get_service, get_site, get_site_and_service
+from ..realtime.publish import iso
 from ..security.lookup_limits import guards_lookup, refused_api
 from ..security.permissions import (
     require_principal,

@@ -13,7 +13,7 @@ from ..extensions import db
 from ..models import utcnow
 from ..queue import errors
 from ..queue.accounts import authenticate, issue_api_token
-from ..queue.publish import iso
+from ..realtime.publish import iso
 from ..security.ratelimit import ADDRESS, Wait, signin_limits
 from . import ApiBlueprint
 from .schemas import TokenRequestSchema, TokenSchema

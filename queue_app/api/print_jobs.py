@@ -13,8 +13,8 @@ from ..models import Device, DeviceKind, PrintJob, PrintJobStatus, Ticket, utcno
 from ..printing import spool
 from ..printing.devices import configure_printer, refresh_printer_status
 from ..queue import Actor, errors, get_ticket
-from ..queue.publish import iso
 from ..queue.sites import get_site
+from ..realtime.publish import iso
 from ..security.permissions import (
     require_principal,
     require_print_job_reader,

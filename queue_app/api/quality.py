@@ -30,9 +30,9 @@ from ..quality.stats import MAX_RANGE_DAYS, multi_site_report, site_report
 from ..queue import errors
 from ..queue.days import service_day
 from ..queue.phones import normalize_phone
-from ..queue.publish import iso
 from ..queue.sites import get_counter, get_service, get_site
 from ..queue.tickets import get_ticket, get_ticket_by_code
+from ..realtime.publish import iso
 from ..security.lookup_limits import guards_lookup, refused_api
 from ..security.permissions import require_principal, require_site_manager, require_user
 from . import ApiBlueprint, principal

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..models import Counter, Device, DeviceKind, Service, Site, Ticket, User
-from ..queue.publish import iso, track_url
+from ..realtime.publish import iso, track_url
 from ..sms.offices import keyword_of
 
 

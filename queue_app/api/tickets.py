@@ -29,8 +29,8 @@ from ..queue import (
 from ..queue.estimates import position_and_wait
 from ..queue.idempotency import Key
 from ..queue.phones import normalize_phone
-from ..queue.publish import ticket_update_payload
 from ..queue.sites import get_service, site_and_service
+from ..realtime.publish import ticket_update_payload
 from ..security.lookup_limits import guards_lookup, refused_api
 from ..security.permissions import (
     require_principal,

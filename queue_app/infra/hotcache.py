@@ -39,19 +39,17 @@ from typing import Any, TypeVar
 from flask import Flask, current_app, has_app_context
 from sqlalchemy import event, inspect
 from sqlalchemy.orm import Session
-from sqlalchemy.orm.attributes import instance_state
+
+from .snapshots import IGNORED_ATTRIBUTES, attach, snapshot
 
 log = logging.getLogger(__name__)
+
+__all__ = ["IGNORED_ATTRIBUTES", "attach", "cached", "hot_cache", "install", "snapshot"]
 
 EXTENSION_KEY = "hot_cache"
 CHANGED_KEY = "queue_app.hot_cache_changed"
 REFS_KEY = "queue_app.hot_cache_refs"
 T = TypeVar("T")
-
-# Attributes whose change does not matter to what is cached (written often).
-IGNORED_ATTRIBUTES = frozenset(
-    {"last_seen_at", "printer_status", "last_login_at", "avg_service_seconds", "state_changed_at"}
-)
 
 
 def _watched_tables() -> frozenset[str]:
@@ -255,41 +253,3 @@ def install(session_target: Any) -> None:
         event.listen(session_target, "do_orm_execute", _do_orm_execute)
         event.listen(session_target, "after_commit", _after_commit)
         event.listen(session_target, "after_rollback", _after_rollback)
-
-
-def snapshot(obj: T) -> T:
-    """A detached copy of a loaded object (and of its loaded relationships), for the cache."""
-    scratch = Session()
-    try:
-        copy = scratch.merge(obj, load=False)
-        scratch.expunge_all()
-    finally:
-        scratch.close()
-    return copy
-
-
-def attach(session: Session, obj: T) -> T:
-    """The session's own object for a cached snapshot (no statement).
-
-    Its often-written attributes (IGNORED_ATTRIBUTES: they drop no cache) are
-    expired, so that reading one loads it from the database, fresh.
-    """
-    merged = session.merge(obj, load=False)
-    volatile = _volatile(type(merged))
-    if volatile:
-        session.expire(merged, volatile)
-    # The identity map holds objects weakly: kept here, a many-to-one to this
-    # object (``ticket.service``) finds it there for the session's life.
-    session.info.setdefault(REFS_KEY, {})[instance_state(merged).identity_key] = merged
-    return merged
-
-
-_VOLATILE: dict[type, list[str]] = {}
-
-
-def _volatile(cls: type) -> list[str]:
-    found = _VOLATILE.get(cls)
-    if found is None:
-        keys: list[str] = list(inspect(cls).attrs.keys())
-        found = _VOLATILE[cls] = [key for key in keys if key in IGNORED_ATTRIBUTES]
-    return found

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from flask import current_app, has_request_context, request
+from typing import Any
+
+from flask import current_app, has_app_context, has_request_context, request
+from flask_babel import gettext
 from flask_login import current_user
 
 LANG_COOKIE = "lang"
@@ -28,3 +31,10 @@ def select_locale() -> str:
         if best:
             return best
     return languages[0]
+
+
+def translate_message(msgid: str, params: dict[str, Any]) -> str:
+    """A domain message (queue/errors.py) in the current language; English outside an app."""
+    if not has_app_context():
+        return msgid % params if params else msgid
+    return str(gettext(msgid, **params))

@@ -41,7 +41,7 @@ def ticket_data(
     ticket: Ticket, position: int | None, wait: int | None, *, reprint: bool = False
 ) -> TicketData:
     """What the paper says, in the site's first language and time zone."""
-    from ..queue.publish import track_url
+    from ..realtime.publish import track_url
 
     site, service = ticket.site, ticket.service
     language = site.default_language

@@ -38,8 +38,8 @@ from ..models import (
 )
 from ..queue import errors
 from ..queue.actors import Actor
-from ..queue.publish import iso
 from ..realtime import events
+from ..realtime.publish import iso
 
 log = logging.getLogger(__name__)
 

@@ -21,8 +21,8 @@ from ..models import (
 )
 from ..queue import errors
 from ..queue.days import zone
-from ..queue.publish import feedback_request_payload
 from ..realtime import events
+from ..realtime.publish import feedback_request_payload
 
 MAX_COMMENT = 1000
 

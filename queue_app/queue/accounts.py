@@ -11,13 +11,11 @@ from typing import Any
 
 from sqlalchemy import delete, event, or_, select
 from sqlalchemy.orm import Session, joinedload, object_session
-from werkzeug.security import check_password_hash, generate_password_hash
 
-from ..infra.database import read_transaction
 from ..models import ApiToken, Device, DeviceKind, Role, Site, User, UserSession, utcnow
 from ..models.accounts import new_security_stamp
-from ..realtime import events
-from . import errors
+from . import changes, errors, ports
+from .passwords import check_password_hash, generate_password_hash
 
 USER_TOKEN_PREFIX = "gu_"  # noqa: S105 (a prefix, not a secret)
 DEVICE_TOKEN_PREFIX = "gd_"  # noqa: S105
@@ -94,7 +92,7 @@ def authenticate(session: Session, email: str, password: str) -> User | None:
     transaction of its own, ended before returning: on SQLite a sign-in holds
     no write lock while it hashes; recording the sign-in is the caller's write.
     """
-    with read_transaction(session):
+    with ports.read_transaction(session):
         user = session.scalar(select(User).where(User.email == (email or "").strip().lower()))
         if user is None:
             check_password_hash(_DUMMY_HASH, password or "")
@@ -159,7 +157,7 @@ def resolve_token_cached(
     cache in every process (hotcache.py); a user token's expiry is checked on
     every use.
     """
-    from ..infra.hotcache import attach
+    from ..infra.snapshots import attach
 
     who = cached_token_holder(session, token, now=now)
     return attach(session, who) if who is not None else None
@@ -172,7 +170,7 @@ def cached_token_holder(
 
     For hot paths that only read its columns (the issue endpoint); never change it.
     """
-    from ..infra.hotcache import cached, snapshot
+    from ..infra.snapshots import snapshot
 
     now = now or utcnow()
     digest = hash_token(token)
@@ -194,7 +192,7 @@ def cached_token_holder(
             return (snapshot(device), None, None)
         return None
 
-    found = cached(("token", digest), load)
+    found = ports.cached(("token", digest), load)
     if found is None:
         return None
     who, stamp, expires_at = found
@@ -267,7 +265,7 @@ def end_all_sessions(session: Session, user: User) -> None:
     user.security_stamp = new_security_stamp()
     session.execute(delete(UserSession).where(UserSession.user_id == user.id))
     session.execute(delete(ApiToken).where(ApiToken.user_id == user.id))
-    events.drop_connections(session, events.user_room(user.id))
+    changes.connections_ended(session, user_id=user.id)
 
 
 def create_device(
@@ -386,18 +384,18 @@ def _credentials_changed(target: User, value: Any, oldvalue: Any, initiator: Any
     session = _persistent(target)
     if session is not None and _changed(value, oldvalue):
         target.security_stamp = new_security_stamp()
-        events.drop_connections(session, events.user_room(target.id))
+        changes.connections_ended(session, user_id=target.id)
 
 
 @event.listens_for(Device.token_hash, "set")
 def _device_token_changed(target: Device, value: Any, oldvalue: Any, initiator: Any) -> None:
     session = _persistent(target)
     if session is not None and _changed(value, oldvalue):
-        events.drop_connections(session, events.device_room(target.id))
+        changes.connections_ended(session, device_id=target.id)
 
 
 @event.listens_for(Device.revoked_at, "set")
 def _device_revoked(target: Device, value: Any, oldvalue: Any, initiator: Any) -> None:
     session = _persistent(target)
     if session is not None and value is not None and _changed(value, oldvalue):
-        events.drop_connections(session, events.device_room(target.id))
+        changes.connections_ended(session, device_id=target.id)

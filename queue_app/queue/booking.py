@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from flask_babel import lazy_gettext as _l
 from sqlalchemy import Date, bindparam, func, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -46,6 +45,7 @@ from .days import (
     service_day,
     zone,
 )
+from .errors import N_
 from .idempotency import Key
 from .numbering import CODE_ALPHABET
 from .tickets import Issued, issue_ticket, replayed_ticket
@@ -60,49 +60,49 @@ REFERENCE_LENGTH = 6
 
 class SlotFull(errors.Conflict):
     code = "slot_full"
-    default_message = _l("This slot is full. Choose another one.")
+    default_message = N_("This slot is full. Choose another one.")
 
 
 class AlreadyBooked(errors.Conflict):
     code = "already_booked"
-    default_message = _l("This phone number already has an appointment for this service that day.")
+    default_message = N_("This phone number already has an appointment for this service that day.")
 
 
 class BookingClosed(errors.Conflict):
     code = "booking_closed"
-    default_message = _l("Appointments cannot be booked for this service.")
+    default_message = N_("Appointments cannot be booked for this service.")
 
 
 class NotASlot(errors.InvalidInput):
     code = "not_a_slot"
-    default_message = _l("This time is not a slot that can be booked.")
+    default_message = N_("This time is not a slot that can be booked.")
 
 
 class AppointmentCancelled(errors.Conflict):
     code = "appointment_cancelled"
-    default_message = _l("This appointment was cancelled.")
+    default_message = N_("This appointment was cancelled.")
 
 
 class AlreadyCheckedIn(errors.Conflict):
     code = "already_checked_in"
-    default_message = _l("This appointment is already checked in.")
+    default_message = N_("This appointment is already checked in.")
 
 
 class AppointmentOver(errors.Conflict):
     code = "appointment_over"
-    default_message = _l("This appointment is over.")
+    default_message = N_("This appointment is over.")
 
 
 class TooEarly(errors.DomainError):
     status = 422
     code = "too_early"
-    default_message = _l("Too early: check-in opens %(minutes)s minutes before the appointment.")
+    default_message = N_("Too early: check-in opens %(minutes)s minutes before the appointment.")
 
 
 class TooLate(errors.DomainError):
     status = 422
     code = "too_late"
-    default_message = _l("Too late: the appointment time is past. Please take a ticket.")
+    default_message = N_("Too late: the appointment time is past. Please take a ticket.")
 
 
 # --- rules -----------------------------------------------------------------------

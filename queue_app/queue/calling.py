@@ -23,18 +23,11 @@ from ..models import (
     TicketStatus,
     utcnow,
 )
-from . import errors
+from . import changes, errors, ports
 from .actors import Actor
 from .days import service_day
 from .estimates import NOW, TICKETS, queue_order, waiting_in_service
 from .policy import Candidate, choose_next
-from .publish import (
-    publish_call,
-    publish_finished,
-    publish_positions,
-    publish_queue_changed,
-    publish_ticket,
-)
 from .sites import cached_service
 from .tickets import loaded_ticket, record
 
@@ -169,20 +162,20 @@ def call_next(
         # Serving means started: the status before this finish.
         previous = TicketStatus.SERVING if done.started_at is not None else TicketStatus.CALLED
         record(session, done, EventKind.FINISHED, previous, actor, now)
-        publish_ticket(session, done)
-        publish_finished(session, done)
+        changes.ticket_changed(session, done)
+        changes.ticket_finished(session, done)
 
     called = _call_next_head(session, counter.id, day, now, actor)
     if called is None:
-        publish_queue_changed(session, site)
+        changes.queue_changed(session, site)
         return None
     ticket = _as_ticket(session, called, counter)
     record(session, ticket, EventKind.CALLED, TicketStatus.WAITING, actor, now)
     log.debug("counter %s called %s", counter.id, ticket.label)
-    publish_call(session, ticket, counter, recall=False)
-    publish_ticket(session, ticket)
-    publish_positions(session, [ticket.service_id])
-    publish_queue_changed(session, site)
+    changes.ticket_called(session, ticket, counter, recall=False)
+    changes.ticket_changed(session, ticket)
+    changes.positions_changed(session, [ticket.service_id])
+    changes.queue_changed(session, site)
     return ticket
 
 
@@ -269,9 +262,8 @@ def counter_weights(session: Session, counter_id: int) -> dict[int, int]:
     Read through the per-process cache of set-up rows (hotcache.py): a change
     to a counter's services or a service's state drops it.
     """
-    from ..infra.hotcache import cached
 
     def load() -> dict[int, int]:
         return dict(session.execute(_LINKS, {"counter_id": counter_id}).tuples().all())
 
-    return cached(("counter_weights", counter_id), load)
+    return ports.cached(("counter_weights", counter_id), load)

@@ -8,9 +8,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..models import Counter, CounterState, User, utcnow
-from . import errors
+from . import changes, errors
 from .calling import current_ticket, lock_counter
-from .publish import publish_counter
 
 
 def open_counter(
@@ -37,7 +36,7 @@ def open_counter(
     counter.pause_reason = None
     counter.state_changed_at = now
     session.flush()
-    publish_counter(session, counter.id)
+    changes.counter_changed(session, counter.id)
     return counter
 
 
@@ -52,7 +51,7 @@ def pause_counter(
     counter.state = CounterState.PAUSED
     counter.pause_reason = (reason or "").strip()[:200] or None
     counter.state_changed_at = now
-    publish_counter(session, counter.id)
+    changes.counter_changed(session, counter.id)
     return counter
 
 
@@ -72,4 +71,4 @@ def _release(session: Session, counter: Counter, now: datetime) -> None:
     counter.agent_id = None
     counter.pause_reason = None
     counter.state_changed_at = now
-    publish_counter(session, counter.id)
+    changes.counter_changed(session, counter.id)

@@ -16,10 +16,10 @@ from ..models import (
     TicketStatus,
     utcnow,
 )
+from . import changes
 from .actors import SYSTEM
 from .calling import current_ticket
 from .days import closing_time, service_day
-from .publish import publish_queue_changed
 from .tickets import close_waiting
 
 log = logging.getLogger(__name__)
@@ -68,7 +68,7 @@ def close_day(
         counter.state_changed_at = now
         released += 1
     if closed:
-        publish_queue_changed(session, site)
+        changes.queue_changed(session, site)
         log.info("day close at %s: %d waiting ticket(s) closed", site.slug, closed)
     if released:
         log.info("day close at %s: %d counter(s) closed", site.slug, released)

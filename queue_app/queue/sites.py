@@ -19,8 +19,9 @@ from ..models import (
     Site,
     SiteClosure,
 )
-from . import errors
+from . import errors, ports
 from .days import is_valid_timezone, parse_hhmm
+from .keywords import KEYWORD_LENGTH, keyword_of, plain_word
 
 T = TypeVar("T")
 
@@ -61,7 +62,7 @@ def get_site_and_service(session: Session, slug: str, code: str) -> tuple[Site, 
     Read through the per-process cache of set-up rows (hotcache.py): one query
     (and the site's closures) when not cached, none otherwise.
     """
-    from ..infra.hotcache import attach
+    from ..infra.snapshots import attach
 
     site, service = site_and_service(session, slug, code)
     return attach(session, site), attach(session, service)
@@ -85,7 +86,7 @@ def cached_site_and_service(session: Session, slug: str, code: str) -> tuple[Sit
 
     For hot paths that only read their columns and the site's closures; never change them.
     """
-    from ..infra.hotcache import cached, snapshot
+    from ..infra.snapshots import snapshot
 
     def load() -> tuple[Site, Service] | None:
         row = session.execute(_SITE_AND_SERVICE, {"slug": slug, "code": code}).first()
@@ -93,7 +94,7 @@ def cached_site_and_service(session: Session, slug: str, code: str) -> tuple[Sit
             return None
         return snapshot(row[0]), snapshot(row[1])
 
-    return cached(("site_service", slug, code), load)
+    return ports.cached(("site_service", slug, code), load)
 
 
 def cached_service(session: Session, service_id: int) -> Service:
@@ -103,7 +104,7 @@ def cached_service(session: Session, service_id: int) -> Service:
     """
     from sqlalchemy.orm.util import identity_key
 
-    from ..infra.hotcache import attach
+    from ..infra.snapshots import attach
 
     found = session.identity_map.get(identity_key(Service, service_id))
     if found is not None:
@@ -121,7 +122,7 @@ def service_snapshot(session: Session, service_id: int) -> Service:
 
 def cached_site(session: Session, site_id: int) -> Site:
     """The site with this id, through the per-process cache (hotcache.py)."""
-    from ..infra.hotcache import attach
+    from ..infra.snapshots import attach
 
     return attach(session, site_snapshot(session, site_id))
 
@@ -135,13 +136,13 @@ def site_snapshot(session: Session, site_id: int) -> Site:
 
 
 def _snapshot(session: Session, model: type[T], row_id: int, name: str) -> T:
-    from ..infra.hotcache import cached, snapshot
+    from ..infra.snapshots import snapshot
 
     def load() -> T | None:
         row = session.get(model, row_id)
         return snapshot(row) if row is not None else None
 
-    found = cached((name, row_id), load)
+    found = ports.cached((name, row_id), load)
     if found is None:
         raise errors.NotFound(**{name: row_id})
     return found
@@ -192,8 +193,6 @@ def update_site(session: Session, site: Site, changes: Mapping[str, Any]) -> Sit
 
 def _set_sms_keyword(session: Session, site: Site, value: Any) -> None:
     """The word that names the office in an SMS to a shared number; empty: from the slug."""
-    from ..sms.offices import KEYWORD_LENGTH, plain_word
-
     keyword = plain_word(str(value or ""))
     if value and not keyword:
         raise errors.InvalidInput(field="sms_keyword", expected="letters and digits")
@@ -201,8 +200,6 @@ def _set_sms_keyword(session: Session, site: Site, value: Any) -> None:
         raise errors.InvalidInput(field="sms_keyword", max=KEYWORD_LENGTH)
     if keyword:
         others = session.scalars(select(Site).where(Site.id != (site.id or -1))).all()
-        from ..sms.offices import keyword_of
-
         if any(keyword_of(other) == keyword for other in others):
             raise errors.Conflict(field="sms_keyword", sms_keyword=keyword)
     site.sms_keyword = keyword or None
@@ -342,11 +339,10 @@ def _apply_service_changes(session: Session, service: Service, changes: Mapping[
     if "position" in changes:
         service.position = _bounded_int(changes["position"], 0, 10_000, "position")
     if "icon" in changes:
-        from ..display.icons import available_icons
-
         icon = changes["icon"] or None
-        if icon is not None and icon not in available_icons():
-            raise errors.InvalidInput(field="icon", expected=list(available_icons()))
+        icons = ports.available_icons()
+        if icon is not None and icons is not None and icon not in icons:
+            raise errors.InvalidInput(field="icon", expected=list(icons))
         service.icon = icon
     if "priority_rule" in changes:
         try:

@@ -28,22 +28,11 @@ from ..models import (
     TicketStatus,
     utcnow,
 )
-from ..realtime import events
-from . import errors, idempotency, turns
+from . import changes, errors, idempotency, turns
 from .actors import Actor
 from .days import accepts_tickets, end_of_day, service_day
 from .estimates import TICKETS, position_and_wait
 from .numbering import format_label, new_tracking_code, take_number, typed_code
-from .publish import (
-    POSITIONS,
-    QUEUE,
-    publish_call,
-    publish_counter,
-    publish_finished,
-    publish_positions,
-    publish_queue_changed,
-    publish_ticket,
-)
 
 log = logging.getLogger(__name__)
 
@@ -226,10 +215,10 @@ def issue_ticket(
         {"number": number, "estimate": wait},
     )
     log.debug("issued ticket %s (%s) at %s", ticket.label, ticket.id, site.slug)
-    events.mark_changed(session, (QUEUE, site.id))
+    changes.queue_changed(session, site)
     if priority_class != PriorityClass.NORMAL:
         # A ticket that goes before others moves them back: their pages must know.
-        events.mark_changed(session, (POSITIONS, service.id))
+        changes.positions_changed(session, [service.id])
     return Issued(ticket, True, ahead, wait)
 
 
@@ -354,8 +343,8 @@ def recall(
         now,
         {"recall": ticket.recall_count},
     )
-    publish_call(session, ticket, ticket.counter, recall=True)
-    publish_ticket(session, ticket)
+    changes.ticket_called(session, ticket, ticket.counter, recall=True)
+    changes.ticket_changed(session, ticket)
     return ticket
 
 
@@ -366,7 +355,7 @@ def start(session: Session, ticket: Ticket, *, actor: Actor, now: datetime | Non
     ticket.status = TicketStatus.SERVING
     ticket.started_at = now
     record(session, ticket, EventKind.STARTED, TicketStatus.CALLED, actor, now)
-    publish_ticket(session, ticket)
+    changes.ticket_changed(session, ticket)
     return ticket
 
 
@@ -384,8 +373,8 @@ def finish(
     previous = ticket.status
     write(session, ticket, status=TicketStatus.DONE, finished_at=now)
     record(session, ticket, EventKind.FINISHED, previous, actor, now)
-    publish_ticket(session, ticket)
-    publish_finished(session, ticket)
+    changes.ticket_changed(session, ticket)
+    changes.ticket_finished(session, ticket)
     return ticket
 
 
@@ -398,7 +387,7 @@ def mark_no_show(
     ticket.status = TicketStatus.NO_SHOW
     ticket.finished_at = now
     record(session, ticket, EventKind.NO_SHOW, TicketStatus.CALLED, actor, now)
-    publish_ticket(session, ticket)
+    changes.ticket_changed(session, ticket)
     return ticket
 
 
@@ -412,10 +401,10 @@ def cancel(
     ticket.status = TicketStatus.CANCELLED
     ticket.finished_at = now
     record(session, ticket, EventKind.CANCELLED, previous, actor, now)
-    publish_ticket(session, ticket)
+    changes.ticket_changed(session, ticket)
     if previous == TicketStatus.WAITING:
-        publish_queue_changed(session, ticket.site)
-        publish_positions(session, [ticket.service_id])
+        changes.queue_changed(session, ticket.site)
+        changes.positions_changed(session, [ticket.service_id])
     return ticket
 
 
@@ -464,9 +453,9 @@ def transfer(
         {"from_service": previous_service.code, "to_service": service.code},
         counter_id=from_counter,
     )
-    publish_counter(session, from_counter)
-    publish_queue_changed(session, ticket.site)
-    publish_positions(session, [previous_service.id, service.id])
+    changes.counter_changed(session, from_counter)
+    changes.queue_changed(session, ticket.site)
+    changes.positions_changed(session, [previous_service.id, service.id])
     return ticket
 
 
@@ -480,4 +469,4 @@ def close_waiting(
     record(
         session, ticket, EventKind.DAY_CLOSED, TicketStatus.WAITING, actor, now, {"reason": reason}
     )
-    publish_ticket(session, ticket)
+    changes.ticket_changed(session, ticket)

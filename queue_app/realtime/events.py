@@ -117,8 +117,16 @@ def queue(session: Session, name: str, room: str, payload: dict[str, Any]) -> No
     session.info.setdefault(PENDING_KEY, []).append(PendingEvent(name, room, payload))
 
 
+def _translate(session: Session) -> None:
+    # The facts the domain recorded so far become events (publish.py, before commit).
+    from .publish import translate
+
+    translate(session)
+
+
 def pending_events(session: Session) -> list[PendingEvent]:
     """Events queued in the session's open transaction (for tests and debugging)."""
+    _translate(session)
     return list(session.info.get(PENDING_KEY, []))
 
 
@@ -142,6 +150,7 @@ def drop_connections(session: Session, room: str) -> None:
 
 def changed_keys(session: Session) -> set[StateKey]:
     """What the open transaction will have the publisher push (for tests)."""
+    _translate(session)
     return set(session.info.get(CHANGED_KEY, ()))
 
 

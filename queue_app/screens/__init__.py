@@ -6,6 +6,14 @@ folder (installed as the ``queue_app.display`` package) and are served by
 ``queue_app.web.display``.
 """
 
+from ..realtime.screens import (
+    counter_state,
+    device_service_ids,
+    display_board,
+    filtered_displays,
+    site_version,
+)
+from ..realtime.versions import server_version
 from .clips import (
     CLIP_KEYS,
     clip_manifest,
@@ -14,14 +22,6 @@ from .clips import (
     put_clip,
 )
 from .config import set_device_services, set_display_message
-from .state import (
-    counter_state,
-    device_service_ids,
-    display_board,
-    filtered_displays,
-    site_version,
-)
-from .version import server_version
 
 __all__ = [
     "CLIP_KEYS",

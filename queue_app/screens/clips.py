@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from ..models import Site, User, VoiceClip, utcnow
 from ..queue import errors
-from ..queue.publish import iso
+from ..realtime.publish import iso
 
 CLIP_KEY_RE = re.compile(
     r"^(chime|ticket|counter|letter-[a-z]|number-(?:[0-9]|[1-9][0-9])|hundred-[1-9]|counter-[1-9][0-9]{0,8})$"

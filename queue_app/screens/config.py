@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 from ..models import Device, DeviceKind, Service, Site
 from ..queue import errors
 from ..realtime import events
-from .state import filtered_displays
+from ..realtime.screens import filtered_displays
 
 log = logging.getLogger(__name__)
 

@@ -8,8 +8,6 @@ as long as a conversation lasts (SMS_CONVERSATION_MINUTES after the last message
 
 from __future__ import annotations
 
-import re
-import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -21,24 +19,12 @@ from sqlalchemy.orm import Session
 
 from ..models import Site, SmsConversation
 
+# The office's SMS word is the domain's (queue/keywords.py); named here as before.
+from ..queue.keywords import KEYWORD_LENGTH as KEYWORD_LENGTH
+from ..queue.keywords import default_keyword as default_keyword
+from ..queue.keywords import keyword_of, plain_word
+
 MAX_OFFICES = 9
-KEYWORD_LENGTH = 20
-
-
-def default_keyword(site: Site) -> str:
-    """The keyword of an office that has none set: its slug in capitals, without dashes."""
-    return plain_word(site.slug)[:KEYWORD_LENGTH]
-
-
-def keyword_of(site: Site) -> str:
-    return plain_word(site.sms_keyword) if site.sms_keyword else default_keyword(site)
-
-
-def plain_word(text: str) -> str:
-    """'Thiès-Nord' → 'THIESNORD': capitals, no accents, letters and digits only."""
-    decomposed = unicodedata.normalize("NFKD", text or "")
-    ascii_text = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
-    return re.sub(r"[^A-Z0-9]", "", ascii_text.upper())
 
 
 @dataclass

@@ -19,8 +19,8 @@ from ..extensions import db
 from ..models import Counter, Device, DeviceKind, Site, utcnow
 from ..queue.accounts import resolve_token
 from ..queue.errors import NotFound
-from ..queue.publish import iso
 from ..queue.sites import get_site
+from ..realtime.publish import iso
 from ..screens import server_version
 from ..screens.builtin import builtin_voices
 

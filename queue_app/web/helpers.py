@@ -12,7 +12,7 @@ from flask_babel import lazy_gettext as _l
 from ..infra.position_text import phrases, position_phrase, wait_phrase
 from ..models import CounterState, Site, TicketStatus
 from ..queue.days import zone
-from ..queue.publish import iso
+from ..realtime.publish import iso
 from .citizen_errors import citizen_way_back
 
 STATUS_LABELS = {

@@ -96,7 +96,7 @@ def kiosk(slug: str) -> Any:
 @guards_lookup(refused_image)
 def qr(code: str) -> Any:
     """The QR code of a ticket's tracking page, for the kiosk screen when paper is out."""
-    from ..queue.publish import track_url
+    from ..realtime.publish import track_url
     from .qr import qr_svg
 
     try:

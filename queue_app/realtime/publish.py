@@ -1,26 +1,34 @@
-"""Public payloads of the realtime events, and what operations have pushed after commit."""
+"""Public payloads of the realtime events, built from what the domain recorded.
+
+Domain operations record facts (queue/changes.py); :func:`translate`, hooked
+before every commit (:func:`install`), turns them into moments queued for
+emission after commit (``ticket_called``, ``feedback_request``), state keys for
+the publisher (``queue_changed``, ``ticket_updated``, ``counter_changed``) and
+rooms to disconnect. :func:`build_state` builds the state behind those keys
+on the publisher's thread.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import event, select
 from sqlalchemy.orm import Session, joinedload
 
 from ..models import Counter, Service, Site, Ticket, TicketStatus, utcnow
-from ..realtime import events
-from .days import service_day
-from .estimates import (
+from ..queue import changes
+from ..queue.days import service_day
+from ..queue.estimates import (
     open_counters_serving,
     position_and_wait,
     queue_order,
     wait_minutes,
     waiting_counts,
 )
-from .service_times import expected_service_seconds
+from ..queue.service_times import expected_service_seconds
+from . import events
 
 # Tracking pages beyond this place get their position on their next change only.
 MAX_POSITION_UPDATES = 300
@@ -80,36 +88,46 @@ def ticket_update_payload(ticket: Ticket, position: int | None, wait: int | None
     return update_payload(ticket.label, ticket.status, position, wait, counter)
 
 
-def publish_queue_changed(session: Session, site: Site) -> None:
-    """Have ``queue_changed`` pushed to the site's displays and agents after commit."""
-    events.mark_changed(session, (QUEUE, site.id))
+def translate(session: Session) -> None:
+    """Turn the facts the domain recorded (queue/changes.py) into events and state keys."""
+    for fact in changes.take(session):
+        if isinstance(fact, changes.QueueChanged):
+            events.mark_changed(session, (QUEUE, fact.site_id))
+        elif isinstance(fact, changes.PositionsChanged):
+            events.mark_changed(session, (POSITIONS, fact.service_id))
+        elif isinstance(fact, changes.TicketChanged):
+            events.mark_changed(session, (TICKET, fact.ticket_id))
+        elif isinstance(fact, changes.CounterChanged):
+            events.mark_changed(session, (COUNTER, fact.counter_id))
+        elif isinstance(fact, changes.TicketCalled):
+            _queue_call(session, fact.ticket, fact.counter, recall=fact.recall)
+        elif isinstance(fact, changes.TicketFinished):
+            _queue_finished(session, fact.ticket)
+        elif isinstance(fact, changes.ConnectionsEnded):
+            if fact.user_id is not None:
+                events.drop_connections(session, events.user_room(fact.user_id))
+            if fact.device_id is not None:
+                events.drop_connections(session, events.device_room(fact.device_id))
 
 
-def publish_ticket(session: Session, ticket: Ticket) -> None:
-    """Have ``ticket_updated`` pushed to the pages tracking this ticket after commit.
-
-    The screen above the ticket's counter is told too (``counter_changed``).
-    """
-    if ticket.id is None:
-        session.flush()
-    events.mark_changed(session, (TICKET, ticket.id))
-    publish_counter(session, ticket.counter_id)
+def _before_commit(session: Session) -> None:
+    translate(session)
 
 
-def publish_counter(session: Session, counter_id: int | None) -> None:
-    """Have ``counter_changed`` pushed to the screens above this counter after commit."""
-    if counter_id is not None:
-        events.mark_changed(session, (COUNTER, counter_id))
+def _after_rollback(session: Session) -> None:
+    changes.forget(session)
 
 
-def publish_positions(session: Session, service_ids: Iterable[int]) -> None:
-    """Have every waiting ticket of these services told its new place after commit."""
-    events.mark_changed(session, *((POSITIONS, service_id) for service_id in service_ids))
+def install(session_target: Any) -> None:
+    """Turn the domain's facts into events at every commit of this session factory (once)."""
+    if not event.contains(session_target, "before_commit", _before_commit):
+        event.listen(session_target, "before_commit", _before_commit)
+        event.listen(session_target, "after_rollback", _after_rollback)
 
 
-def publish_call(session: Session, ticket: Ticket, counter: Counter, *, recall: bool) -> None:
+def _queue_call(session: Session, ticket: Ticket, counter: Counter, *, recall: bool) -> None:
     """Queue ``ticket_called`` for the site's displays and agents (a moment)."""
-    from ..screens.state import filtered_displays
+    from .screens import filtered_displays
 
     payload = call_payload(ticket, counter, ticket.service, recall=recall)
     events.queue(session, events.TICKET_CALLED, events.site_room(ticket.site.slug), payload)
@@ -119,7 +137,6 @@ def publish_call(session: Session, ticket: Ticket, counter: Counter, *, recall: 
     for device_id, codes in filtered_displays(session, ticket.site_id).items():
         if payload["service"] in codes:
             events.queue(session, events.TICKET_CALLED, events.display_room(device_id), payload)
-    publish_counter(session, counter.id)
 
 
 def build_state(keys: set[events.StateKey]) -> list[events.PendingEvent]:
@@ -154,7 +171,7 @@ class _Versions:
         self.known: dict[int, int] = {}
 
     def of(self, site_id: int) -> int:
-        from ..screens.state import site_version
+        from .versions import site_version
 
         if site_id not in self.known:
             self.known[site_id] = site_version(self.session, site_id)
@@ -162,7 +179,7 @@ class _Versions:
 
 
 def _queue_state(session: Session, site_id: int, versions: _Versions) -> list[events.PendingEvent]:
-    from ..screens.state import filtered_displays
+    from .screens import filtered_displays
 
     site = session.get(Site, site_id)
     if site is None:
@@ -253,7 +270,7 @@ def _tickets(
 def _counters(
     session: Session, counter_ids: list[int], versions: _Versions
 ) -> list[events.PendingEvent]:
-    from ..screens.state import counter_state
+    from .screens import counter_state
 
     built = []
     for counter_id in counter_ids:
@@ -279,7 +296,7 @@ def feedback_request_payload(ticket: Ticket) -> dict[str, Any]:
     }
 
 
-def publish_finished(session: Session, ticket: Ticket) -> None:
+def _queue_finished(session: Session, ticket: Ticket) -> None:
     """Queue ``feedback_request`` for the tablet of the counter that served the ticket."""
     if ticket.counter_id is None:
         return

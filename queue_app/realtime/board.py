@@ -9,8 +9,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..models import Counter, Service, Site, Ticket, utcnow
-from .days import service_day
-from .estimates import waiting_counts
+from ..queue.days import service_day
+from ..queue.estimates import waiting_counts
 from .publish import iso
 
 

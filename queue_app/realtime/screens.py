@@ -1,13 +1,6 @@
-"""What a display shows, and the version that orders it across server processes.
+"""What a display shows: its board, the screen above a counter, its filtered services.
 
-A version is read from the append-only ``ticket_events`` table in the same
-read as the state it describes, so every server process numbers the same
-state alike without a lock: the latest event id of the site, times
-``WINDOW + 1``, plus how many of the site's events lie in the last ``WINDOW``
-ids. The count makes the number grow even when a transaction holding a lower
-id commits after one holding a higher id (PostgreSQL hands out ids at insert,
-not at commit). A screen keeps the state of the highest version it has seen
-and drops an older one arriving late.
+Each state carries the site's version (versions.py).
 """
 
 from __future__ import annotations
@@ -15,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..models import (
@@ -26,33 +19,19 @@ from ..models import (
     Service,
     Site,
     Ticket,
-    TicketEvent,
     device_services,
 )
-from ..queue.board import board
-from ..queue.publish import iso
+from .board import board
+from .publish import iso
+from .versions import site_version
 
-WINDOW = 1000
-
-_LATEST = (
-    select(func.max(TicketEvent.id))
-    .where(TicketEvent.site_id == bindparam("site_id"))
-    .scalar_subquery()
-)
-_VERSION = select(
-    _LATEST,
-    select(func.count(TicketEvent.id))
-    .where(TicketEvent.site_id == bindparam("site_id"), TicketEvent.id > _LATEST - WINDOW)
-    .scalar_subquery(),
-)
-
-
-def site_version(session: Session, site_id: int) -> int:
-    """The version of a site's committed state (grows with every committed ticket event)."""
-    latest, recent = session.execute(_VERSION, {"site_id": site_id}).one()
-    if latest is None:
-        return 0
-    return int(latest) * (WINDOW + 1) + int(recent or 0)
+__all__ = [
+    "counter_state",
+    "device_service_ids",
+    "display_board",
+    "filtered_displays",
+    "site_version",
+]
 
 
 def device_service_ids(session: Session, device: Device) -> list[int]:
