@@ -69,7 +69,7 @@ def served(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Served]:
         QUEUE_APP_SOCKETIO_MAX_CONNECTIONS_PER_ADDRESS=str(limit),
     )
     demo = subprocess.run(
-        [str(BIN / "queue-app"), "demo"], env=env, capture_output=True, text=True, timeout=120
+        [str(BIN / "queue-app"), "demo", "--no-history"], env=env, capture_output=True, text=True, timeout=120
     )
     assert demo.returncode == 0, demo.stderr
     tokens = dict(re.findall(r"^\s+(kiosk|display)\s+.*?(gd_\w+)\s*$", demo.stdout, re.M))

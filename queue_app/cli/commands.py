@@ -6,7 +6,9 @@ import logging
 import os
 import secrets
 import sys
+from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import click
 from flask import Flask, current_app
@@ -78,20 +80,39 @@ def _adapt_public_url(app: Flask, host: str, port: int) -> None:
 @cli.command("demo")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Host the URLs name.")
 @click.option("--port", default=5000, show_default=True, type=int, help="Port the URLs name.")
+@click.option(
+    "--no-history",
+    is_flag=True,
+    help="Leave the office without its past weeks of tickets, ratings and complaints.",
+)
+@click.option(
+    "--history-days",
+    default=None,
+    type=click.IntRange(1, 400),
+    help="Days of past activity played into a new demo office (default: 60).",
+)
 @with_appcontext
-def demo(host: str, port: int) -> None:
-    """Load the example office (idempotent) and print its URLs and device tokens."""
+def demo(host: str, port: int, no_history: bool, history_days: int | None) -> None:
+    """Load the example office (idempotent) and print its URLs and device tokens.
+
+    A new demo office first gets 60 days of past activity (tickets, calls,
+    no-shows, ratings, complaints), played by the product's own operations, so
+    that its dashboard and its public commitments page show results.
+    """
     _adapt_public_url(current_app._get_current_object(), host, port)  # type: ignore[attr-defined]
     from ..demo import load_office, read_spec
 
     upgrade_database()
+    spec = read_spec()
     loaded = load_office(
         db.session,
-        read_spec(),
+        spec,
         current_app.config["SECRET_KEY"],
         instance_path=current_app.instance_path,
     )
     db.session.commit()
+    if not no_history:
+        _demo_history(loaded.site, spec.get("history") or {}, history_days)
     base = current_app.config["PUBLIC_URL"]
     site = loaded.site
     tokens = {device.kind.value: (device, token) for device, token in loaded.tokens.values()}
@@ -158,6 +179,49 @@ def demo(host: str, port: int) -> None:
             f"{base}/api/v1/appointments/<REFERENCE>/check-in"
         )
     echo("")
+
+
+def _demo_history(site: Any, plan: dict[str, Any], days: int | None) -> None:
+    """Play the demo office's past weeks, saying so (it takes some seconds)."""
+    from ..demo.history import DEFAULT_DAYS, has_history, load_history
+    from ..models import utcnow
+    from ..queue.days import service_day
+
+    config = current_app.config
+    if has_history(db.session, site, service_day(site, utcnow())):
+        click.echo("The demo office already has its past activity (--no-history skips it).")
+        return
+    days = days or int(plan.get("days", DEFAULT_DAYS))
+    click.echo(
+        f"Playing {days} days of past activity into the demo office "
+        "(tickets, calls, no-shows, ratings, complaints; --no-history skips it), a dot a day:"
+    )
+    # The made-up complaints and the roll-up would each log a line: the summary says it.
+    quiet = [logging.getLogger(f"queue_app.quality.{name}") for name in ("complaints", "rollup")]
+    levels = [logger.level for logger in quiet]
+    for logger in quiet:
+        logger.setLevel(logging.WARNING)
+    try:
+        played = load_history(
+            db.session,
+            site,
+            days=days,
+            staffing=plan.get("staffing"),
+            arrivals=plan.get("arrivals"),
+            answer_days=float(config["COMPLAINT_ANSWER_DAYS"]),
+            grace=timedelta(minutes=float(config["DAY_CLOSE_GRACE_MINUTES"])),
+            learning_days=int(config["ESTIMATE_LEARNING_DAYS"]),
+            progress=lambda _day: click.echo(".", nl=False),
+        )
+        click.echo("")
+    finally:
+        for logger, level in zip(quiet, levels, strict=True):
+            logger.setLevel(level)
+    click.echo(
+        f"  {played.days} working days: {played.tickets} tickets, {played.served} served, "
+        f"{played.no_shows} no-shows, {played.ratings} ratings, {played.complaints} complaints "
+        f"({played.seconds:.0f} s)"
+    )
 
 
 @cli.command("sms-simulate")
