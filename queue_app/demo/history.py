@@ -325,7 +325,8 @@ class _Player:
                 index = self._counter_index(counters, ticket.counter_id)
                 push(when + timedelta(seconds=rng.uniform(5, 30)), "free", index)
             elif kind == "rate":
-                self._rate(*payload, when)
+                rated, waited_long, at_tablet = payload
+                self._rate(rated, waited_long, at_tablet, when)
         if rng.random() < COMPLAINTS_PER_DAY * WEEKDAY_FACTOR[day.weekday()]:
             self._file_complaint(self.at(day, rng.uniform(MORNING[0] + 30, AFTERNOON[1] + 15)))
 
