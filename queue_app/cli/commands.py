@@ -9,6 +9,7 @@ import sys
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import click
 from flask import Flask, current_app
@@ -146,6 +147,7 @@ def demo(host: str, port: int, no_history: bool, history_days: int | None) -> No
     echo(f"    Complaint form     {base}/sites/{site.slug}/complaints")
     echo(f"    API docs           {base}/api/v1/docs")
     echo("")
+    _say_public_url(base)
     echo("  Sign-ins:")
     for user, password in loaded.users:
         echo(f"    {user.role.value:<8} {user.email:<24} {password}")
@@ -222,6 +224,63 @@ def _demo_history(site: Any, plan: dict[str, Any], days: int | None) -> None:
         f"{played.no_shows} no-shows, {played.ratings} ratings, {played.complaints} complaints "
         f"({played.seconds:.0f} s)"
     )
+
+
+def _lan_address() -> str | None:
+    """This machine's address on its network, as phones on the same Wi-Fi would reach it.
+
+    Asks the system which address it would send from (a UDP socket sends nothing
+    when it connects); None when it has none but loopback.
+    """
+    import socket
+
+    try:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+            probe.connect(("10.255.255.255", 1))
+            address = str(probe.getsockname()[0])
+    except OSError:
+        return None
+    return None if address.startswith("127.") or address == "0.0.0.0" else address  # noqa: S104
+
+
+def _say_public_url(base: str) -> None:
+    """Where the QR codes and SMS links point, and how to point them at phones' reach."""
+    from ..infra.config import reaches_only_this_machine
+
+    echo = click.echo
+    echo(f"  Citizens' phones: QR codes on tickets and links in SMS point to {base}")
+    if not reaches_only_this_machine(base):
+        echo("    (PUBLIC_URL): phones must reach that address.")
+        echo("")
+        return
+    port = urlsplit(base).port or 5000
+    lan = _lan_address()
+    example = f"http://{lan or '192.168.1.20'}:{port}"
+    echo("    — this computer only: a phone scanning a ticket cannot open it.")
+    echo("    To try it with phones on the same Wi-Fi, serve on every interface and set")
+    echo(
+        "    PUBLIC_URL to this computer's address on that network"
+        + ("" if lan else " (ip addr shows it)")
+        + ":"
+    )
+    echo(f"      QUEUE_APP_PUBLIC_URL={example} make demo HOST=0.0.0.0 PORT={port}")
+    echo("    In production, PUBLIC_URL is the office's public address (https://…);")
+    echo("    `queue-app check-settings` and the production server refuse 127.0.0.1 and localhost.")
+    echo("")
+
+
+@cli.command("check-settings")
+@with_appcontext
+def check_settings() -> None:
+    """Check the settings a production server needs (PUBLIC_URL phones reach...); exit 1 if not."""
+    from ..infra.config import production_problems
+
+    problems = production_problems(current_app.config)
+    for problem in problems:
+        click.echo(f"- {problem}", err=True)
+    if problems:
+        raise SystemExit(1)
+    click.echo(f"Settings fit production (PUBLIC_URL {current_app.config['PUBLIC_URL']}).")
 
 
 @cli.command("sms-simulate")
@@ -367,6 +426,10 @@ def worker() -> None:
             "cannot reach the server's screens.",
             err=True,
         )
+    from ..infra.config import production_problems
+
+    for problem in production_problems(app.config):
+        click.echo(f"Note: {problem}", err=True)
     click.echo("Guichet worker started.")
     from .. import settle_heap
 
