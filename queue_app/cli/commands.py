@@ -264,7 +264,7 @@ def _say_public_url(base: str) -> None:
         + ":"
     )
     echo(f"      QUEUE_APP_PUBLIC_URL={example} make demo HOST=0.0.0.0 PORT={port}")
-    echo("    In production, PUBLIC_URL is the office's public address (https://…);")
+    echo("    In production, PUBLIC_URL is the office's public address, on HTTPS;")
     echo("    `queue-app check-settings` and the production server refuse 127.0.0.1 and localhost.")
     echo("")
 
