@@ -162,7 +162,7 @@ def test_demo_command_plays_the_history_unless_told_not_to(empty_app, tmp_path):
     with empty_app.app_context():
         assert db.session.scalar(select(func.count()).select_from(Ticket)) > 0
     again = invoke(empty_app, "demo").output
-    assert "already has its past activity" in again
+    assert "already has tickets of earlier days: no past activity added" in again
 
 
 def test_demo_command_without_history(empty_app):  # noqa: F811
@@ -170,3 +170,19 @@ def test_demo_command_without_history(empty_app):  # noqa: F811
     assert "past activity" not in output
     with empty_app.app_context():
         assert db.session.scalar(select(func.count()).select_from(Ticket)) == 0
+
+
+def test_no_past_is_played_while_someone_serves(demo):
+    app, site_id = demo
+    from queue_app.models import User
+    from queue_app.queue.counters import open_counter
+
+    with app.app_context():
+        agent = db.session.scalar(select(User).where(User.email == "agent@guichet.demo"))
+        counter = db.session.scalar(select(Counter).where(Counter.name == "Guichet 3"))
+        open_counter(db.session, counter, agent, now=NOW)
+        db.session.commit()
+    assert play(app, site_id).skipped
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(Ticket)) == 0
+        assert db.session.scalar(select(Counter).where(Counter.name == "Guichet 3")).agent_id

@@ -191,7 +191,7 @@ def _demo_history(site: Any, plan: dict[str, Any], days: int | None) -> None:
 
     config = current_app.config
     if has_history(db.session, site, service_day(site, utcnow())):
-        click.echo("The demo office already has its past activity (--no-history skips it).")
+        click.echo("The demo office already has tickets of earlier days: no past activity added.")
         return
     days = days or int(plan.get("days", DEFAULT_DAYS))
     click.echo(
@@ -219,6 +219,11 @@ def _demo_history(site: Any, plan: dict[str, Any], days: int | None) -> None:
     finally:
         for logger, level in zip(quiet, levels, strict=True):
             logger.setLevel(level)
+    if played.skipped:
+        click.echo(
+            "  Not played: a counter is open. Close the counters, then run queue-app demo again."
+        )
+        return
     click.echo(
         f"  {played.days} working days: {played.tickets} tickets, {played.served} served, "
         f"{played.no_shows} no-shows, {played.ratings} ratings, {played.complaints} complaints "

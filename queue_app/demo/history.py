@@ -33,6 +33,7 @@ from ..models import (
     Complaint,
     ComplaintKind,
     Counter,
+    CounterState,
     Device,
     DeviceKind,
     FeedbackSource,
@@ -158,6 +159,10 @@ def load_history(
     today = service_day(site, now)
     result = History()
     if days <= 0 or has_history(session, site, today):
+        result.skipped = True
+        return result
+    if any(c.state != CounterState.CLOSED or c.agent_id is not None for c in site.counters):
+        # Someone is serving now: the past is played into a closed office only.
         result.skipped = True
         return result
     play = _Player(
