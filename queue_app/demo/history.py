@@ -230,7 +230,11 @@ class _Player:
         self.serves = {c.id: {link.service_id for link in c.service_links} for c in self.counters}
         served_here = set().union(*self.serves.values()) if self.serves else set()
         # Citizens come for the services a staffed counter serves.
-        self.services = [s for s in site.services if s.is_active and s.id in served_here]
+        self.services = [
+            s
+            for s in sorted(site.services, key=lambda s: s.id)
+            if s.is_active and s.id in served_here
+        ]
         self.arrivals = {**DAILY_ARRIVALS, **(arrivals or {})}
         self.tickets = self.served = self.no_shows = self.ratings = self.filed = 0
         self._complaints: list[tuple[datetime, int]] = []
