@@ -90,13 +90,14 @@ def test_without_root_the_voice_clips_are_skipped_with_an_explanation_and_no_pro
     assert "[sudo] password" not in done.stderr
     # What, why, why not, and that it goes on.
     assert (
-        "Installing espeak-ng sox libsox-fmt-base (Debian packages, with apt-get), "
-        "for the displays' built-in voice" in out
+        "Needed for the displays' built-in voice (recorded clips of the calls, made by "
+        "espeak-ng and sox): espeak-ng sox libsox-fmt-base (Debian packages)." in out
     )
     assert "Not installed: installing needs root, and sudo would ask for a password here." in out
     assert "as root: apt-get install espeak-ng sox libsox-fmt-base" in out
     assert "Going on without the voice clips" in out
-    assert out.index("Installing espeak-ng") < out.index("Going on without the voice clips")
+    assert out.index("Needed for") < out.index("Going on without the voice clips")
+    assert "Installing them" not in out
     # sudo was only asked whether it needs a password; apt-get never ran.
     assert [c for c in calls if c.startswith("sudo")] == (
         ["sudo -n true"] if sudo == "password" else []
@@ -108,7 +109,8 @@ def test_without_root_the_voice_clips_are_skipped_with_an_explanation_and_no_pro
 def test_with_password_less_sudo_apt_runs_through_sudo_unattended(machine, tmp_path):
     done, calls = machine("voice-tools", uid=1000, sudo="nopasswd", extra=voice_args(tmp_path))
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "Installing espeak-ng sox libsox-fmt-base" in done.stdout
+    assert "espeak-ng sox libsox-fmt-base (Debian packages)" in done.stdout
+    assert "Installing them with sudo -n apt-get…" in done.stdout
     assert "sudo -n apt-get update -qq" in calls
     assert (
         "sudo -n env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "
@@ -119,7 +121,8 @@ def test_with_password_less_sudo_apt_runs_through_sudo_unattended(machine, tmp_p
 def test_as_root_with_no_stdin_ci_installs_with_apt_get(machine, tmp_path):
     done, calls = machine("voice-tools", uid=0, sudo="password", extra=voice_args(tmp_path))
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "Installing espeak-ng sox libsox-fmt-base" in done.stdout
+    assert "espeak-ng sox libsox-fmt-base (Debian packages)" in done.stdout
+    assert "Installing them with apt-get…" in done.stdout
     assert calls == [
         "apt-get update -qq",
         "apt-get install -y -qq espeak-ng sox libsox-fmt-base",
@@ -131,8 +134,10 @@ def test_the_test_commands_chromium_step_says_why_and_goes_on_without_root(machi
         "browser", uid=1000, sudo="password", extra=("CHROMIUM=/nowhere/chromium",)
     )
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "Installing chromium fonts-dejavu-core fonts-liberation" in done.stdout
-    assert "for the browser tests, which drive Chromium (/nowhere/chromium)" in done.stdout
+    assert (
+        "Needed for the browser tests, which drive Chromium (/nowhere/chromium): "
+        "chromium fonts-dejavu-core fonts-liberation (Debian packages)." in done.stdout
+    )
     assert "Going on without Chromium: the browser tests fail until it is installed." in done.stdout
     assert not [c for c in calls if c.startswith("apt-get")]
 

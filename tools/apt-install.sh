@@ -10,7 +10,7 @@
 set -u
 why=$1
 shift
-echo "Installing $* (Debian packages, with apt-get), for $why."
+echo "Needed for $why: $* (Debian packages)."
 if ! command -v apt-get >/dev/null 2>&1; then
     echo "  Not installed: there is no apt-get here (not Debian or Ubuntu). Install $* yourself."
     exit 2
@@ -24,6 +24,7 @@ else
     echo "  To install them, as root: apt-get install $*"
     exit 2
 fi
+echo "  Installing them with ${run:+$run }apt-get…"
 tries=${APT_RETRIES:-6}
 try=1
 while :; do
