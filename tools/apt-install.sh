@@ -19,8 +19,12 @@ if [ "$(id -u)" = 0 ]; then
     run=""
 elif command -v sudo >/dev/null 2>&1 && sudo -n true </dev/null >/dev/null 2>&1; then
     run="sudo -n"
-else
+elif command -v sudo >/dev/null 2>&1; then
     echo "  Not installed: installing needs root, and sudo would ask for a password here."
+    echo "  To install them, as root: apt-get install $*"
+    exit 2
+else
+    echo "  Not installed: installing needs root (and there is no sudo here)."
     echo "  To install them, as root: apt-get install $*"
     exit 2
 fi
