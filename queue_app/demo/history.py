@@ -44,7 +44,7 @@ from ..models import (
     User,
     utcnow,
 )
-from ..quality.complaints import answer, assign, close, submit_complaint
+from ..quality.complaints import answer, assign, assignable_staff, close, submit_complaint
 from ..quality.feedback import record_feedback
 from ..quality.learning import learn_site
 from ..quality.rollup import roll_up
@@ -149,7 +149,8 @@ def load_history(
     days. ``staffing``: counter name → e-mail of who serves there (default:
     the site's agents, then its managers, one per counter in order); counters
     nobody staffs stay closed and only the services of staffed ones get
-    citizens. ``arrivals``: citizens per working day and service code. The
+    citizens. ``arrivals``: citizens per working day and service code (15 for a
+    service it does not name). The
     counters must be closed (no agent holds them): they are closed again at the
     end of each day. Ends with the day summaries rolled up and the service
     times learned, as the scheduler's jobs would.
@@ -223,9 +224,10 @@ class _Player:
         people = _staffing(session, site, staffing)
         self.counters = [c for c in sorted(site.counters, key=lambda c: c.id) if c.id in people]
         self.staff = [people[c.id] for c in self.counters]
-        self.manager = next(
-            (u for u in _site_staff(session, site) if u.role == Role.MANAGER),
-            self.staff[0] if self.staff else None,
+        # Who answers the complaints: a manager of the site, else an admin.
+        answering = assignable_staff(session, site)
+        self.manager = next((u for u in answering if u.role == Role.MANAGER), None) or next(
+            iter(answering), None
         )
         self.serves = {c.id: {link.service_id for link in c.service_links} for c in self.counters}
         served_here = set().union(*self.serves.values()) if self.serves else set()
