@@ -226,7 +226,8 @@ def _demo_history(site: Any, plan: dict[str, Any], days: int | None) -> None:
         return
     click.echo(
         f"  {played.days} working days: {played.tickets} tickets, {played.served} served, "
-        f"{played.no_shows} no-shows, {played.ratings} ratings, {played.complaints} complaints "
+        f"{played.no_shows} no-shows, {played.cancelled} gave up, {played.ratings} ratings, "
+        f"{played.complaints} complaints "
         f"({played.seconds:.0f} s)"
     )
 

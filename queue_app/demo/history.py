@@ -41,6 +41,7 @@ from ..models import (
     Site,
     Ticket,
     TicketSource,
+    TicketStatus,
     User,
     utcnow,
 )
@@ -52,7 +53,7 @@ from ..queue.actors import Actor
 from ..queue.calling import call_next
 from ..queue.counters import close_counter, open_counter, pause_counter
 from ..queue.days import service_day, zone
-from ..queue.tickets import finish, issue_ticket, mark_no_show, recall, start
+from ..queue.tickets import cancel, finish, issue_ticket, mark_no_show, recall, start
 
 DEFAULT_DAYS = 60
 DEFAULT_SEED = 20260
@@ -71,6 +72,8 @@ AFTERNOON = (14 * 60, 16 * 60 + 45)
 COUNTERS_OPEN = (8 * 60, 14 * 60)
 
 NO_SHOW = 0.07
+# Citizens who leave when their wait runs long (30 to 90 minutes without a call).
+IMPATIENT = 0.3
 PRIORITY = 0.05
 # Who rates: on the counter's tablet, on the tracking page (others).
 TABLET_RATES = 0.55
@@ -113,6 +116,7 @@ class History:
     tickets: int = 0
     served: int = 0
     no_shows: int = 0
+    cancelled: int = 0
     ratings: int = 0
     complaints: int = 0
     seconds: float = 0.0
@@ -193,6 +197,7 @@ def load_history(
     result.tickets = play.tickets
     result.served = play.served
     result.no_shows = play.no_shows
+    result.cancelled = play.cancelled
     result.ratings = play.ratings
     result.complaints = play.filed
     result.seconds = time.perf_counter() - started
@@ -238,7 +243,8 @@ class _Player:
             if s.is_active and s.id in served_here
         ]
         self.arrivals = {**DAILY_ARRIVALS, **(arrivals or {})}
-        self.tickets = self.served = self.no_shows = self.ratings = self.filed = 0
+        self.tickets = self.served = self.no_shows = self.cancelled = 0
+        self.ratings = self.filed = 0
         self._complaints: list[tuple[datetime, int]] = []
 
     # --- one day -------------------------------------------------------------
@@ -271,8 +277,12 @@ class _Player:
         while heap:
             when, _n, kind, payload = heapq.heappop(heap)
             if kind == "arrive":
-                self._issue(payload, when)
+                issued = self._issue(payload, when)
                 waiting[payload.id] += 1
+                if rng.random() < IMPATIENT:
+                    # Leaves if not called within the hour or so (cancels on the tracking page).
+                    patience = timedelta(minutes=rng.uniform(30, 90))
+                    push(when + patience, "give_up", issued)
                 waiting_for = [
                     i for i in sorted(idle) if payload.id in self.serves[counters[i][0].id]
                 ]
@@ -335,6 +345,11 @@ class _Player:
                 self.no_shows += 1
                 index = self._counter_index(counters, ticket.counter_id)
                 push(when + timedelta(seconds=rng.uniform(5, 30)), "free", index)
+            elif kind == "give_up":
+                if payload.status == TicketStatus.WAITING:
+                    cancel(session, payload, actor=Actor(), now=when)
+                    waiting[payload.service_id] -= 1
+                    self.cancelled += 1
             elif kind == "rate":
                 rated, waited_long, at_tablet = payload
                 self._rate(rated, waited_long, at_tablet, when)
@@ -360,8 +375,8 @@ class _Player:
         found.sort(key=lambda item: item[0])
         return found
 
-    def _issue(self, service: Any, when: datetime) -> None:
-        issue_ticket(
+    def _issue(self, service: Any, when: datetime) -> Ticket:
+        issued = issue_ticket(
             self.session,
             self.site,
             service,
@@ -371,6 +386,7 @@ class _Player:
             now=when,
         )
         self.tickets += 1
+        return issued.ticket
 
     def _service_minutes(self, ticket: Ticket) -> float:
         mean = float(ticket.service.avg_service_seconds or 300) / 60
