@@ -64,26 +64,30 @@ i18n-update: i18n-extract ## merge new messages into the French catalogue
 
 # The built-in French voice of the displays (recorded clips joined when the browser has
 # no voice): generated offline by espeak-ng and sox into display/static/voice/ (git-ignored),
-# which the wheel includes.
+# which the wheel includes. Without root (or password-less sudo) the tools are not
+# installed: the install goes on without the clips, and says so.
 VOICE_LANGUAGES ?= fr
-VOICE_STAMP := display/static/voice/.built
+VOICE_DIR ?= display/static/voice
+VOICE_STAMP := $(VOICE_DIR)/.built
+HAVE_VOICE_TOOLS = command -v espeak-ng >/dev/null && command -v sox >/dev/null \
+	&& sox -h 2>/dev/null | grep -q ' vorbis'
 
 voice-tools: ## install espeak-ng and sox (Debian) when missing: they make the voice clips
-	@if ! command -v espeak-ng >/dev/null || ! command -v sox >/dev/null \
-		|| ! sox -h 2>/dev/null | grep -q ' vorbis'; then \
-		echo "Installing espeak-ng and sox for the display's voice clips (apt)…"; \
-		if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
-		for try in 1 2 3 4 5 6; do \
-			$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq \
-				espeak-ng sox libsox-fmt-base >/dev/null && break; \
-			echo "apt busy, retrying…"; sleep 10; \
-		done; \
+	@if ! { $(HAVE_VOICE_TOOLS); }; then \
+		tools/apt-install.sh "the displays' built-in voice (recorded clips of the calls, made by espeak-ng and sox)" \
+			espeak-ng sox libsox-fmt-base || true; \
 	fi
 
 $(VOICE_STAMP): display/build_voice.py | $(BIN)/activate
-	$(MAKE) --no-print-directory voice-tools
-	$(BIN)/python display/build_voice.py --out display/static/voice $(VOICE_LANGUAGES)
-	touch $@
+	@$(MAKE) --no-print-directory voice-tools
+	@if { $(HAVE_VOICE_TOOLS); }; then \
+		echo "$(BIN)/python display/build_voice.py --out $(VOICE_DIR) $(VOICE_LANGUAGES)"; \
+		$(BIN)/python display/build_voice.py --out $(VOICE_DIR) $(VOICE_LANGUAGES) && touch $@; \
+	else \
+		echo "Going on without the voice clips: the displays speak with the browser's own voice"; \
+		echo "when it has one for the office's language, and show the calls silently otherwise."; \
+		echo "Once espeak-ng and sox are installed, 'make voice' makes the clips."; \
+	fi
 
 voice: $(VOICE_STAMP) ## generate the display's built-in voice clips (espeak-ng + sox)
 
@@ -91,20 +95,21 @@ install: $(VENV)/.installed assets voice i18n-compile fonts ## install the appli
 
 install-test: install $(VENV)/.installed-test browser ## install everything the tests need
 
+# The browser tests drive this Chromium (tests/conftest.py).
+CHROMIUM ?= /usr/bin/chromium
 browser: ## install Debian's Chromium for the browser tests when missing
-	@if [ ! -x /usr/bin/chromium ]; then \
-		echo "Installing Chromium for the browser tests (apt)…"; \
-		if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
-		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq \
-			chromium fonts-dejavu-core fonts-liberation >/dev/null; \
+	@if [ ! -x $(CHROMIUM) ]; then \
+		tools/apt-install.sh "the browser tests, which drive Chromium ($(CHROMIUM))" \
+			chromium fonts-dejavu-core fonts-liberation \
+		|| echo "Going on without Chromium: the browser tests fail until it is installed."; \
 	fi
 
+DEJAVU ?= /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf
 fonts: ## install Debian's DejaVu fonts (tickets print text a code page lacks, e.g. Wolof ŋ, as images)
-	@if [ ! -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ]; then \
-		echo "Installing fonts-dejavu-core for ticket printing (apt)…"; \
-		if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
-		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq \
-			fonts-dejavu-core >/dev/null; \
+	@if [ ! -f $(DEJAVU) ]; then \
+		tools/apt-install.sh "printing on tickets the letters a printer's code page lacks (Wolof ŋ, Fula ɓ), drawn with DejaVu Sans" \
+			fonts-dejavu-core \
+		|| echo "Going on without DejaVu: such letters are drawn with Pillow's own font, which may lack them."; \
 	fi
 
 HOST ?= 127.0.0.1

@@ -8,8 +8,12 @@ QUEUE_APP_REDIS_URL set, plus one `queue-app worker` for the periodic jobs.
 """
 
 from queue_app import create_app, settle_heap
+from queue_app.infra.config import check_production_settings
 
 app = create_app()
+# A loopback PUBLIC_URL would print QR codes no phone can open: refuse to serve
+# (gunicorn stops: "Worker failed to boot", after this message).
+check_production_settings(app.config)
 
 if app.config.get("SCHEDULER_IN_PROCESS"):
     from queue_app.jobs.scheduler import build_scheduler

@@ -131,6 +131,8 @@ def running_server(args: argparse.Namespace) -> Iterator[Server]:
             "QUEUE_APP_DATABASE_URL": database_url,
             "QUEUE_APP_INSTANCE_PATH": instance,
             "QUEUE_APP_SECRET_KEY": "bench-secret",
+            # The production server on this machine only (wsgi.py refuses it otherwise).
+            "QUEUE_APP_ALLOW_LOOPBACK_PUBLIC_URL": "true",
             "QUEUE_APP_LOG_LEVEL": "WARNING",
             "QUEUE_APP_RATELIMIT_ENABLED": "false",
         }

@@ -111,6 +111,8 @@ def server(args: argparse.Namespace, max_clients: int):
             "QUEUE_APP_DATABASE_URL": database_url,
             "QUEUE_APP_INSTANCE_PATH": instance,
             "QUEUE_APP_SECRET_KEY": "bench-secret",
+            # The production server on this machine only (wsgi.py refuses it otherwise).
+            "QUEUE_APP_ALLOW_LOOPBACK_PUBLIC_URL": "true",
             "QUEUE_APP_LOG_LEVEL": "WARNING",
             "QUEUE_APP_RATELIMIT_ENABLED": "false",
             # The load comes from one address.

@@ -66,6 +66,8 @@ def main() -> None:
         "QUEUE_APP_DATABASE_URL": f"sqlite:///{folder}/rss.db",
         "QUEUE_APP_INSTANCE_PATH": folder,
         "QUEUE_APP_SECRET_KEY": "bench-secret",
+        # The production server on this machine only (wsgi.py refuses it otherwise).
+        "QUEUE_APP_ALLOW_LOOPBACK_PUBLIC_URL": "true",
         "QUEUE_APP_LOG_LEVEL": "WARNING",
     }
     cli = str(VENV_BIN / "queue-app")

@@ -3,6 +3,9 @@
     QUEUE_APP_CONFIG=/etc/guichet/settings.py gunicorn ...
 
 Secrets may instead come from the environment (QUEUE_APP_SECRET_KEY, ...).
+`queue-app check-settings` says what would keep the server from starting: the
+production server (wsgi.py) refuses a PUBLIC_URL of the machine itself (127.0.0.1,
+localhost), which no citizen's phone can open from a ticket's QR code.
 """
 
 SECRET_KEY = "change-me: python -c 'import secrets; print(secrets.token_urlsafe(48))'"  # noqa: S105

@@ -45,8 +45,13 @@ REDIS_RETRY_SECONDS = 2
 HOT_CACHE_SECONDS = 5
 HOT_CACHE_FALLBACK_SECONDS = 1
 
-# External URL of the server, used in tracking links and QR codes.
+# External URL of the server, used in tracking links and QR codes: an address the
+# citizens' phones reach (https://guichet.example.sn, or http://192.168.1.20:5000 on
+# the office's Wi-Fi). The production server (wsgi.py) and `queue-app check-settings`
+# refuse an address of this machine only (127.0.0.1, localhost, 0.0.0.0), unless
+# ALLOW_LOOPBACK_PUBLIC_URL is True (trying the production server on one machine).
 PUBLIC_URL = "http://127.0.0.1:5000"
+ALLOW_LOOPBACK_PUBLIC_URL = False
 
 # Languages offered to users; the first is the default.
 LANGUAGES = ["fr", "en"]

@@ -403,7 +403,12 @@ def test_the_display_survives_a_server_restart(make_page, tmp_path):
     port = _free_port()
     base = f"http://127.0.0.1:{port}"
     demo = subprocess.run(
-        [queue_app, "demo"], env=env, capture_output=True, text=True, timeout=120, check=True
+        [queue_app, "demo", "--no-history"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
     )
     display_url = re.search(r"Display \(TV\)\s+(\S+)", demo.stdout).group(1)
     kiosk = re.search(r"kiosk\s+.*?(gd_\w+)", demo.stdout).group(1)

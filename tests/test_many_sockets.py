@@ -67,9 +67,15 @@ def served(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Served]:
         QUEUE_APP_SECRET_KEY="many-sockets-secret",
         QUEUE_APP_LOG_LEVEL="WARNING",
         QUEUE_APP_SOCKETIO_MAX_CONNECTIONS_PER_ADDRESS=str(limit),
+        # The production command on this machine only (wsgi.py refuses it otherwise).
+        QUEUE_APP_ALLOW_LOOPBACK_PUBLIC_URL="true",
     )
     demo = subprocess.run(
-        [str(BIN / "queue-app"), "demo"], env=env, capture_output=True, text=True, timeout=120
+        [str(BIN / "queue-app"), "demo", "--no-history"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert demo.returncode == 0, demo.stderr
     tokens = dict(re.findall(r"^\s+(kiosk|display)\s+.*?(gd_\w+)\s*$", demo.stdout, re.M))

@@ -6,7 +6,10 @@ import logging
 import os
 import secrets
 import sys
+from datetime import timedelta
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
 
 import click
 from flask import Flask, current_app
@@ -121,20 +124,39 @@ def _adapt_public_url(app: Flask, host: str, port: int) -> None:
 @cli.command("demo")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Host the URLs name.")
 @click.option("--port", default=5000, show_default=True, type=int, help="Port the URLs name.")
+@click.option(
+    "--no-history",
+    is_flag=True,
+    help="Leave the office without its past weeks of tickets, ratings and complaints.",
+)
+@click.option(
+    "--history-days",
+    default=None,
+    type=click.IntRange(1, 400),
+    help="Days of past activity played into a new demo office (default: 60).",
+)
 @with_appcontext
-def demo(host: str, port: int) -> None:
-    """Load the example office (idempotent) and print its URLs and device tokens."""
+def demo(host: str, port: int, no_history: bool, history_days: int | None) -> None:
+    """Load the example office (idempotent) and print its URLs and device tokens.
+
+    A new demo office first gets 60 days of past activity (tickets, calls,
+    no-shows, ratings, complaints), played by the product's own operations, so
+    that its dashboard and its public commitments page show results.
+    """
     _adapt_public_url(current_app._get_current_object(), host, port)  # type: ignore[attr-defined]
     from ..demo import load_office, read_spec
 
     upgrade_database()
+    spec = read_spec()
     loaded = load_office(
         db.session,
-        read_spec(),
+        spec,
         current_app.config["SECRET_KEY"],
         instance_path=current_app.instance_path,
     )
     db.session.commit()
+    if not no_history:
+        _demo_history(loaded.site, spec.get("history") or {}, history_days)
     base = current_app.config["PUBLIC_URL"]
     site = loaded.site
     tokens = {device.kind.value: (device, token) for device, token in loaded.tokens.values()}
@@ -168,6 +190,7 @@ def demo(host: str, port: int) -> None:
     echo(f"    Complaint form     {base}/sites/{site.slug}/complaints")
     echo(f"    API docs           {base}/api/v1/docs")
     echo("")
+    _say_public_url(base)
     echo("  Sign-ins:")
     for user, password in loaded.users:
         echo(f"    {user.role.value:<8} {user.email:<24} {password}")
@@ -201,6 +224,112 @@ def demo(host: str, port: int) -> None:
             f"{base}/api/v1/appointments/<REFERENCE>/check-in"
         )
     echo("")
+
+
+def _demo_history(site: Any, plan: dict[str, Any], days: int | None) -> None:
+    """Play the demo office's past weeks, saying so (it takes some seconds)."""
+    from ..demo.history import DEFAULT_DAYS, has_history, load_history
+    from ..models import utcnow
+    from ..queue.days import service_day
+
+    config = current_app.config
+    if has_history(db.session, site, service_day(site, utcnow())):
+        click.echo("The demo office already has tickets of earlier days: no past activity added.")
+        return
+    days = days or int(plan.get("days", DEFAULT_DAYS))
+    click.echo(
+        f"Playing {days} days of past activity into the demo office "
+        "(tickets, calls, no-shows, ratings, complaints; --no-history skips it), a dot a day:"
+    )
+    # The made-up complaints and the roll-up would each log a line: the summary says it.
+    quiet = [logging.getLogger(f"queue_app.quality.{name}") for name in ("complaints", "rollup")]
+    levels = [logger.level for logger in quiet]
+    for logger in quiet:
+        logger.setLevel(logging.WARNING)
+    try:
+        played = load_history(
+            db.session,
+            site,
+            days=days,
+            staffing=plan.get("staffing"),
+            arrivals=plan.get("arrivals"),
+            answer_days=float(config["COMPLAINT_ANSWER_DAYS"]),
+            grace=timedelta(minutes=float(config["DAY_CLOSE_GRACE_MINUTES"])),
+            learning_days=int(config["ESTIMATE_LEARNING_DAYS"]),
+            progress=lambda _day: click.echo(".", nl=False),
+        )
+        click.echo("")
+    finally:
+        for logger, level in zip(quiet, levels, strict=True):
+            logger.setLevel(level)
+    if played.skipped:
+        click.echo(
+            "  Not played: a counter is open. Close the counters, then run queue-app demo again."
+        )
+        return
+    click.echo(
+        f"  {played.days} working days: {played.tickets} tickets, {played.served} served, "
+        f"{played.no_shows} no-shows, {played.cancelled} gave up, {played.ratings} ratings, "
+        f"{played.complaints} complaints "
+        f"({played.seconds:.0f} s)"
+    )
+
+
+def _lan_address() -> str | None:
+    """This machine's address on its network, as phones on the same Wi-Fi would reach it.
+
+    Asks the system which address it would send from (a UDP socket sends nothing
+    when it connects); None when it has none but loopback.
+    """
+    import socket
+
+    try:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+            probe.connect(("10.255.255.255", 1))
+            address = str(probe.getsockname()[0])
+    except OSError:
+        return None
+    return None if address.startswith("127.") or address == "0.0.0.0" else address  # noqa: S104
+
+
+def _say_public_url(base: str) -> None:
+    """Where the QR codes and SMS links point, and how to point them at phones' reach."""
+    from ..infra.config import reaches_only_this_machine
+
+    echo = click.echo
+    echo(f"  Citizens' phones: QR codes on tickets and links in SMS point to {base}")
+    if not reaches_only_this_machine(base):
+        echo("    (PUBLIC_URL): phones must reach that address.")
+        echo("")
+        return
+    port = urlsplit(base).port or 5000
+    lan = _lan_address()
+    example = f"http://{lan or '192.168.1.20'}:{port}"
+    echo("    — this computer only: a phone scanning a ticket cannot open it.")
+    echo("    To try it with phones on the same Wi-Fi, serve on every interface and set")
+    echo(
+        "    PUBLIC_URL to this computer's address on that network"
+        + ("" if lan else " (ip addr shows it)")
+        + ":"
+    )
+    echo(f"      QUEUE_APP_PUBLIC_URL={example} make demo HOST=0.0.0.0 PORT={port}")
+    echo("    In production, PUBLIC_URL is the office's public address, on HTTPS;")
+    echo("    `queue-app check-settings` and the production server refuse 127.0.0.1 and localhost.")
+    echo("")
+
+
+@cli.command("check-settings")
+@with_appcontext
+def check_settings() -> None:
+    """Check the settings a production server needs (PUBLIC_URL phones reach...); exit 1 if not."""
+    from ..infra.config import production_problems
+
+    problems = production_problems(current_app.config)
+    for problem in problems:
+        click.echo(f"- {problem}", err=True)
+    if problems:
+        raise SystemExit(1)
+    click.echo(f"Settings fit production (PUBLIC_URL {current_app.config['PUBLIC_URL']}).")
 
 
 @cli.command("sms-simulate")
@@ -347,6 +476,10 @@ def worker() -> None:
             "cannot reach the server's screens.",
             err=True,
         )
+    from ..infra.config import production_problems
+
+    for problem in production_problems(app.config):
+        click.echo(f"Note: {problem}", err=True)
     click.echo("Guichet worker started.")
     from .. import settle_heap
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import secrets
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from flask import Flask
 
@@ -124,3 +126,47 @@ def _instance_secret(instance: Path) -> str:
     with os.fdopen(fd, "w") as handle:
         handle.write(key)
     return key
+
+
+class SettingsError(RuntimeError):
+    """Settings a production server must not start with."""
+
+
+def reaches_only_this_machine(url: str) -> bool:
+    """Whether a URL names this machine only (loopback, localhost, 0.0.0.0), or no host."""
+    try:
+        host = (urlsplit(str(url)).hostname or "").rstrip(".").lower()
+    except ValueError:
+        return True
+    if not host or host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return address.is_loopback or address.is_unspecified
+
+
+def production_problems(config: Any) -> list[str]:
+    """What in the settings keeps a production server from serving citizens, in words."""
+    problems = []
+    public_url = str(config.get("PUBLIC_URL") or "")
+    if reaches_only_this_machine(public_url) and not config.get("ALLOW_LOOPBACK_PUBLIC_URL"):
+        problems.append(
+            f"PUBLIC_URL is {public_url or '(empty)'}: the QR codes on tickets, the tracking "
+            "links sent by SMS and the answers to complaints point there, and citizens' "
+            "phones cannot open an address of this machine only. Set it to the address "
+            "their phones reach, e.g. QUEUE_APP_PUBLIC_URL=https://guichet.example.sn (or "
+            "PUBLIC_URL in the file named by QUEUE_APP_CONFIG). To try the production "
+            "server on one machine, set QUEUE_APP_ALLOW_LOOPBACK_PUBLIC_URL=true."
+        )
+    return problems
+
+
+def check_production_settings(config: Any) -> None:
+    """Raise :class:`SettingsError` naming every problem of :func:`production_problems`."""
+    problems = production_problems(config)
+    if problems:
+        raise SettingsError(
+            "Guichet will not start with these settings:\n- " + "\n- ".join(problems)
+        )
