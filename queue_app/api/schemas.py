@@ -519,6 +519,17 @@ class DeviceSchema(Schema):
     printer = fields.String(allow_none=True, metadata={"description": "kiosks: printer URL"})
     printer_options = fields.Dict()
     print_agent = fields.Integer(allow_none=True)
+    last_seen_at = fields.String(
+        allow_none=True,
+        metadata={"description": "its last request or socket activity; null until first seen"},
+    )
+    online = fields.Boolean(metadata={"description": "seen within DEVICE_OFFLINE_SECONDS"})
+    printer_status = fields.String(
+        metadata={
+            "description": "a kiosk that prints: its printer's real-time status",
+            "enum": ["ok", "paper_low", "paper_out", "cover_open", "offline", "unknown"],
+        }
+    )
 
 
 # What a phone number looks like as people write it; whether it exists in the numbering

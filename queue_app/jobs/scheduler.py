@@ -12,6 +12,7 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 from flask import Flask
 
 from ..extensions import db
+from ..ops import alerts, printer_health
 from ..printing import worker as print_spool
 from . import appointments, day_close, idempotency, retention, stats
 
@@ -31,6 +32,9 @@ JOBS: list[tuple[str, Callable[[], Any], dict[str, int | str]]] = [
     ("retention_quality", retention.run_quality, {"hours": 1}),
     ("stats_rollup", stats.roll_up_all, {"minutes": 10}),
     ("service_times", stats.learn_all, {"minutes": 30}),
+    # Operations (ops/): alerts, and printers the server drives asked while idle.
+    ("alerts", alerts.run, {"seconds": "ALERTS_INTERVAL_SECONDS"}),
+    ("printer_health", printer_health.check_idle_printers, {"seconds": 60}),
 ]
 
 

@@ -1,0 +1,1 @@
+"""Operations: devices alive, printer health, alerts (and, beside them, metrics and backups)."""
