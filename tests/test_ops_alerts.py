@@ -72,13 +72,6 @@ def device_id(app, kind: str) -> int:
         return db.session.scalar(select(Device.id).where(Device.kind == kind))
 
 
-def set_alert_phone(app, phone: str | None) -> None:
-    with app.app_context():
-        site = db.session.scalar(select(Site))
-        site.alert_phone = phone
-        db.session.commit()
-
-
 def alert_sms(app) -> list[OutboundMessage]:
     with app.app_context():
         return list(
@@ -89,7 +82,12 @@ def alert_sms(app) -> list[OutboundMessage]:
 def test_a_display_that_disconnects_is_alerted_then_closed_when_it_returns(
     app, api, office, morning
 ):
-    set_alert_phone(app, "+221771234567")
+    bad = api.patch(f"sites/{office.slug}", "manager", json={"alert_phone": "12"})
+    assert bad.status_code == 400
+    answer = api.patch(f"sites/{office.slug}", "manager", json={"alert_phone": "77 123 45 67"})
+    assert answer.status_code == 200, answer.get_json()
+    assert answer.get_json()["alert_phone"].endswith("67")
+    assert "77 123" not in str(answer.get_json())
     offline = app.config["DEVICE_OFFLINE_SECONDS"]
     interval = app.config["ALERTS_INTERVAL_SECONDS"]
     display = socketio.test_client(app, auth={"token": office.tokens["display"]})

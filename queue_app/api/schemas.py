@@ -247,6 +247,10 @@ class SiteSchema(Schema):
     sms_keyword = fields.String(
         metadata={"description": "the word naming the office in an SMS to a shared number"},
     )
+    alert_phone = fields.String(
+        allow_none=True,
+        metadata={"description": "the phone told of new alerts, masked (+221•••••4567)"},
+    )
     services = fields.List(fields.Nested(ServiceSchema))
     counters = fields.List(fields.Nested(CounterSchema))
 
@@ -286,6 +290,15 @@ class SitePatchSchema(StrictSchema):
             "description": "The word naming the office in an SMS to a number several offices "
             'share ("RDV THIES CNI"); null or "": from the slug.',
             "example": "THIES",
+        },
+    )
+    alert_phone = Text(
+        allow_none=True,
+        validate=[validate.Length(max=30), validate.Regexp(r"^([+(]?[0-9][0-9 ().\/-]*)?$")],
+        metadata={
+            "description": "The phone told by SMS of the office's new alerts (device offline, "
+            'printer out of paper…); null or "": none.',
+            "example": "+221 77 123 45 67",
         },
     )
 

@@ -7,6 +7,7 @@ from typing import Any
 from ..models import Counter, Device, DeviceKind, Service, Site, Ticket, User
 from ..ops.devices import presence
 from ..ops.printer_health import printer_state
+from ..queue.phones import mask_phone
 from ..queue.publish import iso, track_url
 from ..sms.offices import keyword_of
 
@@ -59,6 +60,7 @@ def site_json(site: Site, *, detail: bool = True) -> dict[str, Any]:
         "hours": site.hours,
         "closures": [closure.day for closure in site.closures],
         "sms_keyword": keyword_of(site),
+        "alert_phone": mask_phone(site.alert_phone) if site.alert_phone else None,
     }
     if detail:
         data["services"] = [service_json(s) for s in site.services]

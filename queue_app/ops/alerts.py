@@ -208,8 +208,7 @@ def evaluate_site(
             object_id=str(alert.id),
             label=alert.label,
             site_id=site.id,
-            changes={"kind": alert.kind, "opened_at": iso(alert.opened_at)}
-            | ({"closed_at": iso(alert.closed_at)} if alert.closed_at else {}),
+            changes={"kind": alert.kind},
             action=action,
         )
         log.info("alert %s %s at %s (%s)", alert.kind, action, site.slug, alert.subject)
