@@ -298,3 +298,35 @@ def wait_until(predicate, timeout: float = 15.0) -> Any:
 def settle(app) -> None:
     """Run the print spool once more: nothing left due may print again."""
     app.extensions["queue_app.print_worker"].run_once()
+
+
+def test_the_alert_phone_is_set_on_the_office_page(app, office):
+    import html
+
+    from .quality_helpers import post_form, sign_in
+
+    manager = app.test_client()
+    sign_in(manager, office.users["manager"].email)
+    page = html.unescape(manager.get("/admin/sites/thies").get_data(as_text=True))
+    assert "Téléphone pour les alertes" in page
+    form = {
+        "name": "Espace Sénégal Services thies",
+        "timezone": "Africa/Dakar",
+        "default_language": "fr",
+        "languages": ["en"],
+        "sms_keyword": "",
+        "alert_phone": "12",
+    }
+    refused = post_form(manager, "/admin/sites/thies", form)
+    assert refused.status_code == 400
+    assert "Téléphone pour les alertes" in html.unescape(refused.get_data(as_text=True))
+    with app.app_context():
+        assert db.session.scalar(select(Site.alert_phone)) is None
+    form["alert_phone"] = "77 123 45 67"
+    assert post_form(manager, "/admin/sites/thies", form).status_code == 302
+    with app.app_context():
+        assert db.session.scalar(select(Site.alert_phone)) == "+221771234567"
+    form["alert_phone"] = ""
+    assert post_form(manager, "/admin/sites/thies", form).status_code == 302
+    with app.app_context():
+        assert db.session.scalar(select(Site.alert_phone)) is None
