@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -27,6 +27,8 @@ from ..models import Device, utcnow
 log = logging.getLogger(__name__)
 
 BOOK_KEY = "queue_app.device_seen"
+# Rounds a write may fail in a row before the times waiting for it are dropped.
+MAX_FAILURES = 12
 
 
 class SeenBook:
@@ -41,6 +43,7 @@ class SeenBook:
         self._sockets: dict[str, int] = {}  # Socket.IO sid -> device id, connected here
         self._thread: threading.Thread | None = None
         self._halt = threading.Event()
+        self._failures = 0  # writes failed in a row (the database is down)
 
     # --- recording (hot path: a dict assignment) ---------------------------------
 
@@ -105,12 +108,20 @@ class SeenBook:
         try:
             write_seen(self.app, due)
         except Exception:
+            self._failures += 1
+            if self._failures > MAX_FAILURES:
+                # The database stays away: these times are dropped (the devices are
+                # seen again by their next request); the thread may then stop.
+                log.warning("device last-seen times dropped after %d failed writes", MAX_FAILURES)
+                self._failures = 0
+                return 0
             log.warning("device last-seen times not written; retried", exc_info=True)
             with self._lock:
                 for device_id, at in due.items():
                     kept = self._pending.get(device_id)
                     self._pending[device_id] = max(at, kept) if kept else at
             return 0
+        self._failures = 0
         with self._lock:
             self._written.update(due)
             self._written_at.update(dict.fromkeys(due, now))
@@ -216,11 +227,3 @@ def presence(
     config = config if config is not None else current_app.config
     at = last_seen(device, now)
     return {"last_seen_at": iso(at), "online": is_online(at, now, config)}
-
-
-def flush_all(apps: Iterable[Flask]) -> None:
-    """Write every pending time now (tests)."""
-    for app in apps:
-        book = app.extensions.get(BOOK_KEY)
-        if book is not None:
-            book.flush()
