@@ -4,7 +4,9 @@ A kiosk issues tickets through the Flask test client (the whole view, the
 database write, no network), in blocks that alternate between recording on
 (the default: ops/devices.py notes the kiosk as seen, in memory) and off (the
 note replaced by a no-op), so that the machine's load drifts evenly over both.
-Prints each side's p50/p95 per issue and the ratio of medians, then the cost
+Prints each side's p50/p95 per issue, wall and CPU time of the issuing thread
+(CPU is steadier on a shared machine), the ratios of medians and the median of
+the ratios of neighbouring blocks, then the cost
 of one note alone (a dict assignment under a lock) against one issue, and the
 rows written when the book is flushed: one per device, whatever the tickets.
 
@@ -97,17 +99,18 @@ def main() -> None:
     def no_op(device: object, now: object = None) -> None:
         return None
 
-    def issue(count: int, code: str) -> list[float]:
-        times = []
+    def issue(count: int, code: str) -> tuple[list[float], list[float]]:
+        """Wall and CPU (this thread's) seconds per issue."""
+        walls, cpus = [], []
         for _ in range(count):
-            started = time.perf_counter()
+            started, cpu = time.perf_counter(), time.thread_time()
             response = client.post(path, json={"service": code}, headers=headers)
-            times.append(time.perf_counter() - started)
+            cpus.append(time.thread_time() - cpu)
+            walls.append(time.perf_counter() - started)
             if response.status_code != 201:
-                raise SystemExit(
-                    f"issue failed: {response.status_code} {response.get_data()[:200]!r}"
-                )
-        return times
+                body = response.get_data()[:200]
+                raise SystemExit(f"issue failed: {response.status_code} {body!r}")
+        return walls, cpus
 
     print(__doc__)
     print(f"database: {'sqlite (file)' if args.dburl == 'sqlite' else 'postgresql'}")
@@ -115,11 +118,23 @@ def main() -> None:
     per_block = max(1, args.num // args.blocks)
     on: list[float] = []
     off: list[float] = []
+    on_cpu: list[float] = []
+    off_cpu: list[float] = []
+    pair_ratios: list[float] = []  # CPU per issue, recording / not, per pair of blocks
+    last_off = last_on = None
     for block in range(args.blocks * 2):
         recording_now = block % 4 in (0, 3)  # on, off, off, on, …: drift falls on both
         api_package.seen = recording if recording_now else no_op  # type: ignore[assignment]
         # Each side issues in both services, so neither sees a longer queue.
-        (on if recording_now else off).extend(issue(per_block, codes[block % 2]))
+        walls, cpus = issue(per_block, codes[block % 2])
+        (on if recording_now else off).extend(walls)
+        (on_cpu if recording_now else off_cpu).extend(cpus)
+        if recording_now:
+            last_on = statistics.median(cpus)
+        else:
+            last_off = statistics.median(cpus)
+        if block % 2 == 1 and last_on and last_off:
+            pair_ratios.append(last_on / last_off)
     api_package.seen = recording  # type: ignore[assignment]
 
     def row(name: str, values: list[float]) -> None:
@@ -129,10 +144,19 @@ def main() -> None:
             f"  mean={statistics.fmean(values) * 1e3:7.3f} ms"
         )
 
-    row("issue, not recording", off)
-    row("issue, recording", on)
+    row("wall, not recording", off)
+    row("wall, recording", on)
+    row("CPU, not recording", off_cpu)
+    row("CPU, recording", on_cpu)
     ratio = statistics.median(on) / statistics.median(off)
-    print(f"ratio of medians (recording / not): {ratio:.4f}  ({(ratio - 1) * 100:+.2f} %)")
+    print(f"wall: ratio of medians (recording / not): {ratio:.4f}  ({(ratio - 1) * 100:+.2f} %)")
+    ratio = statistics.median(on_cpu) / statistics.median(off_cpu)
+    print(f"CPU:  ratio of medians (recording / not): {ratio:.4f}  ({(ratio - 1) * 100:+.2f} %)")
+    pairs = statistics.median(pair_ratios)
+    print(
+        f"CPU:  median of {len(pair_ratios)} block-pair ratios: {pairs:.4f}"
+        f"  ({(pairs - 1) * 100:+.2f} %)"
+    )
 
     book = devices.book_of(app)
     with app.test_request_context():
@@ -141,9 +165,9 @@ def main() -> None:
         for _ in range(calls):
             devices.seen(1)
         note = (time.perf_counter() - started) / calls
-    issue_median = statistics.median(off)
+    issue_median = statistics.median(off_cpu)
     print(
-        f"one note alone: {note * 1e6:.3f} µs = {note / issue_median * 100:.3f} % of a median issue"
+        f"one note alone: {note * 1e6:.3f} µs = {note / issue_median * 100:.3f} % of an issue's CPU"
     )
     print(
         f"rows written by the next flush (one kiosk, {len(on) + 200} tickets seen): {book.flush()}"
