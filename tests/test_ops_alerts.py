@@ -330,3 +330,28 @@ def test_the_alert_phone_is_set_on_the_office_page(app, office):
     assert post_form(manager, "/admin/sites/thies", form).status_code == 302
     with app.app_context():
         assert db.session.scalar(select(Site.alert_phone)) is None
+
+
+def test_alerts_and_last_seen_on_both_databases(any_app, make_office, morning):
+    """The same statements on SQLite and PostgreSQL: last-seen write, alert open and close."""
+    from queue_app.ops.devices import book_of
+
+    from .conftest import Api
+
+    office = make_office(any_app)
+    api = Api(any_app, office)
+    for _ in range(3):
+        api.issue("CNI")
+    assert book_of(any_app).flush() == 1
+    with any_app.app_context():
+        seen = db.session.scalar(select(Device.last_seen_at).where(Device.kind == DeviceKind.KIOSK))
+    assert seen is not None
+    later = utcnow() + timedelta(hours=1)
+    opened, _ = evaluate(any_app, later)
+    assert sorted(opened) == ["device_offline", "wait_over_target"]
+    # Nothing twice (the open alerts' unique index holds on both).
+    assert evaluate(any_app, later + timedelta(seconds=15)) == ([], [])
+    morning.move_to(later)
+    api.issue("CNI")
+    assert book_of(any_app).flush() == 1
+    assert evaluate(any_app, utcnow() + timedelta(seconds=15))[1] == ["device_offline"]
