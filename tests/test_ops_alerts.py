@@ -355,3 +355,18 @@ def test_alerts_and_last_seen_on_both_databases(any_app, make_office, morning):
     api.issue("CNI")
     assert book_of(any_app).flush() == 1
     assert evaluate(any_app, utcnow() + timedelta(seconds=15))[1] == ["device_offline"]
+
+
+def test_the_scheduler_evaluates_alerts_every_interval(app, api, office, morning):
+    from queue_app.jobs.scheduler import JOBS, build_scheduler, run_job
+
+    jobs = {name: (job, interval) for name, job, interval in JOBS}
+    assert jobs["alerts"][1] == {"seconds": "ALERTS_INTERVAL_SECONDS"}
+    scheduler = build_scheduler(app, blocking=False)
+    trigger = scheduler.get_job("alerts").trigger
+    assert trigger.interval == timedelta(seconds=app.config["ALERTS_INTERVAL_SECONDS"])
+    api.issue("CNI")
+    morning.shift(timedelta(hours=1))
+    run_job(app, "alerts", jobs["alerts"][0])
+    kinds = sorted(alert["kind"] for alert in open_alerts(api, office))
+    assert kinds == ["device_offline", "wait_over_target"]
