@@ -364,6 +364,7 @@ def main(argv: Sequence[str] | None = None, prog: str = "guichet-print-agent") -
         print(  # noqa: T201
             f"{args.printer}: {'online' if state['online'] else 'OFFLINE'}"
             + (f", paper {state['paper']}" if state["paper"] else "")
+            + (", cover open" if state.get("cover") == "open" else "")
             + (f" ({state['error']})" if state["error"] else "")
         )
         return 0 if state["online"] else 1
