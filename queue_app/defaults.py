@@ -375,3 +375,28 @@ PG_BIN_DIR = None
 # Log lines: "text" (one readable line each) or "json" (one JSON object per line,
 # with the request id, the site and the operation, for a log collector).
 LOG_FORMAT = "text"
+
+# --- Operations: devices alive, printer health, alerts (queue_app/ops) ------------
+
+# A device (kiosk, display, tablet, print agent) is online while it was seen (a
+# request with its token, or an open Socket.IO connection) within this many seconds;
+# past it, during opening hours, a device_offline alert opens.
+DEVICE_OFFLINE_SECONDS = 300
+
+# Each process keeps the times devices were seen in memory and writes them every
+# FLUSH seconds, one device at most every RESOLUTION seconds (last_seen_at is then
+# late by at most that much, and a busy kiosk costs no write per ticket).
+DEVICE_SEEN_FLUSH_SECONDS = 5.0
+DEVICE_SEEN_RESOLUTION_SECONDS = 30.0
+
+# A kiosk's printer the server drives is asked for its real-time status (DLE EOT)
+# every this many seconds while it prints nothing (the print agent does the same
+# for its printer); before and after each job too.
+PRINTER_STATUS_IDLE_SECONDS = 180
+
+# Alerts are evaluated by the scheduler every this many seconds.
+ALERTS_INTERVAL_SECONDS = 15
+
+# The SMS gateway of a site is failing when this many messages in a row (the
+# latest attempts) did not go out.
+ALERT_SMS_FAILURES = 3

@@ -68,6 +68,8 @@ def base_config(instance: Path, database_url: str) -> dict[str, Any]:
 def dispose(app: Flask) -> None:
     app.extensions[events.PUBLISHER_KEY].stop()
     app.extensions["queue_app.print_worker"].stop()
+    if "queue_app.device_seen" in app.extensions:  # ops/devices.py: its flushing thread
+        app.extensions["queue_app.device_seen"].stop()
     with app.app_context():
         db.session.remove()
         db.engine.dispose()

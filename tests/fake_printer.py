@@ -1,8 +1,12 @@
 """A fake ESC/POS network printer: a TCP server on 127.0.0.1 that keeps what it is sent.
 
 Each connection that sends bytes is one print. It answers the real-time status
-queries DLE EOT 1 (printer) and DLE EOT 4 (paper) as an Epson printer does, so
-the real python-escpos client can be tested against it. ``stop()`` closes the
+queries DLE EOT 1 (printer), DLE EOT 2 (offline cause) and DLE EOT 4 (paper) as
+an Epson printer does, so the real python-escpos client can be tested against
+it. Set ``paper`` ("ok", "low", "out") and ``cover_open``: as a real printer, one
+out of paper or with its cover open says it is offline, and keeps what it is
+sent in its buffer (``buffered``) until :meth:`set_paper` or :meth:`close_cover`
+makes it print. ``stop()`` closes the
 port (the printer is "unplugged"); ``start()`` opens the same port again.
 """
 
@@ -14,7 +18,9 @@ import threading
 import time
 
 ONLINE_QUERY = b"\x10\x04\x01"
+CAUSE_QUERY = b"\x10\x04\x02"
 PAPER_QUERY = b"\x10\x04\x04"
+QUERIES = (ONLINE_QUERY, CAUSE_QUERY, PAPER_QUERY)
 PAPER_ANSWERS = {"ok": 0x12, "low": 0x1E, "out": 0x72}
 
 
@@ -31,6 +37,9 @@ class FakePrinter:
         self.last_byte_at: list[float] = []
         self.paper = "ok"
         self.online = True
+        self.cover_open = False
+        self.buffered: list[bytes] = []
+        self.queries: list[bytes] = []
         self._listener: socket.socket | None = None
         self._changed = threading.Condition()
         self._threads: list[threading.Thread] = []
@@ -78,22 +87,47 @@ class FakePrinter:
                     break
                 if not chunk:
                     break
-                if chunk.replace(ONLINE_QUERY, b"").replace(PAPER_QUERY, b""):
+                if _strip(chunk):
                     last = time.perf_counter()  # the last byte of the print, not of a query
                 data += chunk
+                stopped = not self.online or self.cover_open or self.paper == "out"
+                cause = (0x04 if self.cover_open else 0) | (0x20 if self.paper == "out" else 0)
                 for query, answer in (
-                    (ONLINE_QUERY, 0x12 if self.online else 0x1A),
+                    (ONLINE_QUERY, 0x1A if stopped else 0x12),
+                    (CAUSE_QUERY, 0x12 | cause),
                     (PAPER_QUERY, PAPER_ANSWERS[self.paper]),
                 ):
                     if data.endswith(query):
+                        self.queries.append(query)
                         with contextlib.suppress(OSError):
                             connection.sendall(bytes([answer]))
-        payload = bytes(data).replace(ONLINE_QUERY, b"").replace(PAPER_QUERY, b"")
+        payload = _strip(bytes(data))
         if payload:
             with self._changed:
-                self.prints.append(payload)
-                self.last_byte_at.append(last)
+                if self.paper == "out" or self.cover_open:
+                    self.buffered.append(payload)  # printed when the paper is back
+                else:
+                    self.prints.append(payload)
+                    self.last_byte_at.append(last)
                 self._changed.notify_all()
+
+    def set_paper(self, paper: str) -> None:
+        """Change the roll ("ok", "low", "out"); with paper back, the buffer prints."""
+        self.paper = paper
+        self._release()
+
+    def close_cover(self) -> None:
+        self.cover_open = False
+        self._release()
+
+    def _release(self) -> None:
+        if self.paper == "out" or self.cover_open:
+            return
+        with self._changed:
+            while self.buffered:
+                self.prints.append(self.buffered.pop(0))
+                self.last_byte_at.append(time.perf_counter())
+            self._changed.notify_all()
 
     def wait_for(self, count: int, timeout: float = 10.0) -> bool:
         """Wait until ``count`` prints arrived; False on timeout."""
@@ -105,3 +139,9 @@ class FakePrinter:
                     return False
                 self._changed.wait(remaining)
         return True
+
+
+def _strip(data: bytes) -> bytes:
+    for query in QUERIES:
+        data = data.replace(query, b"")
+    return data

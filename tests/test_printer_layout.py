@@ -199,7 +199,12 @@ def test_bytes_reach_a_network_printer_and_its_status_is_read():
         send(printer.url, payload)
         assert printer.wait_for(1, timeout=5)
         assert printer.prints == [payload]
-        assert status(printer.url) == {"online": True, "paper": "ok", "error": None}
+        assert status(printer.url) == {
+            "online": True,
+            "paper": "ok",
+            "cover": "closed",
+            "error": None,
+        }
         printer.paper = "out"
         assert status(printer.url)["paper"] == "out"
         # A printer out of paper still takes the bytes; the answer says so.

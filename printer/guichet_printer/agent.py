@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from . import __version__
-from .connections import PrinterError, parse_printer_url, send, status
+from .connections import PrinterError, PrinterNotReady, parse_printer_url, send, status
 
 log = logging.getLogger("guichet_printer.agent")
 
@@ -94,6 +94,11 @@ class Journal:
             return [job_id for job_id, acked in self.printed.items() if not acked]
 
 
+def send_checked(url: str, payload: bytes) -> dict[str, Any] | None:
+    """Print after asking the printer (PrinterNotReady: paper out, cover open); ask again after."""
+    return send(url, payload, query_paper=0.5, check_first=True)
+
+
 class ServerUnavailable(Exception):
     """The server did not answer (network cut, restart): try again later."""
 
@@ -111,7 +116,8 @@ class PrintAgent:
         poll_interval: float = 10.0,
         timeout: float = 10.0,
         use_socketio: bool = True,
-        sender: Callable[[str, bytes], Any] = send,
+        sender: Callable[[str, bytes], Any] = send_checked,
+        status_interval: float = 180.0,
     ) -> None:
         parse_printer_url(printer_url)  # refuse a bad URL before starting
         self.server = server.rstrip("/")
@@ -121,6 +127,9 @@ class PrintAgent:
         self.timeout = timeout
         self.use_socketio = use_socketio
         self.sender = sender
+        # The printer's status is told to the server this often while idle.
+        self.status_interval = status_interval
+        self._status_told_at: float | None = None
         self.journal = Journal(state_dir / "printed.journal" if state_dir else None)
         self.wake = threading.Event()
         self.stopping = threading.Event()
@@ -180,7 +189,15 @@ class PrintAgent:
             return 0
         payload = base64.b64decode(job["payload_b64"])
         try:
-            self.sender(self.printer_url, payload)
+            report = self.sender(self.printer_url, payload)
+        except PrinterNotReady as exc:
+            # Nothing was sent: the job waits in the server's spool until the paper is back.
+            log.warning("job %s waits: %s", job_id, exc)
+            self._post(
+                f"/print-jobs/{job_id}/failed", {"error": str(exc)[:500], "printer": exc.status}
+            )
+            self._status_told_at = _monotonic()
+            return 0
         except PrinterError as exc:
             log.warning("job %s: printer unreachable: %s", job_id, exc)
             report = {"error": str(exc)[:500], "printer": status(self.printer_url, timeout=1.0)}
@@ -189,11 +206,26 @@ class PrintAgent:
         self.journal.mark_printed(job_id)
         self.printed_count += 1
         log.info("job %s printed (%d bytes)", job_id, len(payload))
-        self._acknowledge(job_id)
+        self._acknowledge(job_id, report if isinstance(report, dict) else None)
         return 1
 
-    def _acknowledge(self, job_id: int) -> None:
-        response = self._post(f"/print-jobs/{job_id}/done")
+    def report_status(self) -> dict[str, Any]:
+        """Ask the printer how it is and tell the server (every few minutes while idle)."""
+        state = status(self.printer_url, timeout=2.0)
+        body = {key: state.get(key) for key in ("online", "paper", "cover", "error")}
+        if body["error"]:
+            body["error"] = str(body["error"])[:500]
+        self._post("/print-agents/me/printer-status", body)
+        self._status_told_at = _monotonic()
+        return state
+
+    def _status_due(self) -> bool:
+        told = self._status_told_at
+        return told is None or _monotonic() - told >= self.status_interval
+
+    def _acknowledge(self, job_id: int, printer: dict[str, Any] | None = None) -> None:
+        body = {"printer": printer} if printer else None
+        response = self._post(f"/print-jobs/{job_id}/done", body)
         if response.status_code in (200, 404):
             # 404: the job is gone (purged); nothing more to tell.
             self.journal.mark_acknowledged(job_id)
@@ -252,7 +284,10 @@ class PrintAgent:
         while not self.stopping.is_set():
             self.wake.clear()
             try:
-                self.run_once()
+                if self.run_once():
+                    self._status_told_at = _monotonic()  # its answers told the status
+                elif self._status_due():
+                    self.report_status()
                 backoff = 1.0
                 wait = self.poll_interval
             except ServerUnavailable as exc:
@@ -269,6 +304,12 @@ class PrintAgent:
     def stop(self) -> None:
         self.stopping.set()
         self.wake.set()
+
+
+def _monotonic() -> float:
+    import time
+
+    return time.monotonic()
 
 
 def default_state_dir() -> Path:
@@ -323,6 +364,7 @@ def main(argv: Sequence[str] | None = None, prog: str = "guichet-print-agent") -
         print(  # noqa: T201
             f"{args.printer}: {'online' if state['online'] else 'OFFLINE'}"
             + (f", paper {state['paper']}" if state["paper"] else "")
+            + (", cover open" if state.get("cover") == "open" else "")
             + (f" ({state['error']})" if state["error"] else "")
         )
         return 0 if state["online"] else 1

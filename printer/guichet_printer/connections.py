@@ -26,6 +26,17 @@ class PrinterError(Exception):
     """The printer could not be reached or refused the bytes."""
 
 
+class PrinterNotReady(PrinterError):
+    """The printer answers but cannot print now (paper out, cover open, offline): nothing sent.
+
+    ``status`` is what it said (:func:`status`'s shape).
+    """
+
+    def __init__(self, message: str, status: dict[str, Any]) -> None:
+        super().__init__(message)
+        self.status = status
+
+
 @dataclass(frozen=True)
 class PrinterUrl:
     scheme: str
@@ -134,12 +145,18 @@ def send(
     timeout: float = DEFAULT_TIMEOUT,
     *,
     query_paper: float = 0.0,
+    check_first: bool = False,
 ) -> dict[str, Any] | None:
     """Send ESC/POS bytes to the printer; PrinterError when they could not all be sent.
 
     With ``query_paper`` (seconds), a network printer is then asked for its paper
     sensor on the same connection: a printer out of paper still takes the bytes
     into its buffer, and staff must know. Returns that status, or None.
+
+    With ``check_first``, a network printer is asked first (DLE EOT 1, 2, 4 on the
+    same connection): when it says it cannot print (paper out, cover open,
+    offline), nothing is sent and :class:`PrinterNotReady` is raised, so the job
+    waits in the spool instead of in the printer's buffer, and prints once.
     """
     parsed = url if isinstance(url, PrinterUrl) else parse_printer_url(url)
     if parsed.scheme == "dummy":
@@ -155,6 +172,18 @@ def send(
             raise PrinterError(f"file printer {parsed.target}: {exc}") from exc
         return None
     device = open_printer(parsed, timeout)
+    if check_first and parsed.scheme == "tcp":
+        before = {"online": True, "paper": None, "cover": None, "error": None}
+        with contextlib.suppress(Exception):
+            device.device.settimeout(query_paper or 0.5)
+            _read_status(device, before)
+        with contextlib.suppress(Exception):
+            device.device.settimeout(timeout)
+        problem = not_ready(before)
+        if problem:
+            with contextlib.suppress(Exception):
+                device.close()
+            raise PrinterNotReady(f"printer {parsed.target}: {problem}", before)
     try:
         device._raw(payload)
         if hasattr(device, "flush"):
@@ -165,22 +194,55 @@ def send(
         raise PrinterError(f"{parsed.scheme} printer {parsed.target}: {exc}") from exc
     result: dict[str, Any] | None = None
     if query_paper and parsed.scheme == "tcp":
-        result = {"online": True, "paper": None, "error": None}
+        result = {"online": True, "paper": None, "cover": None, "error": None}
         with contextlib.suppress(Exception):
             device.device.settimeout(query_paper)
-            result["paper"] = _paper(device)
+            _read_status(device, result)
     with contextlib.suppress(Exception):
         device.close()
     return result
 
 
-# DLE EOT n: real-time status. n=1 printer status, n=4 roll paper sensor.
+# DLE EOT n: real-time status. n=1 printer status, n=2 offline cause, n=4 roll paper sensor.
 _ONLINE_QUERY = b"\x10\x04\x01"
+_OFFLINE_CAUSE_QUERY = b"\x10\x04\x02"
 _PAPER_QUERY = b"\x10\x04\x04"
 
 
+def not_ready(report: dict[str, Any]) -> str | None:
+    """Why a printer that answered cannot print now ("paper out"…), else None."""
+    if report.get("paper") == "out":
+        return "paper out"
+    if report.get("cover") == "open":
+        return "cover open"
+    if report.get("online") is False:
+        return "offline"
+    return None
+
+
+def _read_status(device: Any, result: dict[str, Any]) -> None:
+    """Fill ``online``, ``cover`` and ``paper`` from the printer's real-time answers.
+
+    Through python-escpos's ``query_status`` (DLE EOT n). A printer that does not
+    answer one query leaves its field as it was.
+    """
+    online = device.query_status(_ONLINE_QUERY)
+    if online:
+        result["cover"] = "closed"
+        # Bit 3 set: the printer stopped (cover open, paper out, an error).
+        if online[0] & 0x08:
+            cause = device.query_status(_OFFLINE_CAUSE_QUERY)
+            # Bit 2: cover open; bit 5: stopped at the paper's end. Either way the
+            # printer is there and answering ("online"); another cause is an error.
+            result["cover"] = "open" if cause and cause[0] & 0x04 else "closed"
+            result["online"] = bool(cause and cause[0] & 0x24)
+    result["paper"] = _paper(device)
+
+
 def status(url: str | PrinterUrl, timeout: float = 2.0) -> dict[str, Any]:
-    """Ask the printer how it is: ``{"online": bool, "paper": "ok"|"low"|"out"|None, "error"}``.
+    """Ask the printer how it is: ``{"online", "paper": "ok"|"low"|"out"|None, "cover", "error"}``.
+
+    ``cover`` is "open", "closed" or None (not asked or no answer).
 
     ``paper`` is None when the printer does not answer real-time status queries
     (files, many USB and serial set-ups); ``online`` then means "reachable".
@@ -190,20 +252,16 @@ def status(url: str | PrinterUrl, timeout: float = 2.0) -> dict[str, Any]:
     except ValueError as exc:
         return {"online": False, "paper": None, "error": str(exc)}
     if parsed.scheme == "dummy":
-        return {"online": True, "paper": "ok", "error": None}
+        return {"online": True, "paper": "ok", "cover": "closed", "error": None}
     try:
         device = open_printer(parsed, timeout)
     except PrinterError as exc:
-        return {"online": False, "paper": None, "error": str(exc)}
-    result: dict[str, Any] = {"online": True, "paper": None, "error": None}
+        return {"online": False, "paper": None, "cover": None, "error": str(exc)}
+    result: dict[str, Any] = {"online": True, "paper": None, "cover": None, "error": None}
     try:
         if parsed.scheme == "file":
             return result
-        online = device.query_status(_ONLINE_QUERY)
-        if online:
-            # Bit 3 set: the printer is offline (cover open, paper out, error).
-            result["online"] = not online[0] & 0x08
-        result["paper"] = _paper(device)
+        _read_status(device, result)
     except Exception as exc:
         # Reachable, but no answer to status queries: nothing more is known.
         log.debug("printer %s gave no status: %s", parsed.raw, exc)

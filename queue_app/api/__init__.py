@@ -16,6 +16,7 @@ from werkzeug.exceptions import UnsupportedMediaType
 
 from ..extensions import db
 from ..models import Device, User
+from ..ops.devices import seen
 from ..queue.accounts import resolve_token_cached
 from .inputs import (
     StrictJSONProvider,
@@ -108,6 +109,8 @@ def principal() -> User | Device | None:
         found = None
         if scheme.lower() == "bearer" and token.strip():
             found = resolve_token_cached(db.session, token.strip())
+            if isinstance(found, Device):
+                seen(found.id)
         g.principal = found
     return g.principal
 
@@ -166,6 +169,7 @@ def init_api(app: Flask) -> None:
         appointments,
         auth,
         counters,
+        ops,
         print_jobs,
         quality,
         screens,
@@ -175,7 +179,18 @@ def init_api(app: Flask) -> None:
     )
     from .openapi import docs
 
-    modules = (auth, users, sites, counters, tickets, appointments, print_jobs, screens, quality)
+    modules = (
+        auth,
+        users,
+        sites,
+        counters,
+        tickets,
+        appointments,
+        print_jobs,
+        screens,
+        quality,
+        ops,
+    )
     for module in modules:
         # Bearer tokens, not cookies, authenticate the API: no CSRF token needed.
         csrf.exempt(module.blp)

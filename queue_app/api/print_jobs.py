@@ -31,6 +31,7 @@ blp = ApiBlueprint("api_print_jobs", __name__, description="Ticket printing and 
 class PrinterStatusSchema(Schema):
     online = fields.Boolean(allow_none=True)
     paper = fields.String(allow_none=True, metadata={"enum": ["ok", "low", "out", None]})
+    cover = fields.String(allow_none=True, metadata={"enum": ["open", "closed", None]})
     error = fields.String(allow_none=True)
     at = fields.String(allow_none=True)
 
@@ -58,6 +59,7 @@ class ClaimedJobSchema(PrintJobSchema):
 class PrinterReportSchema(StrictSchema):
     online = fields.Boolean(allow_none=True)
     paper = fields.String(allow_none=True, validate=validate.OneOf(["ok", "low", "out"]))
+    cover = fields.String(allow_none=True, validate=validate.OneOf(["open", "closed"]))
     error = Text(allow_none=True, validate=validate.Length(max=500))
 
 

@@ -247,6 +247,10 @@ class SiteSchema(Schema):
     sms_keyword = fields.String(
         metadata={"description": "the word naming the office in an SMS to a shared number"},
     )
+    alert_phone = fields.String(
+        allow_none=True,
+        metadata={"description": "the phone told of new alerts, masked (+221•••••4567)"},
+    )
     services = fields.List(fields.Nested(ServiceSchema))
     counters = fields.List(fields.Nested(CounterSchema))
 
@@ -286,6 +290,15 @@ class SitePatchSchema(StrictSchema):
             "description": "The word naming the office in an SMS to a number several offices "
             'share ("RDV THIES CNI"); null or "": from the slug.',
             "example": "THIES",
+        },
+    )
+    alert_phone = Text(
+        allow_none=True,
+        validate=[validate.Length(max=30), validate.Regexp(r"^([+(]?[0-9][0-9 ().\/-]*)?$")],
+        metadata={
+            "description": "The phone told by SMS of the office's new alerts (device offline, "
+            'printer out of paper…); null or "": none.',
+            "example": "+221 77 123 45 67",
         },
     )
 
@@ -519,6 +532,17 @@ class DeviceSchema(Schema):
     printer = fields.String(allow_none=True, metadata={"description": "kiosks: printer URL"})
     printer_options = fields.Dict()
     print_agent = fields.Integer(allow_none=True)
+    last_seen_at = fields.String(
+        allow_none=True,
+        metadata={"description": "its last request or socket activity; null until first seen"},
+    )
+    online = fields.Boolean(metadata={"description": "seen within DEVICE_OFFLINE_SECONDS"})
+    printer_status = fields.String(
+        metadata={
+            "description": "a kiosk that prints: its printer's real-time status",
+            "enum": ["ok", "paper_low", "paper_out", "cover_open", "offline", "unknown"],
+        }
+    )
 
 
 # What a phone number looks like as people write it; whether it exists in the numbering

@@ -5,6 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from ..models import Counter, Device, DeviceKind, Service, Site, Ticket, User
+from ..ops.devices import presence
+from ..ops.printer_health import printer_state
+from ..queue.phones import mask_phone
 from ..realtime.publish import iso, track_url
 from ..sms.offices import keyword_of
 
@@ -57,6 +60,7 @@ def site_json(site: Site, *, detail: bool = True) -> dict[str, Any]:
         "hours": site.hours,
         "closures": [closure.day for closure in site.closures],
         "sms_keyword": keyword_of(site),
+        "alert_phone": mask_phone(site.alert_phone) if site.alert_phone else None,
     }
     if detail:
         data["services"] = [service_json(s) for s in site.services]
@@ -74,11 +78,15 @@ def device_json(device: Device, token: str | None = None) -> dict[str, Any]:
         "revoked": device.revoked_at is not None,
         # The services it is configured for ([]: all of its site's).
         "services": [service.code for service in device.services],
+        # Seen within DEVICE_OFFLINE_SECONDS (ops/devices.py).
+        **presence(device),
     }
     if device.kind == DeviceKind.KIOSK:
         data["printer"] = device.printer
         data["printer_options"] = device.printer_options or {}
         data["print_agent"] = device.print_agent_id
+        if device.printer or device.print_agent_id:
+            data["printer_status"] = printer_state(device.printer_status)
     if token is not None:
         data["token"] = token
     return data

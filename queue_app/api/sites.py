@@ -17,6 +17,7 @@ from ..queue import errors
 from ..queue.accounts import create_device, revoke_device, rotate_device_token
 from ..queue.booking import update_booking_settings
 from ..queue.calling import current_ticket
+from ..queue.phones import normalize_phone
 from ..queue.sites import (
     clear_hours,
     create_counter,
@@ -110,9 +111,12 @@ class SiteView(MethodView):
     @blp.response(200, SiteSchema)
     @blp.alt_response(409, description="Another office already has this SMS keyword")
     def patch(self, body: dict, slug: str) -> dict:
-        """Change a site's name, time zone, languages or SMS keyword."""
+        """Change a site's name, time zone, languages, SMS keyword or alert phone."""
         site = get_site(db.session, slug)
         require_site_manager(principal(), site)
+        if body.get("alert_phone"):
+            region = current_app.config["DEFAULT_PHONE_REGION"]
+            body["alert_phone"] = normalize_phone(body["alert_phone"], region)
         update_site(db.session, site, body)
         db.session.commit()
         return site_json(site)

@@ -12,6 +12,7 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 from flask import Flask
 
 from ..extensions import db
+from ..ops import alerts, printer_health
 from ..printing import worker as print_spool
 from . import appointments, backup, day_close, idempotency, retention, stats
 
@@ -33,6 +34,9 @@ JOBS: list[tuple[str, Callable[[], Any], dict[str, int | str]]] = [
     ("service_times", stats.learn_all, {"minutes": 30}),
     # Once a day after BACKUP_TIME (the day's file is the mark): checked every 5 minutes.
     ("backup", backup.run, {"minutes": 5}),
+    # Operations (ops/): alerts, and printers the server drives asked while idle.
+    ("alerts", alerts.run, {"seconds": "ALERTS_INTERVAL_SECONDS"}),
+    ("printer_health", printer_health.check_idle_printers, {"seconds": 60}),
 ]
 
 

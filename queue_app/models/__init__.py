@@ -1,6 +1,7 @@
 """The domain model: typed SQLAlchemy 2 mappings. Models never commit nor do I/O."""
 
 from .accounts import ApiToken, Device, DeviceKind, Role, User, UserSession, user_sites
+from .alerts import Alert
 from .appointments import (
     Appointment,
     AppointmentStatus,
@@ -48,6 +49,7 @@ from .tickets import (
 )
 
 __all__ = [
+    "Alert",
     "ACTIVE_STATUSES",
     "PRIORITY_RANK",
     "WEEKDAYS",

@@ -39,6 +39,8 @@ class Site(Base):
     # The word that names this office in an SMS to a number several offices share
     # ("RDV THIES CNI"); None: derived from the slug (sms/offices.py).
     sms_keyword: Mapped[str | None] = mapped_column(String(20))
+    # E.164 phone told of the site's new operational alerts by SMS (ops/alerts.py).
+    alert_phone: Mapped[str | None] = mapped_column(String(20))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     services: Mapped[list[Service]] = relationship(

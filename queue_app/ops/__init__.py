@@ -1,1 +1,1 @@
-"""Operations: Prometheus metrics, backups and restores, structured logs."""
+"""Operations: devices alive, printer health, alerts, metrics, backups, structured logs."""

@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session
 from ..extensions import db
 from ..infra.database import read_only
 from ..models import (
+    Alert,
     Device,
     MessageStatus,
     OutboundMessage,
@@ -247,22 +248,13 @@ def collect(session: Session, config: Any, now: datetime | None = None) -> list[
 
 
 def open_alerts(session: Session) -> list[tuple[int, str, int]]:
-    """(site id, kind, how many) of the open alerts, when the alerts table exists.
-
-    Alerts are another module's (devices and printer health): an ``Alert`` model with
-    ``site_id``, ``kind`` and ``closed_at`` (None while open). Without it, none.
-    """
-    try:
-        from ..models import Alert  # type: ignore[attr-defined]
-    except ImportError:
-        return []
-    kind = Alert.kind
+    """(site id, kind, how many) of the open alerts (ops/alerts.py opens and closes them)."""
     rows = session.execute(
-        select(Alert.site_id, kind, func.count())
+        select(Alert.site_id, Alert.kind, func.count())
         .where(Alert.closed_at.is_(None))
-        .group_by(Alert.site_id, kind)
+        .group_by(Alert.site_id, Alert.kind)
     )
-    return [(site_id, getattr(k, "value", k), count) for site_id, k, count in rows]
+    return [(site_id, str(kind), count) for site_id, kind, count in rows]
 
 
 def render(families: list[Family]) -> str:

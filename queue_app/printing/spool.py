@@ -309,9 +309,11 @@ def record_status(device: Device | None, report: dict[str, Any], now: datetime) 
         return
     previous = dict(device.printer_status or {})
     paper = report.get("paper", previous.get("paper") if report.get("online") else None)
+    cover = report.get("cover", previous.get("cover") if report.get("online") else None)
     device.printer_status = {
         "online": bool(report.get("online")),
         "paper": paper if paper in ("ok", "low", "out") else None,
+        "cover": cover if cover in ("open", "closed") else None,
         "error": (str(report["error"])[:300] if report.get("error") else None),
         "at": iso(now),
     }

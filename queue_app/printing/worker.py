@@ -138,7 +138,7 @@ class PrintWorker:
         return outcomes
 
     def _print_to(self, url: str | None, jobs: list[tuple[int, bytes]]) -> dict[int, tuple]:
-        from guichet_printer.connections import PrinterError, send, status
+        from guichet_printer.connections import PrinterError, PrinterNotReady, send, status
 
         config = self.app.config
         outcomes: dict[int, tuple] = {}
@@ -150,13 +150,22 @@ class PrintWorker:
             try:
                 if not payload:
                     raise PrinterError("nothing to print (the layout failed)")
+                query = float(config["PRINT_PAPER_QUERY_SECONDS"])
                 report = send(
                     url,
                     payload,
                     float(config["PRINT_TIMEOUT_SECONDS"]),
-                    query_paper=float(config["PRINT_PAPER_QUERY_SECONDS"]),
+                    query_paper=query,
+                    # Asked first: a printer out of paper keeps the job in the spool (it
+                    # prints once the paper is back), not in its buffer.
+                    check_first=query > 0,
                 )
                 outcomes[job_id] = (True, None, report)
+            except PrinterNotReady as exc:
+                log.info("print job %s waits: %s", job_id, exc)
+                for later_id, _ in jobs[index:]:
+                    outcomes[later_id] = (False, str(exc), exc.status)
+                break
             except PrinterError as exc:
                 log.warning("print job %s: %s", job_id, exc)
                 report = status(url, timeout=1.0)

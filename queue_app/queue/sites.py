@@ -179,7 +179,7 @@ def create_site(
 
 
 def update_site(session: Session, site: Site, changes: Mapping[str, Any]) -> Site:
-    """Change a site's name, time zone, languages or SMS keyword."""
+    """Change a site's name, time zone, languages, SMS keyword or alert phone (E.164)."""
     if "name" in changes:
         site.name = _clean_name(changes["name"])
     if "timezone" in changes:
@@ -188,6 +188,9 @@ def update_site(session: Session, site: Site, changes: Mapping[str, Any]) -> Sit
         _set_languages(site, changes["languages"])
     if "sms_keyword" in changes:
         _set_sms_keyword(session, site, changes["sms_keyword"])
+    if "alert_phone" in changes:
+        # E.164 already (the edges read it in the installation's region); None: no SMS.
+        site.alert_phone = changes["alert_phone"] or None
     return site
 
 

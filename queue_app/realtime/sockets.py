@@ -22,6 +22,7 @@ from ..extensions import db, socketio
 from ..infra.database import reads_only
 from ..infra.outages import is_unavailable, note_failure
 from ..models import Counter, Device, DeviceKind, Role, Site, User
+from ..ops.devices import book_of
 from ..queue import errors
 from ..queue.accounts import resolve_token
 from ..queue.sites import get_site
@@ -74,6 +75,8 @@ def on_connect(auth: Any = None) -> None:
             join_room(events.printer_room(principal.id))
         elif principal.kind == DeviceKind.TABLET:
             _join_tablet_room(principal, auth)
+        # Seen while this connection stays open (ops/devices.py).
+        book_of(current_app._get_current_object()).connected(request.sid, principal.id)
         session[PRINCIPAL_KEY] = {
             "device": principal.id,
             "site": site.slug,
@@ -120,6 +123,13 @@ def _join_tablet_room(tablet: Device, auth: Any) -> None:
         return
     if counter is not None and counter.site_id == tablet.site_id:
         join_room(events.tablet_room(counter.id))
+
+
+@socketio.on("disconnect")
+def on_disconnect(reason: Any = None) -> None:
+    """A device's connection closed: last seen now (nothing is read or written here)."""
+    if "device" in (session.get(PRINCIPAL_KEY) or {}):
+        book_of(current_app._get_current_object()).disconnected(request.sid)
 
 
 @socketio.on("track")

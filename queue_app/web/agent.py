@@ -27,6 +27,7 @@ from ..models import (
     User,
     utcnow,
 )
+from ..ops.alerts import alert_json, open_alerts
 from ..queue import (
     Actor,
     call_next,
@@ -184,6 +185,8 @@ def _console_context(counter: Counter, user: User, error: str | None = None) -> 
         "now": now,
         "pause_reasons": PAUSE_REASONS,
         "error": error,
+        # The office's open alerts (ops/alerts.py): a banner above the console.
+        "ops_alerts": [alert_json(alert) for alert in open_alerts(db.session, site)],
     }
 
 

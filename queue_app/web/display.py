@@ -17,6 +17,7 @@ from flask_babel import gettext as _
 from ..display import STATIC, TEMPLATES
 from ..extensions import db
 from ..models import Counter, Device, DeviceKind, Site, utcnow
+from ..ops.devices import seen
 from ..queue.accounts import resolve_token
 from ..queue.errors import NotFound
 from ..queue.sites import get_site
@@ -59,6 +60,7 @@ def _display_device(slug: str) -> tuple[Site | None, Device | None, str | None]:
         or found.site_id != site.id
     ):
         return site, None, None
+    seen(found)
     return site, found, token
 
 

@@ -13,6 +13,7 @@ from markupsafe import Markup
 from ..display.icons import DEFAULT_ICON, ICON_DIR, available_icons
 from ..extensions import db
 from ..models import Device, DeviceKind, Site
+from ..ops.devices import seen
 from ..printing.spool import prints
 from ..queue.accounts import resolve_token
 from ..queue.errors import NotFound
@@ -38,6 +39,7 @@ def _kiosk_device(site: Site, token: str | None) -> Device | None:
         return None
     found = resolve_token(db.session, token)
     if isinstance(found, Device) and found.site_id == site.id and found.kind == DeviceKind.KIOSK:
+        seen(found)
         return found
     return None
 

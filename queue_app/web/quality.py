@@ -13,6 +13,7 @@ from sqlalchemy import select
 
 from ..extensions import db, limiter
 from ..models import Device, DeviceKind, Ticket, utcnow
+from ..ops.devices import seen
 from ..quality import commitments as commitments_domain
 from ..quality.complaints import get_complaint, is_overdue
 from ..quality.feedback import can_rate, is_rated
@@ -73,6 +74,7 @@ def tablet(counter_id: int) -> Any:
             and device.site_id == counter.site_id
         ):
             return render_template("tablet/refused.html", counter=counter), 403
+        seen(device)
     labels = face_labels()
     config = {
         "counter": counter.id,

@@ -17,6 +17,36 @@
     bar.style.width = value + "%";
   });
 
+  // The devices page follows who is online: its table is fetched again every 15 s
+  // (the forms in it keep working: the rows come from the same page).
+  var liveDevices = document.querySelector("[data-live-devices]");
+  if (liveDevices && window.fetch && window.DOMParser) {
+    var refreshDevices = function () {
+      if (document.hidden) return;
+      fetch(window.location.href, { credentials: "same-origin", headers: { "X-Requested-With": "fetch" } })
+        .then(function (response) { return response.ok ? response.text() : null; })
+        .then(function (html) {
+          if (!html) return;
+          var fresh = new DOMParser().parseFromString(html, "text/html");
+          var table = fresh.querySelector("[data-live-devices] tbody");
+          var current = liveDevices.querySelector("tbody");
+          if (table && current && current.innerHTML !== table.innerHTML) {
+            current.innerHTML = table.innerHTML;
+          }
+          var banner = fresh.querySelector("[data-ops-alerts]");
+          var shown = document.querySelector("[data-ops-alerts]");
+          if (shown && !banner) shown.remove();
+          else if (banner && shown) shown.innerHTML = banner.innerHTML;
+          else if (banner) {
+            var content = document.querySelector(".admin-content");
+            if (content) content.insertBefore(document.importNode(banner, true), content.firstChild);
+          }
+        })
+        .catch(function () { /* offline: the next round tries again */ });
+    };
+    setInterval(refreshDevices, 15000);
+  }
+
   // Forms that destroy or revoke ask first.
   document.querySelectorAll("form[data-confirm]").forEach(function (form) {
     form.addEventListener("submit", function (event) {

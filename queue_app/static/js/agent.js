@@ -248,6 +248,8 @@
     socket.on("connect_error", function () { setLive("off"); });
     // The server may have missed events (its Redis link came back): look again.
     socket.on("resync", function () { schedule(); });
+    // An alert of the office opened or closed (ops/alerts.py): the banner follows.
+    socket.on("alerts_changed", function () { schedule(); });
     socket.on("queue_changed", function (payload) {
       var waiting = (payload && payload.waiting) || {};
       panel.querySelectorAll("[data-count-for]").forEach(function (el) {

@@ -128,7 +128,23 @@ def _admin_nav() -> dict[str, Any]:
             and getattr(current_user, "role", None) in (Role.ADMIN, Role.MANAGER)
         )
 
-    return {"complaints_badge": complaints_badge, "can_administer": can_administer}
+    def ops_alerts() -> list[tuple[Site, dict[str, Any]]]:
+        """Open alerts of the sites the user manages (ops/alerts.py), for the banner."""
+        if "admin_alerts" not in g:
+            from ...ops.alerts import alert_json, open_alerts
+
+            g.admin_alerts = [
+                (site, alert_json(alert))
+                for site in managed_sites()
+                for alert in open_alerts(db.session, site)
+            ]
+        return g.admin_alerts  # type: ignore[no-any-return]
+
+    return {
+        "complaints_badge": complaints_badge,
+        "can_administer": can_administer,
+        "ops_alerts": ops_alerts,
+    }
 
 
 from . import (  # noqa: E402,F401

@@ -24,8 +24,16 @@ OBJECT_LABELS = {
     "complaint": _l("Complaint"),
     "sms_gateway": _l("SMS gateway"),
     "voice_clip": _l("Recording"),
+    "alert": _l("Alert"),
 }
-ACTION_LABELS = {"create": _l("created"), "update": _l("changed"), "delete": _l("removed")}
+ACTION_LABELS = {
+    "create": _l("created"),
+    "update": _l("changed"),
+    "delete": _l("removed"),
+    # Alerts (ops/alerts.py): opened by the evaluation, closed when their cause ends.
+    "open": _l("opened"),
+    "close": _l("closed"),
+}
 FIELD_LABELS = {
     "name": _l("name"),
     "names": _l("names"),
@@ -96,6 +104,14 @@ def _value_labels() -> dict[str, dict[str, Any]]:
             "wait": _l("Waiting time"),
             "satisfaction": _l("Satisfaction"),
             "complaint_answer": _l("Answer to complaints"),
+            # Alerts (ops/alerts.py).
+            "device_offline": _l("Device not answering"),
+            "printer_paper_out": _l("Printer out of paper"),
+            "printer_paper_low": _l("Printer paper running out"),
+            "printer_cover_open": _l("Printer cover open"),
+            "printer_offline": _l("Printer not answering"),
+            "sms_failing": _l("SMS not going out"),
+            "wait_over_target": _l("Wait over target"),
         },
         "priority_rule": {"first": _l("Priority first"), "none": _l("Arrival order")},
     }

@@ -27,7 +27,8 @@ from sqlalchemy import select
 from werkzeug.wrappers import Response
 
 from ...extensions import db
-from ...models import Device, DeviceKind, PrintJobStatus, Site
+from ...models import Device, DeviceKind, PrintJobStatus, Site, utcnow
+from ...ops.devices import is_online, last_seen
 from ...printing import spool
 from ...printing.devices import configure_printer, refresh_printer_status
 from ...queue import Actor
@@ -141,10 +142,16 @@ def _list(site: Site, form: Any, status: int = 200) -> Any:
         .order_by(Device.revoked_at.isnot(None), Device.kind, Device.name)
     ).all()
     failed = spool.list_jobs(db.session, site, status=PrintJobStatus.FAILED, limit=50)
+    now = utcnow()
+    # Seen by this process since the last write counts too (ops/devices.py).
+    seen = {device.id: last_seen(device, now) for device in rows}
+    online = {key: is_online(at, now, current_app.config) for key, at in seen.items()}
     return render_template(
         "admin/devices.html",
         site=site,
         rows=rows,
+        seen=seen,
+        online=online,
         form=form,
         action_form=RemoveForm(),
         labels=DEVICE_LABELS,

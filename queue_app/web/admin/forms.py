@@ -140,6 +140,14 @@ class SiteForm(FlaskForm):
             "RDV THIES CNI. Empty: taken from the short name in addresses."
         ),
     )
+    alert_phone = StringField(
+        _l("Phone for alerts"),
+        validators=[Optional(), Length(max=30)],
+        description=_l(
+            "Told by SMS when a device stops answering, a printer runs out of paper or a "
+            "wait passes its target. Empty: no SMS."
+        ),
+    )
 
 
 class DisplayMessageForm(FlaskForm):

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from flask import flash, redirect, render_template, request, url_for
+from flask import current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from sqlalchemy import func, select
 from werkzeug.wrappers import Response
@@ -15,7 +15,8 @@ from ...extensions import db
 from ...models import WEEKDAYS, Device, utcnow
 from ...quality.commitments import commitments_of, describe, measure, previous_month
 from ...quality.commitments import set_commitments as save_commitments
-from ...queue.errors import DomainError
+from ...queue.errors import DomainError, InvalidInput
+from ...queue.phones import normalize_phone
 from ...queue.sites import clear_hours, create_site, set_closures, set_hours, update_site
 from ...screens import set_display_message
 from . import bp, managed_sites, require_admin, site_or_403
@@ -93,6 +94,7 @@ def _site_data(site: Any) -> dict[str, Any]:
         "default_language": site.default_language,
         "languages": site.languages[1:],
         "sms_keyword": site.sms_keyword or "",
+        "alert_phone": site.alert_phone or "",
     }
 
 
@@ -110,6 +112,7 @@ def site_edit(slug: str) -> Any:
                     "timezone": form.timezone.data,
                     "languages": languages_of(form),
                     "sms_keyword": form.sms_keyword.data,
+                    "alert_phone": _alert_phone(form),
                 },
             )
             db.session.commit()
@@ -121,6 +124,17 @@ def site_edit(slug: str) -> Any:
             return redirect(url_for("admin.site_edit", slug=site.slug))
     message_form = DisplayMessageForm(formdata=None, data={"message": site.display_message})
     return _edit_page(site, form, message_form)
+
+
+def _alert_phone(form: Any) -> str | None:
+    """The alert phone in E.164 (InvalidInput on the field when it is no phone number)."""
+    raw = (form.alert_phone.data or "").strip()
+    if not raw:
+        return None
+    try:
+        return normalize_phone(raw, current_app.config["DEFAULT_PHONE_REGION"])
+    except InvalidInput as error:
+        raise InvalidInput(field="alert_phone", reason="not a valid phone number") from error
 
 
 def _edit_page(site: Any, form: Any, message_form: Any) -> Any:
