@@ -11,6 +11,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -21,10 +22,12 @@ from sqlalchemy import select
 from queue_app import create_app
 from queue_app.extensions import db
 from queue_app.models import (
+    Appointment,
     Counter,
     EventKind,
     Service,
     Site,
+    SlotBooking,
     Ticket,
     TicketEvent,
     TicketSource,
@@ -32,7 +35,9 @@ from queue_app.models import (
     User,
 )
 from queue_app.queue import SYSTEM, Actor, call_next, issue_ticket, open_counter, transfer
+from queue_app.queue.booking import AlreadyBooked, book
 from queue_app.queue.calling import lock_counter
+from queue_app.queue.sites import set_hours
 from queue_app.queue.tickets import get_ticket
 
 from .conftest import Office, base_config, build_office, dispose
@@ -231,3 +236,66 @@ def test_crossed_transfers_both_finish(pg_app: Flask, second_process: Flask):
         to_cni["id"]: office.services["CNI"].id,
         to_casier["id"]: office.services["CASIER"].id,
     }
+
+
+def test_one_phone_booking_twice_at_once_from_two_processes_gets_one_appointment(
+    pg_app: Flask, second_process: Flask
+):
+    """One appointment per phone, service and day is held by the database itself.
+
+    The first process books and keeps its transaction open; the second books the
+    same phone at another time of that day. It waits for the first to commit, is
+    refused (already booked), and the place it had taken goes back to its slot.
+    """
+    office = build_office(pg_app)
+    # Tuesday 24 November 2026 in Thiès (UTC), booked the day before.
+    now = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
+    nine, ten = (datetime(2026, 11, 24, hour, 0, tzinfo=UTC) for hour in (9, 10))
+    with pg_app.app_context():
+        service = db.session.get(Service, office.services["CNI"].id)
+        service.booking_enabled = True
+        service.slot_minutes = 30
+        service.slot_capacity = 2
+        set_hours(
+            db.session, db.session.get(Site, office.site.id), {"tuesday": [["08:00", "17:00"]]}
+        )
+        db.session.commit()
+    phone = "+221771234567"
+    booked = threading.Event()
+    release = threading.Event()
+
+    def _book(app: Flask, start: datetime, hold: bool = False) -> str:
+        with app.app_context():
+            site = db.session.get(Site, office.site.id)
+            cni = db.session.get(Service, office.services["CNI"].id)
+            try:
+                appointment = book(db.session, site, cni, start, phone=phone, now=now)
+                reference = appointment.reference
+            except AlreadyBooked:
+                db.session.rollback()
+                return "already_booked"
+            if hold:
+                booked.set()
+                release.wait(PATIENCE)
+            db.session.commit()
+            return reference
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        first = pool.submit(_book, pg_app, nine, True)
+        assert booked.wait(PATIENCE), first.exception(timeout=PATIENCE)
+        second = pool.submit(_book, second_process, ten)
+        # The second waits on the first's row, not on a read that saw nothing yet.
+        with pytest.raises(TimeoutError):
+            second.result(timeout=0.5)
+        release.set()
+        assert first.result(timeout=PATIENCE) != "already_booked"
+        assert second.result(timeout=PATIENCE) == "already_booked"
+    with pg_app.app_context():
+        appointments = db.session.scalars(select(Appointment).where(Appointment.phone == phone))
+        assert [a.slot_start for a in appointments] == [nine]
+        places = {
+            row.slot_start: row.booked
+            for row in db.session.execute(select(SlotBooking.slot_start, SlotBooking.booked))
+        }
+        assert places.get(ten, 0) == 0
+        assert places[nine] == 1

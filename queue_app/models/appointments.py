@@ -38,6 +38,16 @@ class Appointment(Base):
         Index("ix_appointments_site_day_status", "site_id", "service_day", "status"),
         Index("ix_appointments_service_slot", "service_id", "slot_start"),
         Index("ix_appointments_phone", "phone"),
+        # One booked appointment per phone, service and day, whoever books at once.
+        Index(
+            "uq_appointments_one_per_phone",
+            "service_id",
+            "service_day",
+            "phone",
+            unique=True,
+            postgresql_where=text("status = 'booked' AND phone IS NOT NULL"),
+            sqlite_where=text("status = 'booked' AND phone IS NOT NULL"),
+        ),
     )
 
     id: Mapped[intpk]

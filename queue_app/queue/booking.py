@@ -338,19 +338,6 @@ def book(
     slot = next(((s, e) for s, e in grid if s == start), None)
     if slot is None or not low <= day <= high or start < now + rules.min_lead:
         raise NotASlot(field="start", start=start.isoformat())
-    if phone and _has_booking(session, service, phone, day):
-        raise AlreadyBooked(service=service.code, day=day.isoformat())
-    taken = session.execute(
-        _TAKE_PLACE,
-        {
-            "service_id": service.id,
-            "slot_start": start,
-            "site_id": site.id,
-            "capacity": service.slot_capacity,
-        },
-    ).first()
-    if taken is None:
-        raise SlotFull(start=start.isoformat())
     appointment = Appointment(
         site_id=site.id,
         service_id=service.id,
@@ -366,35 +353,34 @@ def book(
         language=language or site.default_language,
         created_at=now,
     )
+    place = {
+        "service_id": service.id,
+        "slot_start": start,
+        "site_id": site.id,
+        "capacity": service.slot_capacity,
+    }
     for _attempt in range(5):
         appointment.reference = new_reference()
         try:
+            # The place and the appointment together: a refused appointment gives
+            # its place back with the savepoint, whatever the caller commits next.
             with session.begin_nested():
+                if session.execute(_TAKE_PLACE, place).first() is None:
+                    raise SlotFull(start=start.isoformat())
                 session.add(appointment)
                 session.flush()
             break
-        except IntegrityError:
+        except IntegrityError as exc:
+            # The savepoint's rollback took the appointment out of the session.
+            if "reference" not in str(exc.orig):
+                # uq_appointments_one_per_phone: this phone has booked this service
+                # that day (perhaps a moment ago, from another process).
+                raise AlreadyBooked(service=service.code, day=day.isoformat()) from None
             # A reference drawn twice (about one chance in 10^8): draw again.
-            session.expunge(appointment)
-            continue
     else:  # pragma: no cover - astronomically unlikely
         raise errors.Conflict(field="reference")
     log.info("appointment %s booked at %s (%s)", appointment.reference, site.slug, channel.value)
     return appointment
-
-
-def _has_booking(session: Session, service: Service, phone: str, day: date) -> bool:
-    return (
-        session.scalar(
-            select(Appointment.id).where(
-                Appointment.service_id == service.id,
-                Appointment.service_day == day,
-                Appointment.phone == phone,
-                Appointment.status == AppointmentStatus.BOOKED,
-            )
-        )
-        is not None
-    )
 
 
 def get_appointment(session: Session, reference: str, *, lock: bool = False) -> Appointment:
