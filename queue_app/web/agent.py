@@ -162,7 +162,9 @@ def _console_context(counter: Counter, user: User, error: str | None = None) -> 
                 ),
             )
             .group_by(TicketEvent.kind)
-        ).all()
+        )
+        .tuples()
+        .all()
     )
     services = [s for s in site.services if s.is_active]
     counts = waiting_counts(db.session, site, day)
@@ -242,8 +244,8 @@ def _act(counter: Counter, action: Callable[[User], str | None], success: str | 
         return render_template("agent/_panel.html", notice=notice, **context), status
     if error:
         flash(error, "error")
-    elif notice or success:
-        flash(notice or success, "info")
+    elif message := notice or success:
+        flash(message, "info")
     if counter.agent_id != user.id:
         return redirect(url_for("agent.home", site=counter.site.slug, choose=1))
     return redirect(url_for("agent.console", counter_id=counter.id))
@@ -326,6 +328,7 @@ def reprint_view(counter_id: int) -> Any:
     typed = "".join(request.form.get("label", "").split()).upper()[:16]
 
     def action(user: User) -> str:
+        ticket: Ticket | None
         if ticket_id.isdigit():
             ticket = get_ticket(db.session, int(ticket_id))
         else:

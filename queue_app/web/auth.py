@@ -54,7 +54,7 @@ def safe_next(target: str | None, fallback: str) -> str:
 
 
 @bp.route("/login", methods=["GET", "POST"])
-def login() -> str | Response | tuple[str, int, dict[str, str]]:
+def login() -> str | Response | tuple[str, int] | tuple[str, int, dict[str, str]]:
     if current_user.is_authenticated:
         return redirect(url_for("agent.home"))
     form = LoginForm()
