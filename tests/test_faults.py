@@ -538,8 +538,22 @@ def test_the_console_and_the_tracking_page_fetch_again_on_resync(
     tracked = api.issue("CNI")
 
     phone = make_page(PHONE)
+    # What the tracking page's WebSocket receives: its answer to "track" (a Socket.IO
+    # acknowledgement, 43<id>[...]) tells that it follows the ticket, resync included.
+    received: list[str] = []
+    phone.on(
+        "websocket",
+        lambda ws: ws.on(
+            "framereceived",
+            lambda frame: received.append(frame if isinstance(frame, str) else ""),
+        ),
+    )
     phone.goto(f"{url}/t/{tracked['code']}")
     expect(phone.locator("#track")).to_have_attribute("data-status", "waiting")
+    wait_for(
+        "the tracking page follows its ticket",
+        lambda: (phone.wait_for_timeout(20), any(f.startswith("43") for f in received))[1],
+    )
 
     console = make_page()
     console.goto(f"{url}/login")
