@@ -138,7 +138,8 @@ test: install-test ## install everything and run the whole test suite (PostgreSQ
 		$(BIN)/python -m tests.services -- $(BIN)/pytest -n $(JOBS) --dist worksteal $(T)
 
 # The domain and the API on SQLite: no PostgreSQL, Redis, browser or subprocess server.
-FAST_TESTS ?= tests
+FAST_TESTS ?= $(addprefix tests/test_,$(addsuffix .py,api api_input tickets turns one_path \
+	policy days idempotency booking day_close device_scope position_wording auth queue_model))
 test-fast: install-test ## the domain and API tests on SQLite only (under a minute)
 	$(BIN)/pytest -n $(JOBS) -p no:randomly -m "not (browser or postgres or redis or slow)" \
 		-k "not postgres" $(FAST_TESTS)

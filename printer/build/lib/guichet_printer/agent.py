@@ -227,6 +227,9 @@ class PrintAgent:
                     client.connect(
                         self.server,
                         auth={"token": self.token},
+                        # In the handshake too: the server counts a paired device apart
+                        # from the anonymous phones of its address (they are bounded).
+                        headers={"Authorization": f"Bearer {self.token}"},
                         transports=["websocket", "polling"],
                         wait_timeout=self.timeout,
                     )

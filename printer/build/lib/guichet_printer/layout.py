@@ -9,6 +9,7 @@ sent as a raster image: it is never printed as ``?``.
 
 from __future__ import annotations
 
+import re
 import textwrap
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -43,11 +44,13 @@ _PLAIN = {
 ESC = b"\x1b"
 GS = b"\x1d"
 
-# French defaults; the server passes the site's language.
+# French defaults; the server passes the site's language, in the words the kiosk
+# screen, the tracking page and the SMS use (queue_app/infra/position_text.py).
 LABELS_FR: dict[str, str] = {
-    "ahead": "Personnes avant vous : {n}",
-    "next": "Vous êtes le prochain",
-    "wait": "Attente estimée : {n} min",
+    "ahead": "{n} personnes avant vous",
+    "ahead_one": "1 personne avant vous",
+    "next": "Vous êtes le prochain\u00a0!",
+    "wait": "Attente estimée\u00a0: environ {n} min",
     "scan": "Suivez votre tour sur votre téléphone",
     "priority": "PRIORITAIRE",
     "reprint": "DUPLICATA",
@@ -159,7 +162,8 @@ class TicketWriter:
         wrap: bool = True,
     ) -> None:
         """One paragraph in the code page, or as an image when it cannot be encoded."""
-        text = " ".join(text.split())
+        # ASCII white space only: a no-break space keeps "!" and ":" with their word.
+        text = re.sub(r"[ \t\r\n]+", " ", text).strip()
         if not text:
             return
         ascii_text = printable(text, self.options.codepage)
@@ -213,6 +217,15 @@ class TicketWriter:
             self.p.cut(mode=self.options.cut)
 
 
+def position_line(position: int, labels: Mapping[str, str]) -> str:
+    """The people ahead as every other place says it: next, one person, n people."""
+    if position <= 0:
+        return labels["next"]
+    if position == 1 and "ahead_one" in labels:
+        return labels["ahead_one"]
+    return labels["ahead"].format(n=position)
+
+
 def render_ticket(ticket: TicketData, options: LayoutOptions | None = None) -> bytes:
     """The ESC/POS bytes of a queue ticket."""
     from escpos.printer import Dummy
@@ -235,9 +248,7 @@ def render_ticket(ticket: TicketData, options: LayoutOptions | None = None) -> b
         out.line(labels["priority"], bold=True)
     out.line(ticket.issued_at)
     if ticket.position is not None:
-        out.line(
-            labels["next"] if ticket.position == 0 else labels["ahead"].format(n=ticket.position)
-        )
+        out.line(position_line(ticket.position, labels))
     if ticket.wait_minutes is not None and ticket.position:
         out.line(labels["wait"].format(n=ticket.wait_minutes))
     if ticket.track_url:
