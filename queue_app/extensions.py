@@ -14,13 +14,13 @@ from typing import TYPE_CHECKING, Any
 from flask_babel import Babel
 from flask_login import LoginManager
 from flask_sqlalchemy import SQLAlchemy
-from sqlalchemy.orm import Session
 
 from .models import Base
 
 if TYPE_CHECKING:
     from flask_socketio import SocketIO
     from flask_wtf import CSRFProtect
+    from sqlalchemy.orm import Session
 
     from .security.ratelimit import Limiter
 
@@ -28,21 +28,28 @@ if TYPE_CHECKING:
     csrf: CSRFProtect
     limiter: Limiter
 
+    class ScopedSession(Session):
+        """What ``db.session`` is to the type checker: the Session of the current context.
 
-class ScopedSession(Session):
-    """What ``db.session`` is to the type checker: the Session of the current context.
+        Flask-SQLAlchemy's ``scoped_session`` forwards every Session method to the session
+        of the app context; the domain's functions take a ``Session`` and are given
+        ``db.session``. Only the registry's own methods are added here.
+        """
 
-    Flask-SQLAlchemy's ``scoped_session`` forwards every Session method to the session of
-    the app context; the domain's functions take a ``Session`` and are given ``db.session``.
-    Only the registry's own methods are added here.
-    """
+        def __call__(self) -> Session:
+            """The current context's session itself."""
+            ...
 
-    def __call__(self) -> Session:
-        """The current context's session itself."""
-        raise NotImplementedError
+        def remove(self) -> None:
+            """Close the context's session and forget it (the next use makes a new one)."""
 
-    def remove(self) -> None:
-        """Close the context's session and forget it (the next use makes a new one)."""
+        # Session methods the scoped session does not forward: call them on db.session().
+        invalidate: None  # type: ignore[assignment]
+        prepare: None  # type: ignore[assignment]
+        in_transaction: None  # type: ignore[assignment]
+        in_nested_transaction: None  # type: ignore[assignment]
+        get_transaction: None  # type: ignore[assignment]
+        get_nested_transaction: None  # type: ignore[assignment]
 
 
 class Database(SQLAlchemy):
