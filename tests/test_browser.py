@@ -205,7 +205,8 @@ def test_a_lost_connection_is_shown_and_recovered(page, live_server, office: Off
     shot(page, "connection-lost")
     api.issue("CASIER")  # a citizen arrives meanwhile
 
-    # The network is back: the console tries again by itself, within its backoff...
+    # The network is back: the console tries again by itself, within its backoff (after its
+    # connection timeout when an attempt made during the outage was dropped, not failed)...
     tried = len(links)
     page.unroute("**/*")
     network["up"] = True
