@@ -16,14 +16,28 @@ $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 
-# The server (.) and guichet-printer (printer/), the distribution it prints with.
-$(VENV)/.installed: pyproject.toml setup.py printer/pyproject.toml | $(BIN)/activate
-	$(BIN)/pip install --quiet -e ./printer -e .
+# The server (.) and guichet-printer (printer/), the distribution it prints with, with
+# the releases of requirements/*.lock (pyproject.toml gives ranges; make lock pins them).
+$(VENV)/.installed: requirements/install.lock pyproject.toml setup.py printer/pyproject.toml \
+		| $(BIN)/activate
+	$(BIN)/pip install --quiet -r requirements/install.lock
 	touch $@
 
-$(VENV)/.installed-test: pyproject.toml $(VENV)/.installed
-	$(BIN)/pip install --quiet -e ./printer -e ".[test]"
+$(VENV)/.installed-test: requirements/test.lock $(VENV)/.installed
+	$(BIN)/pip install --quiet -r requirements/test.lock
 	touch $@
+
+# uv resolves pyproject.toml's ranges (requirements/*.in) into requirements/*.lock.
+LOCK_ARGS ?=
+lock: | $(BIN)/activate ## pin the dependencies in requirements/*.lock (keeps pins; make lock-upgrade for the newest)
+	@test -x $(BIN)/uv || $(BIN)/pip install --quiet "uv>=0.13.10,<0.14"
+	for name in install test; do \
+		$(BIN)/uv pip compile --quiet --python-version 3.11 $(LOCK_ARGS) \
+			requirements/$$name.in -o requirements/$$name.lock || exit 1; \
+	done
+
+lock-upgrade: ## pin the newest releases pyproject.toml's ranges allow (then run the tests)
+	$(MAKE) --no-print-directory lock LOCK_ARGS=--upgrade
 
 node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
@@ -125,14 +139,24 @@ run: install ## run the server (in-process scheduler) on HOST:PORT
 worker: install ## run the background jobs alone
 	$(BIN)/queue-app worker
 
+# tests/services.py: the machine's PostgreSQL (5432) and Redis (6379) when they answer,
+# else its own (Debian's packages, installed when missing), stopped when the tests end.
 test: install-test ## install everything and run the whole test suite (PostgreSQL, Redis, Chromium)
 	QUEUE_APP_REQUIRE_POSTGRES=1 QUEUE_APP_REQUIRE_REDIS=1 QUEUE_APP_REQUIRE_BROWSER=1 \
-		$(BIN)/pytest -n $(JOBS) --dist worksteal $(T)
+		$(BIN)/python -m tests.services -- $(BIN)/pytest -n $(JOBS) --dist worksteal $(T)
 
-lint: install-test ## ruff and mypy
+# The domain and the API on SQLite: no PostgreSQL, Redis, browser or subprocess server.
+FAST_TESTS ?= $(addprefix tests/test_,$(addsuffix .py,api api_input tickets turns one_path \
+	policy days idempotency booking day_close device_scope position_wording auth queue_model))
+test-fast: install-test ## the domain and API tests on SQLite only (under a minute)
+	$(BIN)/pytest -n $(JOBS) -p no:randomly -m "not (browser or postgres or redis or slow)" \
+		-k "not postgres" $(FAST_TESTS)
+
+lint: install-test ## ruff, mypy over the whole code, import contracts
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 fmt: install-test ## format the code
 	$(BIN)/ruff format .
@@ -167,4 +191,4 @@ bench: install ## run the benchmarks on SQLite and PostgreSQL (prints figures)
 	$(BIN)/python bench/display_fanout.py --clients 100,1000 --calls 20
 
 .PHONY: voice voice-tools help assets i18n-compile i18n-extract i18n-update install install-test browser demo run \
-	worker test lint fmt bench fonts fuzz docs
+	worker test test-fast lint lock lock-upgrade fmt bench fonts fuzz docs

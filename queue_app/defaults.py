@@ -274,7 +274,7 @@ KIOSK_REFERENCE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 
 # Lines printed at the foot of every ticket (opening hours, a phone number) when the
 # kiosk's printer options give none: ["Ouvert du lundi au vendredi, 8h-17h", "Tél. 33 951 00 00"].
-PRINT_FOOTER = []
+PRINT_FOOTER: list[str] = []
 
 # Print jobs of server-driven printers (tcp://, file://, dummy:… without a print
 # agent) are printed by the process that spooled them, right after commit; the

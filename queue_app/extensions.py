@@ -20,6 +20,7 @@ from .models import Base
 if TYPE_CHECKING:
     from flask_socketio import SocketIO
     from flask_wtf import CSRFProtect
+    from sqlalchemy.orm import Session
 
     from .security.ratelimit import Limiter
 
@@ -27,9 +28,40 @@ if TYPE_CHECKING:
     csrf: CSRFProtect
     limiter: Limiter
 
+    class ScopedSession(Session):
+        """What ``db.session`` is to the type checker: the Session of the current context.
+
+        Flask-SQLAlchemy's ``scoped_session`` forwards every Session method to the session
+        of the app context; the domain's functions take a ``Session`` and are given
+        ``db.session``. Only the registry's own methods are added here.
+        """
+
+        def __call__(self) -> Session:
+            """The current context's session itself."""
+            ...
+
+        def remove(self) -> None:
+            """Close the context's session and forget it (the next use makes a new one)."""
+
+        # Session methods the scoped session does not forward: call them on db.session().
+        invalidate: None  # type: ignore[assignment]
+        prepare: None  # type: ignore[assignment]
+        in_transaction: None  # type: ignore[assignment]
+        in_nested_transaction: None  # type: ignore[assignment]
+        get_transaction: None  # type: ignore[assignment]
+        get_nested_transaction: None  # type: ignore[assignment]
+
+
+class Database(SQLAlchemy):
+    """Flask-SQLAlchemy, with ``session`` typed as the Session it stands for."""
+
+    if TYPE_CHECKING:
+        session: ScopedSession  # type: ignore[assignment]
+
+
 # Models use our own typed Base; Flask-SQLAlchemy provides the session and engines.
 # Sessions live for one request or job: objects need not be reloaded after commit.
-db = SQLAlchemy(metadata=Base.metadata, session_options={"expire_on_commit": False})
+db = Database(metadata=Base.metadata, session_options={"expire_on_commit": False})
 babel = Babel()
 login_manager = LoginManager()
 

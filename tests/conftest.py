@@ -559,12 +559,17 @@ DISPLAY_JS = Path(__file__).parent.parent / "display" / "static" / "tv" / "displ
 
 
 def reconnect_bound_ms(script: Path) -> int:
-    """The longest a page waits between two attempts to reconnect, plus one connection.
+    """The longest a page may take to reconnect once the network is back.
 
-    Socket.IO waits at most the page's reconnectionDelayMax, give or take its 50 % jitter;
-    the socket then connects and the page reloads its state (allow five seconds on a busy
-    machine running the suite in parallel).
+    An attempt made while the network was down may have been accepted and then dropped
+    (as the tests' network switch does): Socket.IO gives it up only at its connection
+    timeout (the page's ``timeout``, 20 s by default), not at once. It then waits at most
+    the page's reconnectionDelayMax, give or take its 50 % jitter; the socket connects and
+    the page reloads its state (allow five seconds on a busy machine).
     """
-    found = re.search(r"reconnectionDelayMax:\s*(\d+)", script.read_text())
+    text = script.read_text()
+    found = re.search(r"reconnectionDelayMax:\s*(\d+)", text)
     assert found, f"{script.name} sets its reconnection backoff"
-    return int(int(found.group(1)) * 1.5) + 5000
+    connect_timeout = re.search(r"\btimeout:\s*(\d+)", text)
+    stalled = int(connect_timeout.group(1)) if connect_timeout else 20_000
+    return stalled + int(int(found.group(1)) * 1.5) + 5000

@@ -254,3 +254,23 @@ def test_scheduler_has_each_job_once_and_a_failing_job_does_not_raise(app):
     assert run_job(app, "day_close", day_close_job.run) == 0
     with app.app_context():
         assert db.session.scalar(select(func.count()).select_from(Ticket)) == 0
+
+
+def test_a_job_whose_rollback_fails_too_does_not_raise(app, monkeypatch, caplog):
+    """The connection is thrown away instead (a rollback fails on a dead connection)."""
+    from sqlalchemy.orm import Session
+
+    invalidated = []
+
+    def failing_rollback(self):
+        raise RuntimeError("connection lost")
+
+    monkeypatch.setattr(Session, "rollback", failing_rollback)
+    monkeypatch.setattr(Session, "invalidate", lambda self: invalidated.append(self))
+
+    def broken():
+        raise RuntimeError("boom")
+
+    assert run_job(app, "broken", broken) is None
+    assert len(invalidated) == 1
+    assert "job broken failed" in caplog.text

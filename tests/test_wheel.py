@@ -59,9 +59,15 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
         assert f"queue_app/translations/{language}/LC_MESSAGES/messages.mo" in shipped
     venv = folder / "venv"
     _run([sys.executable, "-m", "venv", str(venv)])
+    # The releases the lock file names (the wheel's own ranges allow newer ones), as
+    # constraints: its editable lines (this checkout) are left out.
+    constraints = folder / "constraints.txt"
+    locked = (ROOT / "requirements" / "install.lock").read_text().splitlines()
+    constraints.write_text("\n".join(line for line in locked if "==" in line) + "\n")
     # guichet-printer, the server's printing dependency, from the wheel built beside it.
     _run(
-        [str(venv / "bin" / "pip"), "install", "--quiet", "--find-links", str(dist), str(wheels[0])]
+        [str(venv / "bin" / "pip"), "install", "--quiet", "--find-links", str(dist)]
+        + ["--constraint", str(constraints), str(wheels[0])]
     )
     return venv / "bin"
 

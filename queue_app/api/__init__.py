@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from functools import wraps
-from typing import Any
+from typing import Any, cast
 
 from flask import Flask, Response, current_app, g, request
 from flask_smorest import Api
@@ -123,7 +123,8 @@ def json_answer(body: Any, status: int = 200, headers: dict[str, str] | None = N
     way instead of having the schema dump it again. The schema still documents
     the answer, and the tests check the answers against the OpenAPI document.
     """
-    response = current_app.json.response(body)
+    # The provider builds the app's response_class (typed as werkzeug's base class).
+    response = cast(Response, current_app.json.response(body))
     response.status_code = status
     if headers:
         response.headers.update(headers)

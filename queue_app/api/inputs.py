@@ -67,7 +67,7 @@ class IdConverter(IntegerConverter):
         digits = value.lstrip("0") or "0"
         if len(digits) > len(str(INT_MAX)):
             raise RouteMismatch()
-        return super().to_python(value if self.fixed_digits else digits)  # type: ignore[no-any-return]
+        return super().to_python(value if self.fixed_digits else digits)
 
 
 class TextConverter(UnicodeConverter):
@@ -179,7 +179,7 @@ class Date(fields.Date):
     """A date written YYYY-MM-DD only, as OpenAPI's ``format: date`` says (Python's
     date.fromisoformat also reads 20261130 and 2026-W48-1)."""
 
-    def _deserialize(self, value, attr, data, **kwargs):  # type: ignore[no-untyped-def]
+    def _deserialize(self, value, attr, data, **kwargs):
         if not isinstance(value, str) or not ISO_DATE.match(value):
             raise self.make_error("invalid")
         return super()._deserialize(value, attr, data, **kwargs)
@@ -263,9 +263,9 @@ def _harden_field(field: fields.Field, json_types: bool) -> None:
         for inner in field.tuple_fields:
             _harden_field(inner, json_types)
     elif isinstance(field, fields.Mapping):
-        for inner in (field.key_field, field.value_field):
-            if inner is not None:
-                _harden_field(inner, json_types)
+        for part in (field.key_field, field.value_field):
+            if part is not None:
+                _harden_field(part, json_types)
     elif isinstance(field, fields.Integer):
         # A JSON integer only: not "5", not 2.5 (which int() would read as 2).
         field.strict = json_types

@@ -114,7 +114,7 @@ def job_json(job: PrintJob, *, payload: bool = False) -> dict[str, Any]:
         "printed_at": iso(job.printed_at),
         "printer_status": device.printer_status if device is not None else None,
     }
-    if payload:
+    if payload and job.payload is not None:
         data["payload_b64"] = base64.b64encode(job.payload).decode("ascii")
     return data
 

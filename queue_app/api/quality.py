@@ -164,7 +164,7 @@ def feedback_prompt(counter_id: int) -> Any:
 
 
 def complaint_json(complaint: Complaint, *, site: Site | None = None) -> dict[str, Any]:
-    site = site or db.session.get(Site, complaint.site_id)
+    site = site or db.session.get_one(Site, complaint.site_id)
     service = None
     if complaint.service_id is not None:
         service = next((s for s in site.services if s.id == complaint.service_id), None)

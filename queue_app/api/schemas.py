@@ -54,7 +54,7 @@ class Text(fields.String):
         self.allowed_controls = "\n\r\t" if multiline else ""
         self.blank = blank
 
-    def _deserialize(self, value, attr, data, **kwargs):  # type: ignore[no-untyped-def]
+    def _deserialize(self, value, attr, data, **kwargs):
         text = super()._deserialize(value, attr, data, **kwargs)
         for char in text:
             code = ord(char)
@@ -418,7 +418,7 @@ class FooterField(fields.Field):
 
     default_error_messages = {"invalid": "Invalid value."}
 
-    def _deserialize(self, value, attr, data, **kwargs):  # type: ignore[no-untyped-def]
+    def _deserialize(self, value, attr, data, **kwargs):
         if isinstance(value, str):
             return Text(multiline=True).deserialize(value)
         if isinstance(value, list):

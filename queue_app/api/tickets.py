@@ -119,7 +119,7 @@ class TicketsView(MethodView):
             enforce_hours=is_kiosk,
         )
         job = None
-        if issued.created and is_kiosk:
+        if issued.created and isinstance(who, Device):
             # Written with the ticket, laid out once a printer takes it.
             job = spool_ticket(
                 db.session, issued.ticket, who, issued.position, issued.estimated_wait_minutes

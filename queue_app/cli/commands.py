@@ -23,7 +23,7 @@ log = logging.getLogger(__name__)
 MIGRATIONS = Path(__file__).parent.parent / "migrations"
 
 
-def _app_factory():  # type: ignore[no-untyped-def]
+def _app_factory():
     return create_app()
 
 
@@ -48,7 +48,7 @@ def main() -> None:
     cli(prog_name="queue-app")
 
 
-def alembic_config():  # type: ignore[no-untyped-def]
+def alembic_config():
     from alembic.config import Config
 
     config = Config()

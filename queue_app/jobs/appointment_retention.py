@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
+from typing import TYPE_CHECKING, Any, cast
 
 from sqlalchemy import delete, update
+
+if TYPE_CHECKING:
+    from sqlalchemy import CursorResult
 
 from ..extensions import db
 from ..models import Appointment, InboundMessage, OutboundMessage, SmsConversation, utcnow
@@ -38,7 +42,8 @@ def purge(cutoff: datetime) -> int:
         ),
         db.session.execute(delete(SmsConversation).where(SmsConversation.updated_at < cutoff)),
     ]
-    erased = sum(int(result.rowcount or 0) for result in counts)  # type: ignore[attr-defined]
+    # UPDATE and DELETE answer with a CursorResult, which counts the rows.
+    erased = sum(int(cast("CursorResult[Any]", result).rowcount or 0) for result in counts)
     if erased:
         log.info("retention: erased personal data of %d appointment/SMS row(s)", erased)
     return erased

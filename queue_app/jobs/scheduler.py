@@ -66,7 +66,8 @@ def _run_job(app: Flask, name: str, job: Callable[[], Any]) -> Any:
             try:
                 db.session.rollback()
             except Exception:
-                db.session.invalidate()
+                # The scoped session does not forward invalidate(): the session itself.
+                db.session().invalidate()
             return None
         finally:
             db.session.remove()

@@ -16,7 +16,7 @@ from ..quality.rollup import roll_up
 log = logging.getLogger(__name__)
 
 
-def _each_site(work: str, action) -> int:  # type: ignore[no-untyped-def]
+def _each_site(work: str, action) -> int:
     total = 0
     site_ids = db.session.scalars(select(Site.id).order_by(Site.id)).all()
     db.session.rollback()

@@ -117,6 +117,8 @@ def _display_room(device: Device, auth: Any) -> int | None:
 def _join_tablet_room(tablet: Device, auth: Any) -> None:
     """A satisfaction tablet joins the tablet room of its counter (auth {"counter": id})."""
     wanted = auth.get("counter") if isinstance(auth, dict) else request.args.get("counter")
+    if wanted is None:
+        return
     try:
         counter = db.session.get(Counter, int(wanted))
     except (TypeError, ValueError):

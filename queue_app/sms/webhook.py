@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import hmac
 import logging
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, cast
 
 from flask import Blueprint, Response, abort, current_app, request
 from sqlalchemy import select
@@ -36,7 +37,8 @@ def _webhook_request() -> WebhookRequest:
         url += "?" + request.query_string.decode("latin-1")
     return WebhookRequest(
         url=url,
-        headers=request.headers,
+        # Werkzeug's Headers: a mapping whose look-ups ignore case, as HTTP's do.
+        headers=cast("Mapping[str, str]", request.headers),
         body=request.get_data(cache=True),
         form=request.form.to_dict(flat=True),
     )

@@ -164,7 +164,9 @@ def _console_context(counter: Counter, user: User, error: str | None = None) -> 
                 ),
             )
             .group_by(TicketEvent.kind)
-        ).all()
+        )
+        .tuples()
+        .all()
     )
     services = [s for s in site.services if s.is_active]
     counts = waiting_counts(db.session, site, day)
@@ -260,8 +262,8 @@ def _act(
         return page, status
     if error:
         flash(error, "error")
-    elif notice or success:
-        flash(notice or success, "info")
+    elif message := notice or success:
+        flash(message, "info")
     if counter.agent_id != user.id:
         return redirect(url_for("agent.home", site=counter.site.slug, choose=1))
     return redirect(url_for("agent.console", counter_id=counter.id))
@@ -370,6 +372,7 @@ def reprint_view(counter_id: int) -> Any:
         return ticket
 
     def action(user: User) -> str:
+        ticket: Ticket | None
         if ticket_id.isdigit():
             ticket = get_ticket(db.session, int(ticket_id))
         else:

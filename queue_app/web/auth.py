@@ -71,7 +71,7 @@ def after_sign_in(user: User, target: str | None) -> str:
 
 
 @bp.route("/login", methods=["GET", "POST"])
-def login() -> str | Response | tuple[str, int, dict[str, str]]:
+def login() -> str | Response | tuple[str, int] | tuple[str, int, dict[str, str]]:
     if current_user.is_authenticated:
         return redirect(landing(current_user))  # type: ignore[arg-type]
     form = LoginForm()

@@ -67,7 +67,7 @@ def _display_device(slug: str) -> tuple[Site | None, Device | None, str | None]:
 def _ui_language(site: Site | None) -> str:
     languages = current_app.config["LANGUAGES"]
     wanted = site.default_language if site is not None else None
-    return wanted if wanted in languages else languages[0]
+    return wanted if wanted is not None and wanted in languages else str(languages[0])
 
 
 def _pairing_page(site: Site | None, slug: str, status: int = 403) -> Any:

@@ -30,7 +30,7 @@ bp = Blueprint("admin", __name__, url_prefix="/admin")
 
 def actor() -> User:
     """The signed-in admin or manager (checked before every admin view)."""
-    return g.admin_user  # type: ignore[no-any-return]
+    return g.admin_user
 
 
 def is_admin() -> bool:
@@ -120,7 +120,7 @@ def _admin_nav() -> dict[str, Any]:
                 sum(open_ for open_, _late in counts.values()),
                 sum(late for _open, late in counts.values()),
             )
-        return g.admin_badge  # type: ignore[no-any-return]
+        return g.admin_badge
 
     def can_administer() -> bool:
         return bool(

@@ -68,7 +68,7 @@ def counter_new(slug: str) -> Any:
 def counter_edit(slug: str, counter_id: int) -> Any:
     site = site_or_403(slug)
     counter = _site_counter(site, counter_id)
-    data = None
+    data: dict[str, object] | None = None
     if request.method == "GET":
         weights = {link.service_id: link.weight for link in counter.service_links}
         data = {"name": counter.name}
