@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from alembic import context
 from flask import current_app
 
@@ -54,7 +56,7 @@ def run_migrations_online() -> None:
                 _driver(connection).execute("PRAGMA foreign_keys=ON")
 
 
-def _driver(connection):  # type: ignore[no-untyped-def]
+def _driver(connection: Any) -> Any:
     return connection.connection.driver_connection
 
 

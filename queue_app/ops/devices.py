@@ -17,10 +17,10 @@ import logging
 import threading
 from collections.abc import Mapping
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 from flask import Flask, current_app, has_app_context
-from sqlalchemy import bindparam, or_, update
+from sqlalchemy import Table, bindparam, or_, update
 
 from ..models import Device, utcnow
 
@@ -157,14 +157,13 @@ class SeenBook:
         self.flush()
 
 
+# The table, not the entity: executed with many parameter sets, a plain executemany.
+_DEVICES = cast(Table, Device.__table__)
 _SEEN = (
-    update(Device.__table__)
+    update(_DEVICES)
     .where(
-        Device.__table__.c.id == bindparam("device_id"),
-        or_(
-            Device.__table__.c.last_seen_at.is_(None),
-            Device.__table__.c.last_seen_at < bindparam("seen_at"),
-        ),
+        _DEVICES.c.id == bindparam("device_id"),
+        or_(_DEVICES.c.last_seen_at.is_(None), _DEVICES.c.last_seen_at < bindparam("seen_at")),
     )
     .values(last_seen_at=bindparam("seen_at"))
 )

@@ -85,10 +85,13 @@ class ContextFilter(logging.Filter):
             args = request.view_args or {}
             site = args.get("slug") or args.get("site")
             operation = request.endpoint
-        record.request_id = request_id
-        record.site = site if isinstance(site, str) else None
-        record.operation = operation or current_operation.get()
-        shown = " ".join(str(v) for v in (record.request_id, record.site, record.operation) if v)
+        context = {
+            "request_id": request_id,
+            "site": site if isinstance(site, str) else None,
+            "operation": operation or current_operation.get(),
+        }
+        record.__dict__.update(context)
+        shown = " ".join(str(v) for v in context.values() if v)
         record.context_text = f" [{shown}]" if shown else ""
         return True
 

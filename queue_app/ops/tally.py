@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import bisect
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -117,7 +118,7 @@ class Tally:
         rows = session.connection().execute(_AFTER, {"floor": floor}).all()
         self._apply([row for row in rows if row[0] not in self._seen])
 
-    def _apply(self, rows: list[Any]) -> None:
+    def _apply(self, rows: Sequence[Any]) -> None:
         for event_id, site_id, service_id, ticket_id, kind, at in sorted(rows):
             self._seen.add(event_id)
             self._cursor = max(self._cursor, event_id)

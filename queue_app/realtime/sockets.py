@@ -13,7 +13,7 @@ import contextlib
 import logging
 from typing import Any
 
-from flask import current_app, request, session
+from flask import Flask, current_app, request, session
 from flask_login import current_user
 from flask_socketio import ConnectionRefusedError, join_room
 from sqlalchemy.exc import SQLAlchemyError
@@ -76,7 +76,7 @@ def on_connect(auth: Any = None) -> None:
         elif principal.kind == DeviceKind.TABLET:
             _join_tablet_room(principal, auth)
         # Seen while this connection stays open (ops/devices.py).
-        book_of(current_app._get_current_object()).connected(request.sid, principal.id)
+        book_of(_this_app()).connected(_sid(), principal.id)
         session[PRINCIPAL_KEY] = {
             "device": principal.id,
             "site": site.slug,
@@ -131,7 +131,7 @@ def _join_tablet_room(tablet: Device, auth: Any) -> None:
 def on_disconnect(reason: Any = None) -> None:
     """A device's connection closed: last seen now (nothing is read or written here)."""
     if "device" in (session.get(PRINCIPAL_KEY) or {}):
-        book_of(current_app._get_current_object()).disconnected(request.sid)
+        book_of(_this_app()).disconnected(_sid())
 
 
 @socketio.on("track")
@@ -215,3 +215,13 @@ def on_error(error: Exception) -> dict:
         return {"error": {"code": "unavailable", "message": "the service is briefly unavailable"}}
     log.error("realtime handler failed: %s", getattr(request, "event", None), exc_info=error)
     return {"error": {"code": "internal_error", "message": "something went wrong on our side"}}
+
+
+def _this_app() -> Flask:
+    """The application object behind ``current_app`` (a per-app registry is keyed on it)."""
+    return current_app._get_current_object()  # type: ignore[attr-defined]
+
+
+def _sid() -> str:
+    """The Socket.IO session id Flask-SocketIO sets on the request of an event."""
+    return str(request.sid)  # type: ignore[attr-defined]

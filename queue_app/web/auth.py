@@ -73,7 +73,7 @@ def after_sign_in(user: User, target: str | None) -> str:
 @bp.route("/login", methods=["GET", "POST"])
 def login() -> str | Response | tuple[str, int] | tuple[str, int, dict[str, str]]:
     if current_user.is_authenticated:
-        return redirect(landing(current_user))  # type: ignore[arg-type]
+        return redirect(landing(current_user))
     form = LoginForm()
     if form.validate_on_submit():
         email = form.email.data or ""
@@ -152,5 +152,5 @@ def set_language(code: str) -> Response:
 @bp.get("/")
 def index() -> Response:
     if current_user.is_authenticated:
-        return redirect(landing(current_user))  # type: ignore[arg-type]
+        return redirect(landing(current_user))
     return redirect(url_for("auth.login"))

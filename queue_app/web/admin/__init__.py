@@ -138,7 +138,7 @@ def _admin_nav() -> dict[str, Any]:
                 for site in managed_sites()
                 for alert in open_alerts(db.session, site)
             ]
-        return g.admin_alerts  # type: ignore[no-any-return]
+        return g.admin_alerts
 
     return {
         "complaints_badge": complaints_badge,
