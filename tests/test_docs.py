@@ -151,3 +151,45 @@ def test_the_readme_is_read_in_one_pass_and_points_into_docs() -> None:
     assert [link for link in links if not (ROOT / link).is_file()] == []
     for command in ("make demo", "make test"):
         assert command in readme
+
+
+def _settings_of_defaults() -> set[str]:
+    """The UPPERCASE names assigned at the top level of queue_app/defaults.py."""
+    import ast
+
+    tree = ast.parse((ROOT / "queue_app" / "defaults.py").read_text(encoding="utf-8"))
+    names: set[str] = set()
+    for node in tree.body:
+        targets: list[ast.expr] = []
+        if isinstance(node, ast.Assign):
+            targets = list(node.targets)
+        elif isinstance(node, ast.AnnAssign):
+            targets = [node.target]
+        for target in targets:
+            elements = target.elts if isinstance(target, ast.Tuple) else [target]
+            names.update(
+                element.id
+                for element in elements
+                if isinstance(element, ast.Name) and element.id.isupper()
+            )
+    return names
+
+
+def test_every_setting_of_the_defaults_is_documented() -> None:
+    """docs/operations/settings.md names every setting queue_app/defaults.py assigns."""
+    settings = _settings_of_defaults()
+    assert len(settings) > 50, "defaults.py assigns no setting: the parser is wrong"
+    page = (DOCS / "operations" / "settings.md").read_text(encoding="utf-8")
+    written = set(re.findall(r"`([A-Z][A-Z0-9_]*)`", page))
+    assert sorted(settings - written) == []
+
+
+def test_every_command_is_documented() -> None:
+    """docs/operations/cli.md names every command registered on `queue-app`."""
+    from queue_app.cli.commands import cli
+
+    commands = set(cli.commands)
+    assert {"init-db", "demo", "run", "worker"} <= commands
+    page = (DOCS / "operations" / "cli.md").read_text(encoding="utf-8")
+    written = set(re.findall(r"`queue-app ([a-z][a-z-]*)", page))
+    assert sorted(commands - written) == []
