@@ -169,14 +169,26 @@ fuzz: install-test ## fuzz the live API with schemathesis, every phase (FUZZ_EXA
 docs: $(VENV)/.installed-test ## build the documentation (MkDocs, offline, --strict) into site/
 	$(BIN)/mkdocs build --strict --site-dir site
 
-bench: install ## run the benchmarks on SQLite and PostgreSQL (prints figures)
-	$(BIN)/python bench/issue_tickets.py --dburl sqlite
-	$(BIN)/python bench/issue_tickets.py --dburl $(PG_URL)
-	$(BIN)/python bench/call_next.py --dburl sqlite
-	$(BIN)/python bench/call_next.py --dburl $(PG_URL)
+bench: install ## run the benchmarks on SQLite and PostgreSQL (long: prints figures)
+	# Each figure beside GET /healthz on the same server in the same run.
+	for db in sqlite $(PG_URL); do \
+		$(BIN)/python bench/issue_tickets.py --dburl $$db || exit 1; \
+		$(BIN)/python bench/issue_tickets.py --dburl $$db --kiosk printing --services 4 || exit 1; \
+		$(BIN)/python bench/call_next.py --dburl $$db --concurrency 4 --services 4 || exit 1; \
+		$(BIN)/python bench/booking.py --dburl $$db --concurrency 100 || exit 1; \
+	done
+	# The embedded server (queue-app run): one client's kept-alive /healthz and ticket
+	# p50 first, then the same bars.
+	for db in sqlite $(PG_URL); do \
+		$(BIN)/python bench/issue_tickets.py --server embedded --dburl $$db --concurrency 1 --num 500 || exit 1; \
+		$(BIN)/python bench/issue_tickets.py --server embedded --dburl $$db --concurrency 8,32 \
+			--kiosk printing --services 4 || exit 1; \
+		$(BIN)/python bench/call_next.py --server embedded --dburl $$db --services 4 || exit 1; \
+		$(BIN)/python bench/booking.py --server embedded --dburl $$db || exit 1; \
+	done
 	# Two server processes on the same two cores as PostgreSQL and the load generator.
 	$(BIN)/python bench/issue_tickets.py --dburl $(PG_URL) --workers 2 --concurrency 16,32
-	$(BIN)/python bench/call_next.py --dburl $(PG_URL) --workers 2
+	$(BIN)/python bench/call_next.py --dburl $(PG_URL) --workers 2 --services 4
 	$(BIN)/python bench/pg_roundtrip.py --dburl $(PG_URL)
 	# The cost of a ticket with 1,000 and with 1,000,000 tickets already stored.
 	for db in sqlite $(PG_URL); do for n in 1000 1000000; do \
@@ -190,5 +202,16 @@ bench: install ## run the benchmarks on SQLite and PostgreSQL (prints figures)
 
 	$(BIN)/python bench/display_fanout.py --clients 100,1000 --calls 20
 
+bench-quick: install ## the benchmark scripts with small numbers (checks they run; figures mean little)
+	for server in gevent embedded; do \
+		$(BIN)/python bench/issue_tickets.py --server $$server --num 50 --concurrency 1,4 || exit 1; \
+		$(BIN)/python bench/issue_tickets.py --server $$server --num 50 --concurrency 4 \
+			--kiosk printing --services 2 || exit 1; \
+		$(BIN)/python bench/call_next.py --server $$server --num 40 --services 4 || exit 1; \
+		$(BIN)/python bench/booking.py --server $$server --num 200 --capacity 1 || exit 1; \
+	done
+	$(BIN)/python bench/booking.py --dburl $(PG_URL) --num 200 --capacity 1
+	$(BIN)/python bench/call_next.py --dburl $(PG_URL) --num 40 --services 4
+
 .PHONY: voice voice-tools help assets i18n-compile i18n-extract i18n-update install install-test browser demo run \
-	worker test test-fast lint lock lock-upgrade fmt bench fonts fuzz docs
+	worker test test-fast lint lock lock-upgrade fmt bench bench-quick fonts fuzz docs

@@ -28,8 +28,16 @@ ADMIN_EMAIL = "bench-admin@example.sn"
 ADMIN_PASSWORD = "bench-password-2026"
 
 
-def parse_args(doc: str, default_num: int) -> argparse.Namespace:
+def parse_args(
+    doc: str,
+    default_num: int,
+    extra: Callable[[argparse.ArgumentParser], None] | None = None,
+    default_concurrency: str = "1,8,16,32",
+) -> argparse.Namespace:
+    """The options every bench takes; ``extra`` adds a script's own."""
     parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawTextHelpFormatter)
+    if extra is not None:
+        extra(parser)
     parser.add_argument(
         "--dburl",
         default="sqlite",
@@ -40,7 +48,9 @@ def parse_args(doc: str, default_num: int) -> argparse.Namespace:
         "--num", type=int, default=default_num, help="requests per concurrency level"
     )
     parser.add_argument(
-        "--concurrency", default="1,8,16,32", help="comma-separated numbers of concurrent clients"
+        "--concurrency",
+        default=default_concurrency,
+        help="comma-separated numbers of concurrent clients",
     )
     parser.add_argument(
         "--workers",
@@ -57,9 +67,16 @@ def parse_args(doc: str, default_num: int) -> argparse.Namespace:
     )
     parser.add_argument(
         "--server",
-        choices=("gevent", "gthread"),
+        choices=("gevent", "gthread", "embedded"),
         default="gevent",
-        help="gunicorn worker class (gevent: the layout of docs/operations/production.md)",
+        help="gunicorn worker class (gevent: the layout of docs/operations/production.md), "
+        "or 'embedded': `queue-app run`, the server the app starts by default",
+    )
+    parser.add_argument(
+        "--services",
+        type=int,
+        default=1,
+        help="services the clients are spread over (round robin); default 1",
     )
     parser.add_argument(
         "--stored",
@@ -114,6 +131,7 @@ class Server:
     database_url: str
     process: subprocess.Popen | None = None
     description: str = ""
+    embedded: bool = False
 
 
 @contextmanager
@@ -147,39 +165,68 @@ def running_server(args: argparse.Namespace) -> Iterator[Server]:
         port = free_port()
         sqlite = database_url.startswith("sqlite")
         workers = args.workers
-        kind_options = (
-            ["-k", "gevent", "--worker-connections", "1000"]
-            if args.server == "gevent"
-            else ["-k", "gthread", "--threads", str(args.threads)]
+        if args.server == "embedded":
+            # The server `queue-app run` starts: what an office runs without gunicorn
+            # (its scheduler too, as by default).
+            command = [cli, "run", "--host", "127.0.0.1", "--port", str(port)]
+        else:
+            kind_options = (
+                ["-k", "gevent", "--worker-connections", "1000"]
+                if args.server == "gevent"
+                else ["-k", "gthread", "--threads", str(args.threads)]
+            )
+            command = [
+                str(VENV_BIN / "gunicorn"),
+                *kind_options,
+                "-w",
+                str(workers),
+                "-b",
+                f"127.0.0.1:{port}",
+                "--log-level",
+                "warning",
+                "--chdir",
+                str(ROOT),
+                "wsgi:app",
+            ]
+        process = subprocess.Popen(
+            command,
+            env=env,
+            cwd=str(ROOT),
+            start_new_session=True,
+            stdout=subprocess.DEVNULL if args.server == "embedded" else None,
         )
-        command = [
-            str(VENV_BIN / "gunicorn"),
-            *kind_options,
-            "-w",
-            str(workers),
-            "-b",
-            f"127.0.0.1:{port}",
-            "--log-level",
-            "warning",
-            "--chdir",
-            str(ROOT),
-            "wsgi:app",
-        ]
-        process = subprocess.Popen(command, env=env, start_new_session=True)
         url = f"http://127.0.0.1:{port}"
         try:
             wait_ready(url, process)
             kind = "SQLite" if sqlite else "PostgreSQL"
-            per_worker = "gevent" if args.server == "gevent" else f"gthread × {args.threads}"
+            if args.server == "embedded":
+                description = f"embedded (queue-app run, {embedded_mode(process)}), {kind}"
+            else:
+                per_worker = "gevent" if args.server == "gevent" else f"gthread × {args.threads}"
+                description = f"gunicorn, {workers} worker(s) ({per_worker}), {kind}"
             yield Server(
                 url=url,
                 database_url=database_url,
                 process=process,
-                description=f"gunicorn, {workers} worker(s) ({per_worker}), {kind}",
+                description=description,
+                embedded=args.server == "embedded",
             )
         finally:
             os.killpg(process.pid, signal.SIGTERM)
-            process.wait(timeout=30)
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait(timeout=30)
+
+
+def embedded_mode(process: subprocess.Popen) -> str:
+    """Whether `queue-app run` serves with gevent or threads (read from its loaded modules)."""
+    try:
+        maps = Path(f"/proc/{process.pid}/maps").read_text()
+    except OSError:
+        return "?"
+    return "gevent" if "gevent" in maps else "threads"
 
 
 def wait_ready(url: str, process: subprocess.Popen, timeout: float = 30) -> None:
@@ -270,44 +317,68 @@ def set_up_office(server: Server, agents: int = 0, counters_per_service: int = 0
     )
     expect(status, body, 201)
     office = Office(slug=slug, admin_token=admin, kiosk_token=body["token"])  # type: ignore[index]
-    for n in range(agents):
-        status, body = request(
-            server.url,
-            "POST",
-            f"/api/v1/sites/{slug}/counters",
-            {"name": f"Guichet {n + 1}", "services": ["CNI"]},
-            admin,
-        )
-        expect(status, body, 201)
-        counter_id = body["id"]  # type: ignore[index]
-        email = f"agent{n}-{slug}@example.sn"
-        status, body = request(
-            server.url,
-            "POST",
-            "/api/v1/users",
-            {"email": email, "password": ADMIN_PASSWORD, "role": "agent", "sites": [slug]},
-            admin,
-        )
-        expect(status, body, 201)
-        status, body = request(
-            server.url, "POST", "/api/v1/auth/token", {"email": email, "password": ADMIN_PASSWORD}
-        )
-        expect(status, body, 200)
-        token = body["token"]  # type: ignore[index]
-        status, body = request(
-            server.url, "POST", f"/api/v1/counters/{counter_id}/open", None, token
-        )
-        expect(status, body, 200)
-        office.counters.append(counter_id)
-        office.agent_tokens.append(token)
+    for _ in range(agents):
+        add_agent(server, office, ["CNI"])
     return office
+
+
+def prefix_for(n: int) -> str:
+    """A ticket prefix (1-3 letters) of its own for the n-th service a bench adds."""
+    return "Z" + chr(ord("A") + n // 26 % 26) + chr(ord("A") + n % 26)
+
+
+def add_service(server: Server, office: Office, code: str, prefix: str) -> None:
+    status, body = request(
+        server.url,
+        "POST",
+        f"/api/v1/sites/{office.slug}/services",
+        {"code": code, "name": f"Service {code}", "prefix": prefix},
+        office.admin_token,
+    )
+    expect(status, body, 201)
+
+
+def add_agent(server: Server, office: Office, services: list[str]) -> tuple[int, str]:
+    """A counter serving ``services``, opened by an agent of its own: (counter id, token)."""
+    n = len(office.counters)
+    status, body = request(
+        server.url,
+        "POST",
+        f"/api/v1/sites/{office.slug}/counters",
+        {"name": f"Guichet {n + 1}", "services": services},
+        office.admin_token,
+    )
+    expect(status, body, 201)
+    counter_id = body["id"]  # type: ignore[index]
+    email = f"agent{n}-{office.slug}@example.sn"
+    status, body = request(
+        server.url,
+        "POST",
+        "/api/v1/users",
+        {"email": email, "password": ADMIN_PASSWORD, "role": "agent", "sites": [office.slug]},
+        office.admin_token,
+    )
+    expect(status, body, 201)
+    status, body = request(
+        server.url, "POST", "/api/v1/auth/token", {"email": email, "password": ADMIN_PASSWORD}
+    )
+    expect(status, body, 200)
+    token = body["token"]  # type: ignore[index]
+    status, body = request(server.url, "POST", f"/api/v1/counters/{counter_id}/open", None, token)
+    expect(status, body, 200)
+    office.counters.append(counter_id)
+    office.agent_tokens.append(token)
+    return counter_id, token
 
 
 # --- server processes: CPU and memory ------------------------------------------------
 
 
 def server_pids(server: Server) -> list[int]:
-    """The gunicorn workers (children of the master), else the master itself."""
+    """The gunicorn workers (children of the master), else the master itself.
+
+    The embedded server serves in its own process: that one, and any child.
+    """
     if server.process is None:
         return []
     master = server.process.pid
@@ -323,6 +394,8 @@ def server_pids(server: Server) -> list[int]:
         fields = stat.rsplit(")", 1)[1].split()
         if int(fields[1]) == master:
             children.append(int(entry.name))
+    if server.embedded:
+        return [master, *children]
     return children or [master]
 
 
@@ -482,12 +555,21 @@ def healthz_step(_: int) -> Step:
     return lambda n: data
 
 
-def print_header(doc: str, server: Server) -> None:
+def print_header(doc: str, server: Server, setup: str = "") -> None:
+    """The script's description, then what was measured on what, then the table's head.
+
+    ``setup``: the layout the rows measure (kiosk kind, spread of services, ...).
+    """
     print(doc.strip())
     print()
     print(f"server: {server.description}")
+    if setup:
+        print(f"setup: {setup}")
+    if server.embedded:
+        print(connection_probe(server))
     print(f"machine: {os.cpu_count()} CPUs, Python {sys.version.split()[0]}")
     print("CPU ms/op: the server processes' CPU time over the run / requests; RSS: theirs, MB")
+    print("ratios: req/s and CPU ms/op against the row named (GET /healthz: same server, run)")
     print()
     print(
         f"{'scenario':<22}{'clients':>8}{'requests':>9}{'req/s':>8}{'p50 ms':>8}"
@@ -495,8 +577,37 @@ def print_header(doc: str, server: Server) -> None:
     )
 
 
+def connection_probe(server: Server, count: int = 30) -> str:
+    """One client's GET /healthz p50, kept alive and on a new connection each time.
+
+    The two differ by about 40 ms when the server writes an answer in two
+    pieces and Nagle's algorithm waits for the client's delayed ACK.
+    """
+    kept = run_load(server, "probe", 1, count, healthz_step)
+    host = server.url.split("//", 1)[1]
+    fresh: list[float] = []
+    for _ in range(count):
+        started = time.perf_counter()
+        conn = http.client.HTTPConnection(host, timeout=30)
+        try:
+            send(conn, "GET", "/healthz")
+        finally:
+            conn.close()
+        fresh.append((time.perf_counter() - started) * 1000)
+    fresh.sort()
+    return (
+        f"one client, GET /healthz p50: kept alive {kept.percentile(50):.1f} ms, "
+        f"new connection each {fresh[len(fresh) // 2]:.1f} ms"
+    )
+
+
 def print_row(result: Result, baseline: Result | None = None, against: str = "healthz") -> None:
-    ratio = f"  {result.throughput / baseline.throughput:.2f}× {against}" if baseline else ""
+    ratio = ""
+    if baseline:
+        ratio = f"  {result.throughput / baseline.throughput:.2f}× {against}"
+        if baseline.cpu_ms_per_request > 0:
+            cpu = result.cpu_ms_per_request / baseline.cpu_ms_per_request
+            ratio += f", CPU {cpu:.1f}× {against}'s"
     print(
         f"{result.label:<22}{result.concurrency:>8}{result.requests:>9}"
         f"{result.throughput:>8.0f}{result.percentile(50):>8.1f}{result.percentile(95):>8.1f}"
