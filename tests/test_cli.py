@@ -231,3 +231,21 @@ def test_run_serves_the_demo_office(tmp_path):
         server.terminate()
         server.wait(timeout=10)
         server.stdout.close()
+
+
+def test_the_embedded_server_sends_each_answer_at_once():
+    """`queue-app run` turns Nagle's algorithm off on each connection it serves.
+
+    Without it a kept-alive client waited for its delayed acknowledgement (some 40 ms)
+    before the body of every answer after the first.
+    """
+    from queue_app.cli.serving import NoDelayHandler, handler_options
+
+    assert handler_options() == {"handler_class": NoDelayHandler}
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        client = socket.create_connection(listener.getsockname())
+        served, address = listener.accept()
+        with client, served:
+            assert served.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) == 0
+            NoDelayHandler(served, address, None)
+            assert served.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) == 1

@@ -447,6 +447,9 @@ def run_command(host: str, port: int, no_scheduler: bool) -> None:
         options["error_log"] = LoggingLogAdapter(
             logging.getLogger("queue_app.server"), logging.DEBUG
         )
+        from .serving import handler_options
+
+        options.update(handler_options())
     try:
         socketio.run(
             app,
