@@ -302,6 +302,15 @@ def printer_via_agent(w: World, r: Any, who: str | None) -> None:
     assert r.get_json()["pending_jobs"] == 2
 
 
+def lists_alerts(w: World, r: Any, who: str | None) -> None:
+    assert isinstance(r.get_json(), list)
+
+
+def printer_reported(w: World, r: Any, who: str | None) -> None:
+    assert r.get_json()["kiosks"] == [w.ids["kiosk_device"]]
+    assert r.get_json()["printer_status"] == "ok"
+
+
 def lists_print_jobs(w: World, r: Any, who: str | None) -> None:
     assert {job["ticket"]["label"] for job in r.get_json()} == {"A-001", "B-001"}
 
@@ -589,6 +598,16 @@ CASES: list[Case] = [
     ),
     *endpoint("POST", "print-jobs/{waiting_job}/reprint", STAFF, check=is_job),
     *endpoint("POST", "tickets/{waiting}/reprint", STAFF, 201, check=reprint_spooled),
+    # --- operations: a site's alerts; a print agent's report of its printer ---
+    *endpoint("GET", "sites/thies/alerts", STAFF, check=lists_alerts),
+    Case("GET", "sites/dakar/alerts", "dk_manager", 200),
+    *endpoint(
+        "POST",
+        "print-agents/me/printer-status",
+        ("printer",),
+        body={"online": True, "paper": "ok", "cover": "closed"},
+        check=printer_reported,
+    ),
     # --- the board ---
     *endpoint("GET", "sites/thies/board", (*STAFF, "display"), check=shows_board("thies")),
     *endpoint("GET", "sites/dakar/board", (*DK_STAFF, "dk_display"), check=shows_board("dakar")),
