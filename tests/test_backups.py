@@ -6,6 +6,7 @@ from __future__ import annotations
 import threading
 import uuid
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 import time_machine
@@ -162,7 +163,7 @@ def test_nightly_backup_once_a_day_keeping_the_newest(app, tmp_path):
         "guichet-20261105T023000Z.db",
         "guichet-20261208T023500Z.db",
     ]
-    assert taken.read_bytes()[:16] == b"SQLite format 3\x00"
+    assert Path(taken).read_bytes()[:16] == b"SQLite format 3\x00"
 
 
 def test_nightly_backups_off_with_keep_zero(app, tmp_path):

@@ -20,11 +20,12 @@ def backup_folder() -> Path:
     return Path(configured) if configured else Path(current_app.instance_path) / "backups"
 
 
-def run(now: datetime | None = None) -> Path | None:
+def run(now: datetime | None = None) -> str | None:
     """Take today's backup when its time has come and none exists; prune the old ones.
 
     Checked every few minutes by the scheduler, so a worker started (or restarted)
     after BACKUP_TIME still takes the day's backup, once: the day's file is the mark.
+    Returns the file written, as text (a job's result is reported as JSON), or None.
     """
     config = current_app.config
     keep = int(config.get("BACKUP_KEEP") or 0)
@@ -53,4 +54,4 @@ def run(now: datetime | None = None) -> Path | None:
         path.stat().st_size,
         len(removed),
     )
-    return path
+    return str(path)
